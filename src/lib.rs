@@ -4,6 +4,11 @@
 //! `parti` (the protocol, no UI) ← `nats` (server supervision) ← `host` ← the workbench front ends.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod host;
 pub mod nats;
+pub mod observer;
 pub mod parti;
 pub mod testkit;

@@ -1,1 +1,63 @@
-fn main() {}
+//! The `parti-top` binary: parse the command line, set up logging, run a command, and turn its
+//! outcome into an exit code (0 pass, 1 a check failed, 2 could not run).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use parti_top::cli::{Cli, Command};
+use parti_top::commands;
+use parti_top::error::AppError;
+
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("parti-top: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(run(cli));
+    // Do not wait for stray blocking tasks (a resolver still waiting on pip, say).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("parti-top: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command {
+        Some(Command::Host(args)) => {
+            init_stderr_logging();
+            commands::host::run(args).await
+        }
+        None => Err(AppError::could_not_run(
+            "the interactive dashboard is not available yet; run `parti-top host --help`",
+        )),
+    }
+}
+
+fn init_stderr_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARTI_TOP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn"));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}

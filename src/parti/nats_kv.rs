@@ -23,6 +23,21 @@ impl NatsStore {
         Self { client, jetstream }
     }
 
+    /// Open an existing bucket without creating it (for read-only observers).
+    pub async fn open_bucket(&self, name: &str) -> Result<Arc<dyn Bucket>, KvError> {
+        let store = self
+            .jetstream
+            .get_key_value(name)
+            .await
+            .map_err(|err| classify(&self.client, format!("open bucket {name}: {err}")))?;
+        Ok(Arc::new(NatsBucket { store, client: self.client.clone() }))
+    }
+
+    /// The JetStream context of this connection.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
     /// The connection this store uses.
     pub fn client(&self) -> &async_nats::Client {
         &self.client

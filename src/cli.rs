@@ -1,0 +1,222 @@
+//! Command-line surface (DESIGN.md §6) as clap types, and their translation into the
+//! configuration values the rest of the crate takes. No IO here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::nats::client::ClientAuth;
+use crate::parti::config::{Config, Timing, TimingPreset};
+use crate::parti::duration;
+use crate::parti::strategy::{StrategyConfig, StrategyKind};
+
+/// parti-top: a terminal workbench for load-testing parti clusters.
+#[derive(Debug, Parser)]
+#[command(name = "parti-top", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by
+    /// hand against any NATS server).
+    Host(HostArgs),
+}
+
+/// How to reach NATS, following the NATS tools' conventions.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConnectionArgs {
+    /// NATS server URL. Without it (and without NATS_URL) a managed nats-server is started.
+    #[arg(short = 's', long = "server", env = "NATS_URL", value_name = "URL")]
+    pub server: Option<String>,
+    /// Credentials file (JWT + NKey seed).
+    #[arg(long, value_name = "FILE")]
+    pub creds: Option<PathBuf>,
+    /// User name.
+    #[arg(long, env = "NATS_USER", value_name = "USER")]
+    pub user: Option<String>,
+    /// Password (prefer the NATS_PASSWORD variable: command lines are visible in `ps`).
+    #[arg(long, env = "NATS_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// CA certificate to trust (enables TLS).
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (with --tls-key).
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Client key (with --tls-cert).
+    #[arg(long = "tls-key", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// nats-server binary to use for a managed server.
+    #[arg(long = "nats-server", value_name = "PATH")]
+    pub nats_server: Option<PathBuf>,
+}
+
+impl ConnectionArgs {
+    pub fn auth(&self) -> ClientAuth {
+        ClientAuth {
+            creds_file: self.creds.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            token: None,
+            tls_ca: self.tls_ca.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+        }
+    }
+}
+
+/// `parti-top host`.
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Number of workers to run, each with its own NATS connection.
+    #[arg(short = 'w', long, default_value_t = 1)]
+    pub workers: usize,
+    /// Number of partitions: single-key partitions `partition-0` … `partition-<P-1>`, weight 100.
+    #[arg(short = 'p', long, default_value_t = 100)]
+    pub partitions: usize,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Protocol settings shared by every way of running workers.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Timing preset: production (parti defaults), integration or fast.
+    #[arg(long, default_value = "production", value_name = "PRESET")]
+    pub timing: TimingPreset,
+    /// Assignment strategy: consistent-hash, weighted-consistent-hash or round-robin.
+    #[arg(long, default_value = "consistent-hash", value_name = "STRATEGY")]
+    pub strategy: StrategyKind,
+    /// Virtual nodes per worker on the hash ring (default 150).
+    #[arg(long, value_name = "N")]
+    pub virtual_nodes: Option<usize>,
+    /// Hash seed of the ring (default 0).
+    #[arg(long, value_name = "SEED")]
+    pub hash_seed: Option<u64>,
+    /// Worker ID prefix.
+    #[arg(long, default_value = "worker", value_name = "PREFIX")]
+    pub worker_id_prefix: String,
+    /// Lowest worker ID number.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub worker_id_min: u32,
+    /// Highest worker ID number.
+    #[arg(long, default_value_t = 99, value_name = "N")]
+    pub worker_id_max: u32,
+    #[command(flatten)]
+    pub durations: DurationArgs,
+}
+
+/// Explicit durations that override the preset (e.g. `500ms`, `1.5s`, `2m`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct DurationArgs {
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub heartbeat_interval: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub heartbeat_ttl: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub worker_id_ttl: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub election_timeout: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub cold_start_window: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub planned_scale_window: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub min_rebalance_interval: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub emergency_grace_period: Option<Duration>,
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub startup_timeout: Option<Duration>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    duration::parse(text).map_err(|err| err.to_string())
+}
+
+impl DurationArgs {
+    /// Apply the overrides to a preset's timing.
+    pub fn apply(&self, mut timing: Timing) -> Timing {
+        let overrides = [
+            (self.heartbeat_interval, &mut timing.heartbeat_interval),
+            (self.heartbeat_ttl, &mut timing.heartbeat_ttl),
+            (self.worker_id_ttl, &mut timing.worker_id_ttl),
+            (self.election_timeout, &mut timing.election_timeout),
+            (self.cold_start_window, &mut timing.cold_start_window),
+            (self.planned_scale_window, &mut timing.planned_scale_window),
+            (self.min_rebalance_interval, &mut timing.min_rebalance_interval),
+            (self.emergency_grace_period, &mut timing.emergency_grace_period),
+            (self.startup_timeout, &mut timing.startup_timeout),
+        ];
+        for (value, slot) in overrides {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        }
+        timing
+    }
+}
+
+impl ClusterArgs {
+    /// The worker configuration these flags describe (not yet validated).
+    pub fn config(&self) -> Config {
+        let mut config = Config::with_timing(self.durations.apply(self.timing.timing()));
+        config.worker_id_prefix = self.worker_id_prefix.clone();
+        config.worker_id_min = self.worker_id_min;
+        config.worker_id_max = self.worker_id_max;
+        config
+    }
+
+    /// The strategy these flags describe (not yet validated).
+    pub fn strategy(&self) -> StrategyConfig {
+        StrategyConfig {
+            kind: self.strategy,
+            virtual_nodes: self.virtual_nodes,
+            hash_seed: self.hash_seed,
+            ..StrategyConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn host_flags_build_a_config() {
+        let cli = Cli::try_parse_from([
+            "parti-top", "host", "--server", "nats://127.0.0.1:4222", "--workers", "5",
+            "--partitions", "100", "--timing", "fast", "--heartbeat-ttl", "2s",
+        ])
+        .expect("parse");
+        let Some(Command::Host(host)) = cli.command else { panic!("not host") };
+        assert_eq!(host.workers, 5);
+        let config = host.cluster.config();
+        assert_eq!(config.timing.heartbeat_ttl, Duration::from_secs(2));
+        assert_eq!(config.timing.heartbeat_interval, Timing::fast().heartbeat_interval);
+        config.validate().expect("valid");
+    }
+
+    #[test]
+    fn bad_values_are_rejected_by_the_parser() {
+        for args in [
+            vec!["parti-top", "host", "--timing", "warp"],
+            vec!["parti-top", "host", "--heartbeat-ttl", "soon"],
+            vec!["parti-top", "host", "--strategy", "random"],
+            vec!["parti-top", "host", "--workers", "-3"],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
+        }
+    }
+}

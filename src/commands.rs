@@ -1,0 +1,3 @@
+//! The subcommands: each turns parsed arguments into a run of the library and an exit code.
+
+pub mod host;

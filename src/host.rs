@@ -1,0 +1,207 @@
+//! `parti-top host`: a process that runs parti workers as tokio tasks, each with its own NATS
+//! connection, and stops them gracefully on SIGTERM/SIGINT.
+//!
+//! [`Pool`] owns the worker slots and can scale, stop and kill them; the command entry point
+//! [`run`] wires it to the command line and to signals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::nats::client::{self, ClientAuth};
+use crate::parti::events::{WorkerEvent, WorkerStatus};
+use crate::parti::nats_kv::NatsStore;
+use crate::parti::worker::{Worker, WorkerSpec};
+use crate::parti::Error as PartiError;
+
+/// One running worker and the connection it owns.
+pub struct Slot {
+    /// The host-local slot number (stable for the slot's life, never reused).
+    pub slot: u64,
+    pub worker: Worker,
+    client: async_nats::Client,
+}
+
+impl Slot {
+    pub fn status(&self) -> WorkerStatus {
+        self.worker.status()
+    }
+}
+
+/// A worker's event, tagged with its slot.
+#[derive(Debug, Clone)]
+pub struct SlotEvent {
+    pub slot: u64,
+    pub event: WorkerEvent,
+}
+
+/// The workers of one host.
+pub struct Pool {
+    url: String,
+    auth: ClientAuth,
+    spec: WorkerSpec,
+    slots: Vec<Slot>,
+    next_slot: u64,
+    events: mpsc::UnboundedSender<SlotEvent>,
+    connection_name: String,
+}
+
+impl Pool {
+    pub fn new(
+        url: String,
+        auth: ClientAuth,
+        spec: WorkerSpec,
+        connection_name: String,
+        events: mpsc::UnboundedSender<SlotEvent>,
+    ) -> Self {
+        Self { url, auth, spec, slots: Vec::new(), next_slot: 0, events, connection_name }
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Start `count` workers at once (parallel start); each gets its own connection.
+    pub async fn add(&mut self, count: usize) -> Result<Vec<u64>, client::ConnectError> {
+        let names: Vec<(u64, String)> = (0..count)
+            .map(|_| {
+                let slot = self.next_slot;
+                self.next_slot += 1;
+                (slot, format!("{}-slot-{slot}", self.connection_name))
+            })
+            .collect();
+        let connects = names.iter().map(|(_, name)| client::connect(&self.url, &self.auth, name));
+        let clients = futures::future::join_all(connects).await;
+        let mut started = Vec::new();
+        let mut first_error = None;
+        for ((slot, _), client) in names.into_iter().zip(clients) {
+            match client {
+                Ok(client) => {
+                    self.spawn_worker(slot, client);
+                    started.push(slot);
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        match first_error {
+            Some(err) if started.is_empty() => Err(err),
+            Some(err) => {
+                warn!("some workers could not connect: {err}");
+                Ok(started)
+            }
+            None => Ok(started),
+        }
+    }
+
+    fn spawn_worker(&mut self, slot: u64, client: async_nats::Client) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let store = Arc::new(NatsStore::new(client.clone()));
+        let worker = Worker::spawn(store, self.spec.clone(), tx);
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if events.send(SlotEvent { slot, event }).is_err() {
+                    break;
+                }
+            }
+        });
+        self.slots.push(Slot { slot, worker, client });
+    }
+
+    /// Gracefully stop the newest `count` workers, concurrently.
+    pub async fn remove(&mut self, count: usize) -> Vec<(u64, Result<(), PartiError>)> {
+        let keep = self.slots.len().saturating_sub(count);
+        let removed: Vec<Slot> = self.slots.drain(keep..).collect();
+        stop_slots(removed).await
+    }
+
+    /// Start or stop workers until `target` are running.
+    pub async fn scale_to(&mut self, target: usize) -> Result<(), client::ConnectError> {
+        let current = self.slots.len();
+        if target > current {
+            self.add(target - current).await?;
+        } else if target < current {
+            self.remove(current - target).await;
+        }
+        Ok(())
+    }
+
+    /// Gracefully stop one worker by slot.
+    pub async fn stop_slot(&mut self, slot: u64) -> Option<Result<(), PartiError>> {
+        let index = self.slots.iter().position(|s| s.slot == slot)?;
+        let removed = self.slots.remove(index);
+        stop_slots(vec![removed]).await.pop().map(|(_, result)| result)
+    }
+
+    /// Crash one worker: abort its tasks and drop its connection, no cleanup.
+    pub fn kill_slot(&mut self, slot: u64) -> bool {
+        let Some(index) = self.slots.iter().position(|s| s.slot == slot) else {
+            return false;
+        };
+        let removed = self.slots.remove(index);
+        removed.worker.kill();
+        drop(removed.client);
+        true
+    }
+
+    /// Remove slots whose worker ended on its own (failed start, lost ID), returning them.
+    pub fn reap_finished(&mut self) -> Vec<u64> {
+        let (done, alive): (Vec<Slot>, Vec<Slot>) =
+            std::mem::take(&mut self.slots).into_iter().partition(|s| s.worker.is_finished());
+        self.slots = alive;
+        done.into_iter().map(|s| s.slot).collect()
+    }
+
+    /// Gracefully stop every worker, concurrently.
+    pub async fn stop_all(&mut self) -> Vec<(u64, Result<(), PartiError>)> {
+        let all = std::mem::take(&mut self.slots);
+        stop_slots(all).await
+    }
+}
+
+async fn stop_slots(slots: Vec<Slot>) -> Vec<(u64, Result<(), PartiError>)> {
+    let stops = slots.into_iter().map(|slot| async move {
+        let result = slot.worker.stop().await;
+        // Make sure the cleanup writes are on the server before the connection goes.
+        let _ = tokio::time::timeout(Duration::from_secs(2), slot.client.flush()).await;
+        (slot.slot, result)
+    });
+    futures::future::join_all(stops).await
+}
+
+/// Log a worker event at a level an operator wants to see.
+pub fn log_event(slot: u64, status: Option<&WorkerStatus>, event: &WorkerEvent) {
+    let id = status.and_then(|s| s.worker_id.clone()).unwrap_or_else(|| format!("slot-{slot}"));
+    match event {
+        WorkerEvent::StateChanged { from, to } => info!(worker = %id, "{from} -> {to}"),
+        WorkerEvent::IdClaimed { worker_id } => info!(slot, "claimed {worker_id}"),
+        WorkerEvent::IdLost { reclaimed: true, .. } => warn!(worker = %id, "stable ID expired; reclaimed"),
+        WorkerEvent::IdLost { reclaimed: false, .. } => warn!(worker = %id, "stable ID taken by another process; stopping"),
+        WorkerEvent::Leadership { is_leader: true } => info!(worker = %id, "became leader"),
+        WorkerEvent::Leadership { is_leader: false } => info!(worker = %id, "lost leadership"),
+        WorkerEvent::Calculator { .. } => {}
+        WorkerEvent::AssignmentApplied { version, total, added, removed, .. } => info!(
+            worker = %id,
+            "assignment v{version}: {total} partitions (+{} -{})",
+            added.len(),
+            removed.len()
+        ),
+        WorkerEvent::Published { version, lifecycle, workers, partitions } => info!(
+            worker = %id,
+            "published v{version} ({lifecycle}): {partitions} partitions over {workers} workers"
+        ),
+        WorkerEvent::Warning { message } => warn!(worker = %id, "{message}"),
+    }
+}
