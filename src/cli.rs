@@ -39,7 +39,12 @@ pub struct ConnectionArgs {
     #[arg(long, env = "NATS_USER", value_name = "USER")]
     pub user: Option<String>,
     /// Password (prefer the NATS_PASSWORD variable: command lines are visible in `ps`).
-    #[arg(long, env = "NATS_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "NATS_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// CA certificate to trust (enables TLS).
     #[arg(long = "tls-ca", value_name = "FILE")]
@@ -149,8 +154,14 @@ impl DurationArgs {
             (self.election_timeout, &mut timing.election_timeout),
             (self.cold_start_window, &mut timing.cold_start_window),
             (self.planned_scale_window, &mut timing.planned_scale_window),
-            (self.min_rebalance_interval, &mut timing.min_rebalance_interval),
-            (self.emergency_grace_period, &mut timing.emergency_grace_period),
+            (
+                self.min_rebalance_interval,
+                &mut timing.min_rebalance_interval,
+            ),
+            (
+                self.emergency_grace_period,
+                &mut timing.emergency_grace_period,
+            ),
             (self.startup_timeout, &mut timing.startup_timeout),
         ];
         for (value, slot) in overrides {
@@ -196,15 +207,30 @@ mod tests {
     #[test]
     fn host_flags_build_a_config() {
         let cli = Cli::try_parse_from([
-            "parti-top", "host", "--server", "nats://127.0.0.1:4222", "--workers", "5",
-            "--partitions", "100", "--timing", "fast", "--heartbeat-ttl", "2s",
+            "parti-top",
+            "host",
+            "--server",
+            "nats://127.0.0.1:4222",
+            "--workers",
+            "5",
+            "--partitions",
+            "100",
+            "--timing",
+            "fast",
+            "--heartbeat-ttl",
+            "2s",
         ])
         .expect("parse");
-        let Some(Command::Host(host)) = cli.command else { panic!("not host") };
+        let Some(Command::Host(host)) = cli.command else {
+            panic!("not host")
+        };
         assert_eq!(host.workers, 5);
         let config = host.cluster.config();
         assert_eq!(config.timing.heartbeat_ttl, Duration::from_secs(2));
-        assert_eq!(config.timing.heartbeat_interval, Timing::fast().heartbeat_interval);
+        assert_eq!(
+            config.timing.heartbeat_interval,
+            Timing::fast().heartbeat_interval
+        );
         config.validate().expect("valid");
     }
 

@@ -11,10 +11,10 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::nats::client::{self, ClientAuth};
+use crate::parti::Error as PartiError;
 use crate::parti::events::{WorkerEvent, WorkerStatus};
 use crate::parti::nats_kv::NatsStore;
 use crate::parti::worker::{Worker, WorkerSpec};
-use crate::parti::Error as PartiError;
 
 /// One running worker and the connection it owns.
 pub struct Slot {
@@ -56,7 +56,15 @@ impl Pool {
         connection_name: String,
         events: mpsc::UnboundedSender<SlotEvent>,
     ) -> Self {
-        Self { url, auth, spec, slots: Vec::new(), next_slot: 0, events, connection_name }
+        Self {
+            url,
+            auth,
+            spec,
+            slots: Vec::new(),
+            next_slot: 0,
+            events,
+            connection_name,
+        }
     }
 
     pub fn slots(&self) -> &[Slot] {
@@ -80,7 +88,9 @@ impl Pool {
                 (slot, format!("{}-slot-{slot}", self.connection_name))
             })
             .collect();
-        let connects = names.iter().map(|(_, name)| client::connect(&self.url, &self.auth, name));
+        let connects = names
+            .iter()
+            .map(|(_, name)| client::connect(&self.url, &self.auth, name));
         let clients = futures::future::join_all(connects).await;
         let mut started = Vec::new();
         let mut first_error = None;
@@ -117,7 +127,11 @@ impl Pool {
                 }
             }
         });
-        self.slots.push(Slot { slot, worker, client });
+        self.slots.push(Slot {
+            slot,
+            worker,
+            client,
+        });
     }
 
     /// Gracefully stop the newest `count` workers, concurrently.
@@ -142,7 +156,10 @@ impl Pool {
     pub async fn stop_slot(&mut self, slot: u64) -> Option<Result<(), PartiError>> {
         let index = self.slots.iter().position(|s| s.slot == slot)?;
         let removed = self.slots.remove(index);
-        stop_slots(vec![removed]).await.pop().map(|(_, result)| result)
+        stop_slots(vec![removed])
+            .await
+            .pop()
+            .map(|(_, result)| result)
     }
 
     /// Crash one worker: abort its tasks and drop its connection, no cleanup.
@@ -158,8 +175,9 @@ impl Pool {
 
     /// Remove slots whose worker ended on its own (failed start, lost ID), returning them.
     pub fn reap_finished(&mut self) -> Vec<u64> {
-        let (done, alive): (Vec<Slot>, Vec<Slot>) =
-            std::mem::take(&mut self.slots).into_iter().partition(|s| s.worker.is_finished());
+        let (done, alive): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.slots)
+            .into_iter()
+            .partition(|s| s.worker.is_finished());
         self.slots = alive;
         done.into_iter().map(|s| s.slot).collect()
     }
@@ -183,22 +201,39 @@ async fn stop_slots(slots: Vec<Slot>) -> Vec<(u64, Result<(), PartiError>)> {
 
 /// Log a worker event at a level an operator wants to see.
 pub fn log_event(slot: u64, status: Option<&WorkerStatus>, event: &WorkerEvent) {
-    let id = status.and_then(|s| s.worker_id.clone()).unwrap_or_else(|| format!("slot-{slot}"));
+    let id = status
+        .and_then(|s| s.worker_id.clone())
+        .unwrap_or_else(|| format!("slot-{slot}"));
     match event {
         WorkerEvent::StateChanged { from, to } => info!(worker = %id, "{from} -> {to}"),
         WorkerEvent::IdClaimed { worker_id } => info!(slot, "claimed {worker_id}"),
-        WorkerEvent::IdLost { reclaimed: true, .. } => warn!(worker = %id, "stable ID expired; reclaimed"),
-        WorkerEvent::IdLost { reclaimed: false, .. } => warn!(worker = %id, "stable ID taken by another process; stopping"),
+        WorkerEvent::IdLost {
+            reclaimed: true, ..
+        } => warn!(worker = %id, "stable ID expired; reclaimed"),
+        WorkerEvent::IdLost {
+            reclaimed: false, ..
+        } => warn!(worker = %id, "stable ID taken by another process; stopping"),
         WorkerEvent::Leadership { is_leader: true } => info!(worker = %id, "became leader"),
         WorkerEvent::Leadership { is_leader: false } => info!(worker = %id, "lost leadership"),
         WorkerEvent::Calculator { .. } => {}
-        WorkerEvent::AssignmentApplied { version, total, added, removed, .. } => info!(
+        WorkerEvent::AssignmentApplied {
+            version,
+            total,
+            added,
+            removed,
+            ..
+        } => info!(
             worker = %id,
             "assignment v{version}: {total} partitions (+{} -{})",
             added.len(),
             removed.len()
         ),
-        WorkerEvent::Published { version, lifecycle, workers, partitions } => info!(
+        WorkerEvent::Published {
+            version,
+            lifecycle,
+            workers,
+            partitions,
+        } => info!(
             worker = %id,
             "published v{version} ({lifecycle}): {partitions} partitions over {workers} workers"
         ),

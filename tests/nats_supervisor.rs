@@ -39,21 +39,38 @@ async fn start_connect_with_generated_credentials_and_create_a_bucket() {
     assert_eq!(server.version(), PINNED_VERSION);
     assert!(server.is_running());
     assert!(server.store_dir().is_dir());
-    let dir_name = server.temp_dir().file_name().expect("name").to_string_lossy().into_owned();
-    assert!(dir_name.starts_with(&format!("parti-top-nats-{}-", std::process::id())), "{dir_name}");
+    let dir_name = server
+        .temp_dir()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        dir_name.starts_with(&format!("parti-top-nats-{}-", std::process::id())),
+        "{dir_name}"
+    );
 
     let pid = server.pid().expect("running");
     let password = server.credentials().password.clone();
     assert!(password.len() >= 24);
     let args = cmdline(pid);
-    assert!(args.contains("--ports_file_dir") && args.contains("127.0.0.1"), "{args}");
-    assert!(!args.contains(&password), "password on the command line: {args}");
+    assert!(
+        args.contains("--ports_file_dir") && args.contains("127.0.0.1"),
+        "{args}"
+    );
+    assert!(
+        !args.contains(&password),
+        "password on the command line: {args}"
+    );
 
     let client = ts.client().await;
     assert_eq!(client.server_info().version, PINNED_VERSION);
     let store = kv_bucket(&client, "supervisor-smoke").await;
     store.put("k", "v".into()).await.expect("put");
-    assert_eq!(store.get("k").await.expect("get").as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        store.get("k").await.expect("get").as_deref(),
+        Some(&b"v"[..])
+    );
 }
 
 #[tokio::test]
@@ -69,9 +86,13 @@ async fn connecting_without_or_with_wrong_credentials_fails() {
         password: Some("wrong-password".into()),
         ..ts.auth()
     };
-    let err = client::connect(ts.url(), &wrong, "wrong").await.expect_err("wrong password");
+    let err = client::connect(ts.url(), &wrong, "wrong")
+        .await
+        .expect_err("wrong password");
     assert!(err.is_authorization(), "{err}");
-    client::connect(ts.url(), &ts.auth(), "right").await.expect("right credentials");
+    client::connect(ts.url(), &ts.auth(), "right")
+        .await
+        .expect("right credentials");
 }
 
 #[tokio::test]
@@ -91,8 +112,14 @@ async fn restart_keeps_store_url_and_credentials_and_clients_reconnect() {
     assert!(!is_process_alive(old_pid));
 
     let fresh = ts.client().await;
-    let store_after = jetstream::new(fresh).get_key_value("restart").await.expect("bucket survives");
-    assert_eq!(store_after.get("before").await.expect("get").as_deref(), Some(&b"kept"[..]));
+    let store_after = jetstream::new(fresh)
+        .get_key_value("restart")
+        .await
+        .expect("bucket survives");
+    assert_eq!(
+        store_after.get("before").await.expect("get").as_deref(),
+        Some(&b"kept"[..])
+    );
 
     // The client connected before the restart reconnects on its own.
     let reconnected = wait_until(Duration::from_secs(20), || async {
@@ -111,8 +138,14 @@ async fn stop_kill_and_restart_manage_the_process() {
     server.stop().await.expect("stop");
     assert_eq!(server.pid(), None);
     assert!(!server.is_running());
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} still in /proc");
-    assert!(server.last_exit_status().is_some_and(|s| s.success()), "SIGTERM exits cleanly");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} still in /proc"
+    );
+    assert!(
+        server.last_exit_status().is_some_and(|s| s.success()),
+        "SIGTERM exits cleanly"
+    );
     assert!(server.store_dir().is_dir(), "stop keeps the store");
     server.stop().await.expect("stopping twice is fine");
 
@@ -120,7 +153,10 @@ async fn stop_kill_and_restart_manage_the_process() {
     let pid = server.pid().expect("pid");
     server.kill().await;
     assert_eq!(server.pid(), None);
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} survived SIGKILL");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} survived SIGKILL"
+    );
     assert!(server.store_dir().is_dir(), "kill keeps the store");
     server.restart().await.expect("start after kill");
     assert!(server.is_running());
@@ -135,14 +171,23 @@ async fn drop_kills_the_server_and_removes_its_directory() {
     let store = ts.server().store_dir().to_path_buf();
     assert!(store.is_dir());
     drop(ts);
-    assert!(wait_until(DEADLINE, || async { !is_process_alive(pid) }).await, "pid {pid} survived drop");
-    assert!(!store.exists() && !dir.exists(), "{} left behind", dir.display());
+    assert!(
+        wait_until(DEADLINE, || async { !is_process_alive(pid) }).await,
+        "pid {pid} survived drop"
+    );
+    assert!(
+        !store.exists() && !dir.exists(),
+        "{} left behind",
+        dir.display()
+    );
 }
 
 #[tokio::test]
 async fn shutdown_stops_and_removes_the_directory() {
     let binary = server_binary().await;
-    let server = ManagedServer::start(&binary, ServerOptions::default()).await.expect("start");
+    let server = ManagedServer::start(&binary, ServerOptions::default())
+        .await
+        .expect("start");
     let (pid, dir) = (server.pid().expect("pid"), server.temp_dir().to_path_buf());
     server.shutdown().await.expect("shutdown");
     assert!(!is_process_alive(pid));
@@ -171,8 +216,13 @@ async fn a_failing_start_reports_the_server_stderr() {
         extra_args: vec!["--store_dir".into(), "/proc/parti-top-cannot-create".into()],
         ..ServerOptions::default()
     };
-    let err = ManagedServer::start(&binary, opts).await.expect_err("bad store dir");
-    assert!(matches!(err, SupervisorError::ExitedDuringStartup { .. }), "{err}");
+    let err = ManagedServer::start(&binary, opts)
+        .await
+        .expect_err("bad store dir");
+    assert!(
+        matches!(err, SupervisorError::ExitedDuringStartup { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("Can't start JetStream"), "{err}");
 }
 
@@ -198,7 +248,12 @@ async fn the_resolver_provisions_into_a_fresh_cache() {
     assert_eq!(found.source, BinarySource::Provisioned);
     assert_eq!(found.version, PINNED_VERSION);
     assert!(found.path.starts_with(cache.path()));
-    assert!(messages.iter().any(|m| m.contains("installing nats-server")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("installing nats-server")),
+        "{messages:?}"
+    );
 }
 
 /// Runs only as the child of `no_orphan_after_the_controller_is_killed`: starts a server, prints
@@ -210,7 +265,11 @@ async fn orphan_helper() {
     }
     let mut ts = TestServer::start().await;
     let server = ts.server();
-    println!("ORPHAN {} {}", server.pid().expect("pid"), server.temp_dir().display());
+    println!(
+        "ORPHAN {} {}",
+        server.pid().expect("pid"),
+        server.temp_dir().display()
+    );
     std::future::pending::<()>().await;
 }
 
@@ -220,7 +279,12 @@ async fn no_orphan_after_the_controller_is_killed() {
     server_binary().await;
     let exe = std::env::current_exe().expect("test binary");
     let mut helper = tokio::process::Command::new(exe)
-        .args(["orphan_helper", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "orphan_helper",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("PARTI_TOP_ORPHAN_HELPER", "1")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -230,8 +294,9 @@ async fn no_orphan_after_the_controller_is_killed() {
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let line = tokio::time::timeout(Duration::from_secs(60), async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if line.starts_with("ORPHAN ") {
-                return Some(line);
+            // The harness may print "test orphan_helper ... " on the same line first.
+            if let Some((_, report)) = line.split_once("ORPHAN ") {
+                return Some(report.to_string());
             }
         }
         None
@@ -239,7 +304,7 @@ async fn no_orphan_after_the_controller_is_killed() {
     .await
     .expect("helper reported in time")
     .expect("helper reported its server");
-    let mut fields = line.split_whitespace().skip(1);
+    let mut fields = line.split_whitespace();
     let nats_pid: u32 = fields.next().and_then(|p| p.parse().ok()).expect("pid");
     let dir = std::path::PathBuf::from(fields.next().expect("dir"));
     assert!(is_process_alive(nats_pid));

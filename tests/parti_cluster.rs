@@ -41,10 +41,21 @@ impl Cluster {
         };
         let (events, mut sink) = mpsc::unbounded_channel();
         tokio::spawn(async move { while sink.recv().await.is_some() {} });
-        let mut pool = Pool::new(server.url().to_owned(), server.auth(), spec, "test".into(), events);
+        let mut pool = Pool::new(
+            server.url().to_owned(),
+            server.auth(),
+            spec,
+            "test".into(),
+            events,
+        );
         pool.add(workers).await.expect("workers connect");
         let reader = NatsStore::new(server.client().await);
-        Cluster { server, pool, partitions, reader }
+        Cluster {
+            server,
+            pool,
+            partitions,
+            reader,
+        }
     }
 
     async fn snapshot(&self) -> Option<Snapshot> {
@@ -77,21 +88,36 @@ impl Cluster {
     }
 
     fn versions(&self) -> BTreeSet<i64> {
-        self.pool.slots().iter().map(|s| s.status().version).collect()
+        self.pool
+            .slots()
+            .iter()
+            .map(|s| s.status().version)
+            .collect()
     }
 
     /// Settled: every worker Stable, one leader by the workers' account, and the KV picture
     /// valid (every partition once, one version, live IDs, well-formed leader).
     async fn settled(&self) -> bool {
-        if !self.pool.slots().iter().all(|s| s.status().state == State::Stable) {
+        if !self
+            .pool
+            .slots()
+            .iter()
+            .all(|s| s.status().state == State::Stable)
+        {
             return false;
         }
         if self.leaders().len() != 1 || self.versions().len() != 1 {
             return false;
         }
-        let Some(snapshot) = self.snapshot().await else { return false };
-        let live: BTreeSet<String> =
-            self.pool.slots().iter().filter_map(|s| s.status().worker_id).collect();
+        let Some(snapshot) = self.snapshot().await else {
+            return false;
+        };
+        let live: BTreeSet<String> = self
+            .pool
+            .slots()
+            .iter()
+            .filter_map(|s| s.status().worker_id)
+            .collect();
         snapshot.live() == live
             && snapshot.leader_id() == self.leaders().first().map(String::as_str)
             && settled_problems(&snapshot, &self.partitions).is_empty()
@@ -109,7 +135,12 @@ impl Cluster {
     }
 
     fn leader_slot(&self) -> u64 {
-        self.pool.slots().iter().find(|s| s.status().is_leader).expect("a leader").slot
+        self.pool
+            .slots()
+            .iter()
+            .find(|s| s.status().is_leader)
+            .expect("a leader")
+            .slot
     }
 }
 
@@ -135,14 +166,26 @@ async fn a_leader_stop_gives_every_survivor_a_higher_version() {
     let before = *cluster.versions().iter().max().expect("versions");
     let old = cluster.leaders();
     let slot = cluster.leader_slot();
-    cluster.pool.stop_slot(slot).await.expect("slot").expect("graceful stop");
+    cluster
+        .pool
+        .stop_slot(slot)
+        .await
+        .expect("slot")
+        .expect("graceful stop");
     assert!(
-        wait_until(Duration::from_secs(5), || async { cluster.leaders().len() == 1 }).await,
+        wait_until(Duration::from_secs(5), || async {
+            cluster.leaders().len() == 1
+        })
+        .await,
         "one new leader within 5 s"
     );
     assert_ne!(cluster.leaders(), old);
     cluster.wait_settled("after failover").await;
-    assert!(cluster.versions().iter().all(|v| *v > before), "{:?} > {before}", cluster.versions());
+    assert!(
+        cluster.versions().iter().all(|v| *v > before),
+        "{:?} > {before}",
+        cluster.versions()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +194,12 @@ async fn three_rounds_of_leader_churn_leave_no_orphans() {
     cluster.wait_settled("start").await;
     for round in 1..=3 {
         let slot = cluster.leader_slot();
-        cluster.pool.stop_slot(slot).await.expect("slot").expect("graceful stop");
+        cluster
+            .pool
+            .stop_slot(slot)
+            .await
+            .expect("slot")
+            .expect("graceful stop");
         cluster.wait_settled(&format!("round {round}")).await;
         assert_eq!(cluster.leaders().len(), 1, "round {round}");
     }
@@ -170,24 +218,42 @@ async fn graceful_stop_cleans_up_at_once_and_a_crash_is_handled_after_the_ttl() 
         .collect();
     // Graceful: ID and heartbeat are gone as soon as stop returns.
     let (graceful_slot, graceful_id) = followers[0].clone();
-    cluster.pool.stop_slot(graceful_slot).await.expect("slot").expect("stop");
+    cluster
+        .pool
+        .stop_slot(graceful_slot)
+        .await
+        .expect("slot")
+        .expect("stop");
     let snapshot = cluster.snapshot().await.expect("snapshot");
-    assert!(!snapshot.ids.contains_key(&graceful_id) && !snapshot.heartbeats.contains_key(&graceful_id));
+    assert!(
+        !snapshot.ids.contains_key(&graceful_id) && !snapshot.heartbeats.contains_key(&graceful_id)
+    );
     cluster.wait_settled("after graceful stop").await;
     // Crash: the keys stay until they expire, then the survivors take over.
     let (crash_slot, crash_id) = followers[1].clone();
     assert!(cluster.pool.kill_slot(crash_slot));
     let snapshot = cluster.snapshot().await.expect("snapshot");
-    assert!(snapshot.heartbeats.contains_key(&crash_id), "a crash leaves the heartbeat behind");
+    assert!(
+        snapshot.heartbeats.contains_key(&crash_id),
+        "a crash leaves the heartbeat behind"
+    );
     cluster.wait_settled("after crash").await;
     let snapshot = cluster.snapshot().await.expect("snapshot");
     assert!(!snapshot.heartbeats.contains_key(&crash_id));
-    assert!(!snapshot.assignments.get(&crash_id).is_some_and(|a| !a.partitions.is_empty()));
+    assert!(
+        !snapshot
+            .assignments
+            .get(&crash_id)
+            .is_some_and(|a| !a.partitions.is_empty())
+    );
 }
 
 async fn id_bucket(server: &TestServer, name: &str, ttl: Duration) -> Arc<dyn Bucket> {
     NatsStore::new(server.client().await)
-        .ensure_bucket(&BucketSpec { name: name.into(), ttl })
+        .ensure_bucket(&BucketSpec {
+            name: name.into(),
+            ttl,
+        })
         .await
         .expect("bucket")
 }
@@ -205,7 +271,9 @@ async fn stable_ids_are_reclaimed_after_their_ttl() {
     // A9 (b): three abandoned claims, then eight concurrent claimers over 0–9: all distinct.
     let ids = id_bucket(&server, "a9-concurrent", Duration::from_millis(350)).await;
     for _ in 0..3 {
-        stable_id::claim(&ids, "worker", 0, 9).await.expect("abandoned claim");
+        stable_id::claim(&ids, "worker", 0, 9)
+            .await
+            .expect("abandoned claim");
     }
     let claimers = (0..8).map(|_| {
         let ids = ids.clone();
@@ -250,18 +318,40 @@ async fn buckets_keys_and_values_use_the_go_wire_format() {
         assert_eq!(config.subjects, vec![format!("$KV.{bucket}.>")], "{bucket}");
         assert_eq!(config.max_messages_per_subject, 1, "{bucket} history");
         assert_eq!(config.max_age, ttl, "{bucket} max age");
-        assert_eq!(config.storage, async_nats::jetstream::stream::StorageType::File, "{bucket}");
+        assert_eq!(
+            config.storage,
+            async_nats::jetstream::stream::StorageType::File,
+            "{bucket}"
+        );
         assert_eq!(config.num_replicas, 1);
-        assert!(config.allow_direct && config.deny_delete && config.allow_rollup, "{bucket}");
-        assert_eq!(config.discard, async_nats::jetstream::stream::DiscardPolicy::New);
+        assert!(
+            config.allow_direct && config.deny_delete && config.allow_rollup,
+            "{bucket}"
+        );
+        assert_eq!(
+            config.discard,
+            async_nats::jetstream::stream::DiscardPolicy::New
+        );
     }
     let snapshot = cluster.snapshot().await.expect("snapshot");
     let rfc3339_seconds = |v: &str| {
         chrono::DateTime::parse_from_rfc3339(v).is_ok() && !v.contains('.') && v.len() >= 20
     };
-    assert_eq!(snapshot.ids.keys().cloned().collect::<Vec<_>>(), vec!["worker-0", "worker-1"]);
-    assert!(snapshot.ids.values().all(|v| rfc3339_seconds(v)), "{:?}", snapshot.ids);
-    assert!(snapshot.heartbeats.values().all(|v| chrono::DateTime::parse_from_rfc3339(v).is_ok()));
+    assert_eq!(
+        snapshot.ids.keys().cloned().collect::<Vec<_>>(),
+        vec!["worker-0", "worker-1"]
+    );
+    assert!(
+        snapshot.ids.values().all(|v| rfc3339_seconds(v)),
+        "{:?}",
+        snapshot.ids
+    );
+    assert!(
+        snapshot
+            .heartbeats
+            .values()
+            .all(|v| chrono::DateTime::parse_from_rfc3339(v).is_ok())
+    );
     let leader = snapshot.leader.clone().expect("leader");
     let (id, unix) = leader.rsplit_once(':').expect("id:unix");
     assert!(id.starts_with("worker-"));
@@ -272,10 +362,23 @@ async fn buckets_keys_and_values_use_the_go_wire_format() {
         .open_bucket("parti-assignment")
         .await
         .expect("bucket");
-    let raw = assignment.get("assignment.worker-0").await.expect("get").expect("value");
+    let raw = assignment
+        .get("assignment.worker-0")
+        .await
+        .expect("get")
+        .expect("value");
     let text = String::from_utf8(raw.value.to_vec()).expect("utf8");
-    assert!(text.starts_with(r#"{"version":"#) && text.contains(r#","lifecycle":""#), "{text}");
-    assert!(text.contains(r#""partitions":[{"keys":["partition-"#) && text.contains(r#"],"weight":100}"#), "{text}");
+    assert!(
+        text.starts_with(r#"{"version":"#) && text.contains(r#","lifecycle":""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""partitions":[{"keys":["partition-"#)
+            && text.contains(r#"],"weight":100}"#),
+        "{text}"
+    );
     let auth = cluster.server.auth();
-    client::connect(cluster.server.url(), &auth, "check").await.expect("reconnect");
+    client::connect(cluster.server.url(), &auth, "check")
+        .await
+        .expect("reconnect");
 }

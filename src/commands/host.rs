@@ -21,7 +21,9 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
     let config = args.cluster.config();
     config.validate().map_err(AppError::could_not_run)?;
     let strategy = args.cluster.strategy();
-    strategy.validate().map_err(|err| AppError::could_not_run(format!("invalid strategy: {err}")))?;
+    strategy
+        .validate()
+        .map_err(|err| AppError::could_not_run(format!("invalid strategy: {err}")))?;
     if args.partitions == 0 {
         return Err(AppError::could_not_run("--partitions must be at least 1"));
     }
@@ -29,7 +31,11 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
     if args.workers as u64 > id_pool {
         return Err(AppError::could_not_run(format!(
             "--workers {} exceeds the worker ID pool of {id_pool} ({}-{}..{}-{})",
-            args.workers, config.worker_id_prefix, config.worker_id_min, config.worker_id_prefix, config.worker_id_max
+            args.workers,
+            config.worker_id_prefix,
+            config.worker_id_min,
+            config.worker_id_prefix,
+            config.worker_id_max
         )));
     }
     let mut signals = Signals::new().map_err(AppError::could_not_run)?;
@@ -100,10 +106,14 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
 }
 
 /// Resolve (or provision) nats-server and start a managed one.
-pub async fn start_managed(explicit: Option<std::path::PathBuf>) -> Result<ManagedServer, AppError> {
+pub async fn start_managed(
+    explicit: Option<std::path::PathBuf>,
+) -> Result<ManagedServer, AppError> {
     let binary = tokio::task::spawn_blocking(move || {
         let options = ResolveOptions::from_env(explicit);
-        resolve::resolve(&options, &mut |message: &str| eprintln!("parti-top: {message}"))
+        resolve::resolve(&options, &mut |message: &str| {
+            eprintln!("parti-top: {message}")
+        })
     })
     .await
     .map_err(AppError::could_not_run)?

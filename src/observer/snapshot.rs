@@ -49,18 +49,27 @@ impl Snapshot {
     /// Read all four buckets.
     pub async fn read(buckets: &SnapshotBuckets<'_>) -> Result<Snapshot, KvError> {
         let ids = values(buckets.stable_id).await?;
-        let leader = buckets.election.get(crate::parti::election::LEADER_KEY).await?.map(|e| text(&e.value));
+        let leader = buckets
+            .election
+            .get(crate::parti::election::LEADER_KEY)
+            .await?
+            .map(|e| text(&e.value));
         let heartbeats = values(buckets.heartbeat)
             .await?
             .into_iter()
             .filter_map(|(key, value)| {
-                heartbeat::live_workers([key.as_str()]).pop().map(|worker| (worker, value))
+                heartbeat::live_workers([key.as_str()])
+                    .pop()
+                    .map(|worker| (worker, value))
             })
             .collect();
         let mut assignments = BTreeMap::new();
         let mut undecodable = Vec::new();
         for (key, value) in values(buckets.assignment).await? {
-            let Some(worker) = key.strip_prefix(ASSIGNMENT_PREFIX).and_then(|r| r.strip_prefix('.')) else {
+            let Some(worker) = key
+                .strip_prefix(ASSIGNMENT_PREFIX)
+                .and_then(|r| r.strip_prefix('.'))
+            else {
                 continue;
             };
             match Assignment::decode(value.as_bytes()) {
@@ -70,12 +79,21 @@ impl Snapshot {
                 Err(_) => undecodable.push(key),
             }
         }
-        Ok(Snapshot { ids, leader, heartbeats, assignments, undecodable })
+        Ok(Snapshot {
+            ids,
+            leader,
+            heartbeats,
+            assignments,
+            undecodable,
+        })
     }
 
     /// The worker named in the leader value `<id>:<unix seconds>`.
     pub fn leader_id(&self) -> Option<&str> {
-        self.leader.as_deref().and_then(|value| value.rsplit_once(':')).map(|(id, _)| id)
+        self.leader
+            .as_deref()
+            .and_then(|value| value.rsplit_once(':'))
+            .map(|(id, _)| id)
     }
 
     /// Live workers: those with a heartbeat.
@@ -109,7 +127,9 @@ pub fn settled_problems(snapshot: &Snapshot, partitions: &[Partition]) -> Vec<Pr
         (None, _) => problems.push("no leader key".into()),
         (Some(value), None) => problems.push(format!("leader value {value:?} is not <id>:<unix>")),
         (Some(value), Some(id)) => {
-            let unix_ok = value.rsplit_once(':').is_some_and(|(_, unix)| unix.parse::<i64>().is_ok());
+            let unix_ok = value
+                .rsplit_once(':')
+                .is_some_and(|(_, unix)| unix.parse::<i64>().is_ok());
             if !unix_ok {
                 problems.push(format!("leader value {value:?} is not <id>:<unix>"));
             }
@@ -132,7 +152,10 @@ pub fn settled_problems(snapshot: &Snapshot, partitions: &[Partition]) -> Vec<Pr
         }
         versions.insert(assignment.version);
         for partition in &assignment.partitions {
-            owners.entry(partition.keys.as_slice()).or_default().push(worker);
+            owners
+                .entry(partition.keys.as_slice())
+                .or_default()
+                .push(worker);
         }
     }
     if versions.len() > 1 {
@@ -142,7 +165,11 @@ pub fn settled_problems(snapshot: &Snapshot, partitions: &[Partition]) -> Vec<Pr
         match owners.get(partition.keys.as_slice()).map(Vec::as_slice) {
             None | Some([]) => problems.push(format!("partition {} has no owner", partition.id())),
             Some([_]) => {}
-            Some(many) => problems.push(format!("partition {} has {} owners {many:?}", partition.id(), many.len())),
+            Some(many) => problems.push(format!(
+                "partition {} has {} owners {many:?}",
+                partition.id(),
+                many.len()
+            )),
         }
     }
     let known: BTreeSet<&[String]> = partitions.iter().map(|p| p.keys.as_slice()).collect();
@@ -170,8 +197,12 @@ mod tests {
         };
         for (i, owned) in [vec![0, 1], vec![2, 3]].into_iter().enumerate() {
             let worker = format!("worker-{i}");
-            snapshot.ids.insert(worker.clone(), "2025-11-09T15:43:24Z".into());
-            snapshot.heartbeats.insert(worker.clone(), "2025-11-09T15:43:24.5Z".into());
+            snapshot
+                .ids
+                .insert(worker.clone(), "2025-11-09T15:43:24Z".into());
+            snapshot
+                .heartbeats
+                .insert(worker.clone(), "2025-11-09T15:43:24.5Z".into());
             snapshot.assignments.insert(
                 worker,
                 Assignment {
@@ -187,29 +218,64 @@ mod tests {
     #[test]
     fn a_valid_cluster_has_no_problems() {
         let (snapshot, partitions) = valid();
-        assert_eq!(settled_problems(&snapshot, &partitions), Vec::<String>::new());
+        assert_eq!(
+            settled_problems(&snapshot, &partitions),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn each_broken_invariant_is_reported() {
         let (base, partitions) = valid();
         let mut s = base.clone();
-        s.assignments.get_mut("worker-1").expect("w1").partitions.push(partitions[0].clone());
-        assert!(settled_problems(&s, &partitions).iter().any(|p| p.contains("partition partition-0 has 2 owners")));
+        s.assignments
+            .get_mut("worker-1")
+            .expect("w1")
+            .partitions
+            .push(partitions[0].clone());
+        assert!(
+            settled_problems(&s, &partitions)
+                .iter()
+                .any(|p| p.contains("partition partition-0 has 2 owners"))
+        );
         let mut s = base.clone();
-        s.assignments.get_mut("worker-1").expect("w1").partitions.pop();
-        assert!(settled_problems(&s, &partitions).iter().any(|p| p.contains("partition-3 has no owner")));
+        s.assignments
+            .get_mut("worker-1")
+            .expect("w1")
+            .partitions
+            .pop();
+        assert!(
+            settled_problems(&s, &partitions)
+                .iter()
+                .any(|p| p.contains("partition-3 has no owner"))
+        );
         let mut s = base.clone();
         s.assignments.get_mut("worker-1").expect("w1").version = 4;
-        assert!(settled_problems(&s, &partitions).iter().any(|p| p.contains("different versions")));
+        assert!(
+            settled_problems(&s, &partitions)
+                .iter()
+                .any(|p| p.contains("different versions"))
+        );
         let mut s = base.clone();
         s.heartbeats.remove("worker-1");
-        assert!(settled_problems(&s, &partitions).iter().any(|p| p.contains("worker-1 has no heartbeat but is assigned 2")));
+        assert!(
+            settled_problems(&s, &partitions)
+                .iter()
+                .any(|p| p.contains("worker-1 has no heartbeat but is assigned 2"))
+        );
         let mut s = base.clone();
         s.leader = Some("worker-0".into());
-        assert!(settled_problems(&s, &partitions).iter().any(|p| p.contains("not <id>:<unix>")));
+        assert!(
+            settled_problems(&s, &partitions)
+                .iter()
+                .any(|p| p.contains("not <id>:<unix>"))
+        );
         let mut s = base;
         s.leader = Some("worker-9:17".into());
-        assert!(settled_problems(&s, &partitions).iter().any(|p| p.contains("leader worker-9 has no heartbeat")));
+        assert!(
+            settled_problems(&s, &partitions)
+                .iter()
+                .any(|p| p.contains("leader worker-9 has no heartbeat"))
+        );
     }
 }

@@ -45,13 +45,19 @@ impl Cluster {
 
     fn add(&mut self) {
         let connection = MemConnection::new(&self.store);
-        let worker =
-            Worker::spawn(Arc::new(connection.clone()), self.spec.clone(), self.events_tx.clone());
+        let worker = Worker::spawn(
+            Arc::new(connection.clone()),
+            self.spec.clone(),
+            self.events_tx.clone(),
+        );
         self.workers.push((worker, connection));
     }
 
     fn live_ids(&self) -> BTreeSet<String> {
-        self.workers.iter().filter_map(|(w, _)| w.status().worker_id).collect()
+        self.workers
+            .iter()
+            .filter_map(|(w, _)| w.status().worker_id)
+            .collect()
     }
 
     fn leaders(&self) -> Vec<String> {
@@ -63,15 +69,23 @@ impl Cluster {
     }
 
     fn all_stable(&self) -> bool {
-        self.workers.iter().all(|(w, _)| w.status().state == State::Stable)
+        self.workers
+            .iter()
+            .all(|(w, _)| w.status().state == State::Stable)
     }
 
     fn versions(&self) -> BTreeSet<i64> {
-        self.workers.iter().map(|(w, _)| w.status().version).collect()
+        self.workers
+            .iter()
+            .map(|(w, _)| w.status().version)
+            .collect()
     }
 
     async fn assignments(&self) -> BTreeMap<String, Assignment> {
-        let bucket = self.store.bucket("parti-assignment").expect("assignment bucket");
+        let bucket = self
+            .store
+            .bucket("parti-assignment")
+            .expect("assignment bucket");
         let mut out = BTreeMap::new();
         for key in bucket.keys().await.expect("keys") {
             let entry = bucket.get(&key).await.expect("get").expect("entry");
@@ -119,7 +133,10 @@ impl Cluster {
     }
 
     fn leader_index(&self) -> usize {
-        self.workers.iter().position(|(w, _)| w.status().is_leader).expect("a leader")
+        self.workers
+            .iter()
+            .position(|(w, _)| w.status().is_leader)
+            .expect("a leader")
     }
 
     fn drain_events(&mut self) -> Vec<WorkerEvent> {
@@ -148,10 +165,17 @@ async fn three_workers_converge_with_one_leader_and_one_version() {
         BTreeSet::from(["worker-0".into(), "worker-1".into(), "worker-2".into()])
     );
     let events = cluster.drain_events();
-    assert!(events.iter().any(|e| matches!(e, WorkerEvent::Published { .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, WorkerEvent::Published { .. }))
+    );
     assert!(events.iter().any(|e| matches!(
         e,
-        WorkerEvent::StateChanged { from: State::WaitingAssignment, to: State::Stable }
+        WorkerEvent::StateChanged {
+            from: State::WaitingAssignment,
+            to: State::Stable
+        }
     )));
 }
 
@@ -165,7 +189,10 @@ async fn scale_up_then_down_keeps_every_partition_owned_exactly_once() {
     for _ in 0..2 {
         cluster.add();
     }
-    assert!(cluster.wait_converged(Duration::from_secs(30)).await, "after scale up to 5");
+    assert!(
+        cluster.wait_converged(Duration::from_secs(30)).await,
+        "after scale up to 5"
+    );
     // Stop three followers gracefully.
     for _ in 0..3 {
         let index = (0..cluster.workers.len())
@@ -175,7 +202,10 @@ async fn scale_up_then_down_keeps_every_partition_owned_exactly_once() {
         let (worker, _) = cluster.workers.remove(index);
         worker.stop().await.expect("graceful stop");
     }
-    assert!(cluster.wait_converged(Duration::from_secs(30)).await, "after scale down to 2");
+    assert!(
+        cluster.wait_converged(Duration::from_secs(30)).await,
+        "after scale down to 2"
+    );
     // A graceful stop released the ID and deleted the heartbeat.
     let ids = cluster.store.bucket("parti-stableid").expect("bucket");
     assert_eq!(ids.keys().await.expect("keys").len(), 2);
@@ -198,7 +228,11 @@ async fn graceful_leader_stop_hands_over_with_higher_versions() {
     let leaders = cluster.leaders();
     assert_eq!(leaders.len(), 1);
     assert_ne!(leaders[0], old_leader);
-    assert!(cluster.versions().iter().all(|v| *v > before), "{:?} vs {before}", cluster.versions());
+    assert!(
+        cluster.versions().iter().all(|v| *v > before),
+        "{:?} vs {before}",
+        cluster.versions()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -212,11 +246,20 @@ async fn leader_crash_fails_over_after_the_lease_expires() {
         let before = *cluster.versions().iter().max().expect("version");
         let (leader, _) = cluster.workers.remove(cluster.leader_index());
         leader.kill();
-        assert!(cluster.wait_converged(Duration::from_secs(60)).await, "round {round}");
+        assert!(
+            cluster.wait_converged(Duration::from_secs(60)).await,
+            "round {round}"
+        );
         assert_eq!(cluster.leaders().len(), 1, "round {round}");
-        assert!(cluster.versions().iter().all(|v| *v > before), "round {round}");
+        assert!(
+            cluster.versions().iter().all(|v| *v > before),
+            "round {round}"
+        );
         cluster.add();
-        assert!(cluster.wait_converged(Duration::from_secs(60)).await, "round {round} rejoin");
+        assert!(
+            cluster.wait_converged(Duration::from_secs(60)).await,
+            "round {round} rejoin"
+        );
     }
 }
 
@@ -228,7 +271,9 @@ async fn follower_crash_is_an_emergency_after_ttl_and_grace() {
     }
     assert!(cluster.wait_converged(Duration::from_secs(30)).await);
     cluster.drain_events();
-    let index = (0..3).find(|i| !cluster.workers[*i].0.status().is_leader).expect("follower");
+    let index = (0..3)
+        .find(|i| !cluster.workers[*i].0.status().is_leader)
+        .expect("follower");
     let (follower, _) = cluster.workers.remove(index);
     follower.kill();
     assert!(cluster.wait_converged(Duration::from_secs(30)).await);
@@ -236,7 +281,10 @@ async fn follower_crash_is_an_emergency_after_ttl_and_grace() {
     assert!(
         events.iter().any(|e| matches!(
             e,
-            WorkerEvent::Published { lifecycle: super::assignment::Lifecycle::Emergency, .. }
+            WorkerEvent::Published {
+                lifecycle: super::assignment::Lifecycle::Emergency,
+                ..
+            }
         )),
         "{events:?}"
     );
@@ -254,7 +302,11 @@ async fn a_stolen_stable_id_stops_the_worker_instead_of_sharing_it() {
     tokio::time::sleep(Timing::fast().worker_id_ttl + Duration::from_millis(100)).await;
     cluster.add();
     let thief = &cluster.workers[1].0;
-    assert!(thief.wait_state(State::Stable, Duration::from_secs(10)).await);
+    assert!(
+        thief
+            .wait_state(State::Stable, Duration::from_secs(10))
+            .await
+    );
     assert_eq!(thief.status().worker_id.as_deref(), Some("worker-0"));
     cluster.workers[0].1.set_available(true);
     let (original, _) = cluster.workers.remove(0);
@@ -275,7 +327,17 @@ async fn a_long_disconnection_enters_degraded_and_recovers_to_stable() {
     cluster.add();
     assert!(cluster.wait_converged(Duration::from_secs(30)).await);
     cluster.workers[0].1.set_available(false);
-    assert!(cluster.workers[0].0.wait_state(State::Degraded, Duration::from_secs(15)).await);
+    assert!(
+        cluster.workers[0]
+            .0
+            .wait_state(State::Degraded, Duration::from_secs(15))
+            .await
+    );
     cluster.workers[0].1.set_available(true);
-    assert!(cluster.workers[0].0.wait_state(State::Stable, Duration::from_secs(15)).await);
+    assert!(
+        cluster.workers[0]
+            .0
+            .wait_state(State::Stable, Duration::from_secs(15))
+            .await
+    );
 }

@@ -30,7 +30,10 @@ impl NatsStore {
             .get_key_value(name)
             .await
             .map_err(|err| classify(&self.client, format!("open bucket {name}: {err}")))?;
-        Ok(Arc::new(NatsBucket { store, client: self.client.clone() }))
+        Ok(Arc::new(NatsBucket {
+            store,
+            client: self.client.clone(),
+        }))
     }
 
     /// The JetStream context of this connection.
