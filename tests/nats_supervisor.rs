@@ -319,3 +319,33 @@ async fn no_orphan_after_the_controller_is_killed() {
     let _next = TestServer::start().await;
     assert!(!dir.exists(), "the next start sweeps {}", dir.display());
 }
+
+/// The kernel sends the parent-death signal when the *thread* that forked the child exits; the
+/// server must survive the exit of the thread that asked for it.
+#[test]
+fn the_server_outlives_the_thread_that_started_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let binary = runtime.block_on(server_binary());
+    let handle = runtime.handle().clone();
+    let mut server = std::thread::spawn(move || {
+        handle.block_on(ManagedServer::start(&binary, ServerOptions::default()))
+    })
+    .join()
+    .expect("starter thread")
+    .expect("start");
+    let pid = server.pid().expect("pid");
+    runtime.block_on(async {
+        let auth = ClientAuth::from(server.credentials());
+        let client = client::connect(server.url(), &auth, "after-thread-exit")
+            .await
+            .expect("server still serves after its starter thread exited");
+        kv_bucket(&client, "outlives").await;
+        assert!(is_process_alive(pid));
+        assert!(server.is_running());
+        server.stop().await.expect("stop");
+    });
+}

