@@ -13,7 +13,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion};
 use parti_top::parti::partition::Partition;
 use parti_top::parti::strategy::{
-    AssignmentMap, ConsistentHash, Strategy, WeightedConsistentHash, balance, movement,
+    AssignmentMap, ConsistentHash, Ring, Strategy, WeightedConsistentHash, balance, movement,
 };
 
 #[global_allocator]
@@ -199,9 +199,32 @@ fn bench_assign(c: &mut Criterion) {
     }
 }
 
+/// The parts of a cold assign: building the ring, and hashing plus looking up every partition.
+fn bench_ring(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ring");
+    for (w, v) in [(16, 150), (64, 150), (128, 150), (64, 50), (64, 500)] {
+        let names = workers(w);
+        group.bench_function(BenchmarkId::new("build", format!("W{w}-V{v}")), |b| {
+            b.iter(|| Ring::new(black_box(&names), v, 0))
+        });
+    }
+    let ring = Ring::new(&workers(64), 150, 0);
+    let parts = partitions(&CASES[2]);
+    group.bench_function(BenchmarkId::new("lookup", "W64-V150-P5K"), |b| {
+        b.iter(|| {
+            black_box(&parts)
+                .iter()
+                .map(|p| ring.owner_index(p).unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
 fn main() {
     print_tables();
     let mut criterion = Criterion::default().configure_from_args();
+    bench_ring(&mut criterion);
     bench_assign(&mut criterion);
     criterion.final_summary();
 }

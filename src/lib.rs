@@ -4,11 +4,15 @@
 //! `parti` (the protocol, no UI) ← `nats` (server supervision) ← `host` ← the workbench front ends.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod action;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod host;
 pub mod nats;
+pub mod observation;
 pub mod observer;
+pub mod profile;
+pub mod record;
 pub mod parti;
 pub mod testkit;
