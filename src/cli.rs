@@ -87,6 +87,10 @@ pub struct HostArgs {
     pub partitions: usize,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Run under a controller: read the bootstrap (credentials, run id) from stdin and take
+    /// commands over NATS. Set by parti-top itself.
+    #[arg(long, hide = true)]
+    pub controlled: bool,
 }
 
 /// Protocol settings shared by every way of running workers.

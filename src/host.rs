@@ -1,9 +1,10 @@
 //! `parti-top host`: a process that runs parti workers as tokio tasks, each with its own NATS
 //! connection, and stops them gracefully on SIGTERM/SIGINT.
 //!
-//! [`Pool`] owns the worker slots and can scale, stop and kill them; the command entry point
-//! [`run`] wires it to the command line and to signals.
+//! [`Pool`] owns the worker slots and can scale, stop and kill them. `parti-top host` by hand
+//! uses it directly (`commands::host`); a host started by a controller runs [`controlled`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use tracing::{info, warn};
 
 use crate::nats::client::{self, ClientAuth};
 use crate::parti::Error as PartiError;
+
+pub mod controlled;
 use crate::parti::events::{WorkerEvent, WorkerStatus};
 use crate::parti::nats_kv::NatsStore;
 use crate::parti::worker::{Worker, WorkerSpec};
@@ -30,10 +33,14 @@ impl Slot {
     }
 }
 
-/// A worker's event, tagged with its slot.
+/// Connections opened for reserved slots.
+pub type Connected = Vec<(u64, Result<async_nats::Client, client::ConnectError>)>;
+
+/// A worker's event, tagged with its slot and (once claimed) its stable ID.
 #[derive(Debug, Clone)]
 pub struct SlotEvent {
     pub slot: u64,
+    pub worker_id: Option<String>,
     pub event: WorkerEvent,
 }
 
@@ -79,22 +86,35 @@ impl Pool {
         self.slots.is_empty()
     }
 
-    /// Start `count` workers at once (parallel start); each gets its own connection.
-    pub async fn add(&mut self, count: usize) -> Result<Vec<u64>, client::ConnectError> {
-        let names: Vec<(u64, String)> = (0..count)
+    /// Reserve `count` slot numbers and the connection names for them.
+    pub fn reserve(&mut self, count: usize) -> Vec<(u64, String)> {
+        (0..count)
             .map(|_| {
                 let slot = self.next_slot;
                 self.next_slot += 1;
                 (slot, format!("{}-slot-{slot}", self.connection_name))
             })
-            .collect();
-        let connects = names
-            .iter()
-            .map(|(_, name)| client::connect(&self.url, &self.auth, name));
-        let clients = futures::future::join_all(connects).await;
+            .collect()
+    }
+
+    /// A future that opens one connection per reserved slot, concurrently. It borrows nothing
+    /// from the pool, so it can run in another task.
+    pub fn connector(&self, reserved: Vec<(u64, String)>) -> impl Future<Output = Connected> + Send + 'static {
+        let (url, auth) = (self.url.clone(), self.auth.clone());
+        async move {
+            let connects = reserved.iter().map(|(_, name)| client::connect(&url, &auth, name));
+            let clients = futures::future::join_all(connects).await;
+            reserved.into_iter().map(|(slot, _)| slot).zip(clients).collect()
+        }
+    }
+
+    /// Start `count` workers at once (parallel start); each gets its own connection.
+    pub async fn add(&mut self, count: usize) -> Result<Vec<u64>, client::ConnectError> {
+        let reserved = self.reserve(count);
+        let connected = self.connector(reserved).await;
         let mut started = Vec::new();
         let mut first_error = None;
-        for ((slot, _), client) in names.into_iter().zip(clients) {
+        for (slot, client) in connected {
             match client {
                 Ok(client) => {
                     self.spawn_worker(slot, client);
@@ -115,29 +135,42 @@ impl Pool {
         }
     }
 
-    fn spawn_worker(&mut self, slot: u64, client: async_nats::Client) {
+    /// Start a worker on an open connection in a reserved slot.
+    pub fn spawn_worker(&mut self, slot: u64, client: async_nats::Client) {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let store = Arc::new(NatsStore::new(client.clone()));
         let worker = Worker::spawn(store, self.spec.clone(), tx);
         let events = self.events.clone();
+        let status = worker.status_watch();
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
-                if events.send(SlotEvent { slot, event }).is_err() {
+                let worker_id = status.borrow().worker_id.clone();
+                if events.send(SlotEvent { slot, worker_id, event }).is_err() {
                     break;
                 }
             }
         });
-        self.slots.push(Slot {
-            slot,
-            worker,
-            client,
-        });
+        self.slots.push(Slot { slot, worker, client });
+    }
+
+    /// Take the newest `count` slots out of the pool (to stop them elsewhere).
+    pub fn take_newest(&mut self, count: usize) -> Vec<Slot> {
+        let keep = self.slots.len().saturating_sub(count);
+        self.slots.drain(keep..).collect()
+    }
+
+    /// Take the slot running the worker with this stable ID.
+    pub fn take_worker(&mut self, worker_id: &str) -> Option<Slot> {
+        let index = self
+            .slots
+            .iter()
+            .position(|s| s.status().worker_id.as_deref() == Some(worker_id))?;
+        Some(self.slots.remove(index))
     }
 
     /// Gracefully stop the newest `count` workers, concurrently.
     pub async fn remove(&mut self, count: usize) -> Vec<(u64, Result<(), PartiError>)> {
-        let keep = self.slots.len().saturating_sub(count);
-        let removed: Vec<Slot> = self.slots.drain(keep..).collect();
+        let removed = self.take_newest(count);
         stop_slots(removed).await
     }
 
@@ -173,13 +206,21 @@ impl Pool {
         true
     }
 
-    /// Remove slots whose worker ended on its own (failed start, lost ID), returning them.
-    pub fn reap_finished(&mut self) -> Vec<u64> {
-        let (done, alive): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.slots)
-            .into_iter()
-            .partition(|s| s.worker.is_finished());
+    /// Crash the worker with this stable ID; returns its slot.
+    pub fn kill_worker(&mut self, worker_id: &str) -> Option<u64> {
+        let slot = self.take_worker(worker_id)?;
+        let number = slot.slot;
+        slot.worker.kill();
+        drop(slot.client);
+        Some(number)
+    }
+
+    /// Remove slots whose worker ended on its own (failed start, lost ID), with how it ended.
+    pub async fn reap_finished(&mut self) -> Vec<(u64, Result<(), PartiError>)> {
+        let (done, alive): (Vec<Slot>, Vec<Slot>) =
+            std::mem::take(&mut self.slots).into_iter().partition(|s| s.worker.is_finished());
         self.slots = alive;
-        done.into_iter().map(|s| s.slot).collect()
+        stop_slots(done).await
     }
 
     /// Gracefully stop every worker, concurrently.
@@ -189,7 +230,8 @@ impl Pool {
     }
 }
 
-async fn stop_slots(slots: Vec<Slot>) -> Vec<(u64, Result<(), PartiError>)> {
+/// Gracefully stop slots concurrently, flushing each connection before it closes.
+pub async fn stop_slots(slots: Vec<Slot>) -> Vec<(u64, Result<(), PartiError>)> {
     let stops = slots.into_iter().map(|slot| async move {
         let result = slot.worker.stop().await;
         // Make sure the cleanup writes are on the server before the connection goes.

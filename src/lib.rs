@@ -6,13 +6,17 @@
 
 pub mod action;
 pub mod cli;
+pub mod control;
 pub mod commands;
 pub mod error;
 pub mod host;
 pub mod nats;
 pub mod observation;
+pub mod measure;
 pub mod observer;
+pub mod procfs;
 pub mod profile;
 pub mod record;
+pub mod report;
 pub mod parti;
 pub mod testkit;

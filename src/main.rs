@@ -44,6 +44,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command {
+        Some(Command::Host(args)) if args.controlled => {
+            init_stderr_logging();
+            parti_top::host::controlled::run().await
+        }
         Some(Command::Host(args)) => {
             init_stderr_logging();
             commands::host::run(args).await

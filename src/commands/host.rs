@@ -87,8 +87,8 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
                     log_event(event.slot, status.get(&event.slot), &event.event);
                 }
                 _ = reap.tick() => {
-                    for slot in pool.reap_finished() {
-                        warn!("worker in slot {slot} ended on its own");
+                    for (slot, result) in pool.reap_finished().await {
+                        warn!("worker in slot {slot} ended on its own: {result:?}");
                     }
                 }
             }

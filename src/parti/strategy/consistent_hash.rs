@@ -77,7 +77,10 @@ impl ConsistentHash {
         }
         let distinct = ring::dedup_first(workers);
         if partitions.is_empty() {
-            return Ok(distinct.into_iter().map(|w| (w, Vec::new())).collect());
+            return Ok(distinct
+                .into_iter()
+                .map(|w| (w.to_owned(), Vec::new()))
+                .collect());
         }
         if self.virtual_nodes == 0 {
             return Err(StrategyError::InvalidConfig(
@@ -134,14 +137,19 @@ pub(crate) fn assign_on_ring(
     partitions: &[Partition],
 ) -> Result<AssignmentMap, StrategyError> {
     let workers = ring.workers();
-    let per_worker = partitions.len().div_ceil(workers.len().max(1));
-    let mut buckets: Vec<Vec<Partition>> = (0..workers.len())
-        .map(|_| Vec::with_capacity(per_worker))
-        .collect();
+    // Place everything first so that each list is allocated once, at its exact size, and
+    // nothing is cloned when a partition cannot be placed.
+    let mut owners = Vec::with_capacity(partitions.len());
+    let mut counts = vec![0usize; workers.len()];
     for (index, partition) in partitions.iter().enumerate() {
         let owner = ring
             .owner_index(partition)
             .ok_or(StrategyError::Unplaceable { index })?;
+        counts[owner] += 1;
+        owners.push(owner);
+    }
+    let mut buckets: Vec<Vec<Partition>> = counts.into_iter().map(Vec::with_capacity).collect();
+    for (partition, owner) in partitions.iter().zip(owners) {
         buckets[owner].push(partition.clone());
     }
     Ok(workers.iter().cloned().zip(buckets).collect())

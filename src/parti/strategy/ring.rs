@@ -14,7 +14,10 @@ use crate::parti::partition::Partition;
 /// A consistent-hash ring: `virtual_nodes` points per distinct worker, sorted by hash.
 ///
 /// Node `j` sits at `hashes[j]` and belongs to worker `workers[owners[j]]`. Hashes and owners are
-/// kept in two parallel vectors so that the binary search touches only the hashes.
+/// kept in two parallel vectors so that a search touches only the hashes. `bucket_start` is a
+/// radix index over the top `64 - shift` bits of the hash: the nodes whose hash has top bits `b`
+/// are `bucket_start[b]..bucket_start[b + 1]`. With about one node per bucket, a lookup reads
+/// one index entry and one or two hashes instead of binary-searching the whole ring.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Ring {
     /// Distinct workers in first-occurrence input order; a node's owner indexes this list.
@@ -23,9 +26,16 @@ pub struct Ring {
     hashes: Vec<u64>,
     /// Owner (index into `workers`) of the node at the same position in `hashes`.
     owners: Vec<u32>,
+    /// Radix index (length 2^bits + 1), empty when the ring is empty or too large to index.
+    bucket_start: Vec<u32>,
+    /// `64 - bits`: a hash's bucket is `hash >> shift`.
+    shift: u32,
     virtual_nodes: usize,
     seed: u64,
 }
+
+/// Upper bound on the radix index size: 2^20 buckets (4 MiB).
+const MAX_BUCKET_BITS: u32 = 20;
 
 /// The hash of virtual node `index` of `worker`: XXH3-seeded(LE64(index), XXH3-seeded(worker, seed)).
 pub fn vnode_hash(worker: &str, index: u64, seed: u64) -> u64 {
@@ -51,7 +61,7 @@ impl Ring {
     /// worker index. Each worker gets `virtual_nodes` nodes. With no workers or
     /// `virtual_nodes == 0` the ring is empty and every lookup gives `None`.
     pub fn new<S: AsRef<str>>(workers: &[S], virtual_nodes: usize, seed: u64) -> Ring {
-        Ring::from_distinct(dedup_first(workers), virtual_nodes, seed)
+        build_uncached(&dedup_first(workers), virtual_nodes, seed)
     }
 
     /// Builds the ring from an already de-duplicated worker list.
@@ -65,14 +75,16 @@ impl Ring {
             let base = worker_base_hash(worker, seed);
             nodes.extend((0..virtual_nodes as u64).map(|i| (vnode_hash_from_base(base, i), owner)));
         }
-        // Ties between identical 64-bit node hashes are unspecified in Go (unstable sort);
-        // sorting whole tuples orders them by worker index, which is at least deterministic.
-        nodes.sort_unstable();
+        // Nodes end up ordered by (hash, owner). Ties between identical 64-bit node hashes are
+        // unspecified in Go (unstable sort); ordering them by worker index is deterministic.
+        let (nodes, bucket_start, shift) = radix_sort(nodes);
         let (hashes, owners) = nodes.into_iter().unzip();
         Ring {
             workers,
             hashes,
             owners,
+            bucket_start,
+            shift,
             virtual_nodes,
             seed,
         }
@@ -84,7 +96,19 @@ impl Ring {
         if self.hashes.is_empty() {
             return None;
         }
-        let mut pos = self.hashes.partition_point(|&node| node < hash);
+        // Lower bound: every node in an earlier bucket is below `hash`, every node in a later
+        // bucket above it, so only the hash's own bucket needs searching.
+        let mut pos = match self.bucket_start.get(bucket_of(hash, self.shift)..) {
+            Some([start, end, ..]) => {
+                let (start, end) = (*start as usize, *end as usize);
+                start
+                    + self
+                        .hashes
+                        .get(start..end)
+                        .map_or(0, |bucket| bucket.partition_point(|&node| node < hash))
+            }
+            _ => self.hashes.partition_point(|&node| node < hash),
+        };
         if pos == self.hashes.len() {
             pos = 0;
         }
@@ -223,14 +247,56 @@ pub(crate) fn build_uncached<S: AsRef<str>>(
     Ring::from_distinct(owned, virtual_nodes, seed)
 }
 
+fn bucket_of(hash: u64, shift: u32) -> usize {
+    // `shift` is in 44..=63, so the result has at most 20 bits.
+    (hash >> shift) as usize
+}
+
+/// Sorts `(hash, owner)` nodes ascending with one counting pass on the top bits of the hash
+/// (about one node per bucket for uniformly distributed hashes), then sorts each bucket.
+/// Returns the sorted nodes, the bucket start index and the shift. Falls back to a comparison
+/// sort with an empty index when the node count does not fit the `u32` index.
+fn radix_sort(nodes: Vec<(u64, u32)>) -> (Vec<(u64, u32)>, Vec<u32>, u32) {
+    let n = nodes.len();
+    if n == 0 || u32::try_from(n).is_err() {
+        let mut nodes = nodes;
+        nodes.sort_unstable();
+        return (nodes, Vec::new(), 63);
+    }
+    // ceil(log2(n)), at least 1, at most MAX_BUCKET_BITS.
+    let bits = (usize::BITS - (n - 1).leading_zeros()).clamp(1, MAX_BUCKET_BITS);
+    let shift = 64 - bits;
+    let buckets = 1usize << bits;
+    let mut start = vec![0u32; buckets + 1];
+    for &(hash, _) in &nodes {
+        start[bucket_of(hash, shift) + 1] += 1;
+    }
+    for b in 0..buckets {
+        start[b + 1] += start[b];
+    }
+    let mut cursor: Vec<u32> = start[..buckets].to_vec();
+    let mut sorted = vec![(0u64, 0u32); n];
+    for node in nodes {
+        let slot = &mut cursor[bucket_of(node.0, shift)];
+        sorted[*slot as usize] = node;
+        *slot += 1;
+    }
+    for bounds in start.windows(2) {
+        let (lo, hi) = (bounds[0] as usize, bounds[1] as usize);
+        if hi - lo > 1 {
+            sorted[lo..hi].sort_unstable();
+        }
+    }
+    (sorted, start, shift)
+}
+
 /// De-duplicates `workers`, keeping the first occurrence of each, in input order.
-pub(crate) fn dedup_first<S: AsRef<str>>(workers: &[S]) -> Vec<String> {
+pub(crate) fn dedup_first<S: AsRef<str>>(workers: &[S]) -> Vec<&str> {
     let mut seen: HashSet<&str> = HashSet::with_capacity(workers.len());
     workers
         .iter()
         .map(AsRef::as_ref)
         .filter(|w| seen.insert(w))
-        .map(str::to_owned)
         .collect()
 }
 
@@ -270,6 +336,62 @@ mod tests {
                 assert_eq!(ring.lookup(h), Some(worker.as_str()));
             }
         }
+    }
+
+    #[test]
+    fn radix_index_agrees_with_binary_search() {
+        for (w, v) in [(1, 1), (1, 2), (3, 150), (7, 33), (64, 150)] {
+            let ring = Ring::new(&names(w), v, 11);
+            let mut expected: Vec<(u64, u32)> = ring
+                .workers()
+                .iter()
+                .enumerate()
+                .flat_map(|(i, name)| {
+                    (0..v as u64).map(move |j| (vnode_hash(name, j, 11), i as u32))
+                })
+                .collect();
+            expected.sort_unstable();
+            let (hashes, owners): (Vec<u64>, Vec<u32>) = expected.into_iter().unzip();
+            assert_eq!(ring.hashes, hashes);
+            assert_eq!(ring.owners, owners);
+            assert_eq!(ring.bucket_start.len(), (1usize << (64 - ring.shift)) + 1);
+            let mut probe = 0x1234_5678_9abc_def0u64;
+            let mut probes: Vec<u64> = vec![0, 1, u64::MAX, u64::MAX - 1, 1 << 63];
+            for &h in &ring.hashes {
+                probes.extend([h, h.wrapping_sub(1), h.wrapping_add(1)]);
+            }
+            for _ in 0..2000 {
+                probe = probe
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                probes.push(probe);
+            }
+            for x in probes {
+                let mut pos = ring.hashes.partition_point(|&h| h < x);
+                if pos == ring.hashes.len() {
+                    pos = 0;
+                }
+                assert_eq!(
+                    ring.lookup_index(x),
+                    Some(ring.owners[pos] as usize),
+                    "w={w} v={v} x={x:#x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn radix_sort_handles_clustered_hashes() {
+        // All nodes in one bucket (never the case for real vnode hashes) still sort correctly.
+        let nodes: Vec<(u64, u32)> = (0..50u32).rev().map(|i| (u64::from(i % 7), i)).collect();
+        let (sorted, start, shift) = radix_sort(nodes.clone());
+        let mut expected = nodes;
+        expected.sort_unstable();
+        assert_eq!(sorted, expected);
+        assert_eq!(start[1], 50);
+        assert_eq!(shift, 58);
+        let (sorted, start, _) = radix_sort(Vec::new());
+        assert!(sorted.is_empty() && start.is_empty());
     }
 
     #[test]

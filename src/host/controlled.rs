@@ -1,0 +1,366 @@
+//! A host started by a controller (`parti-top host --controlled`): it reads a [`Bootstrap`] line
+//! from stdin (credentials never appear on a command line), asks the controller for its worker
+//! specification, then serves commands, forwards worker events as they happen and publishes
+//! telemetry every sample interval.
+//!
+//! It exits — stopping its workers gracefully first — on SIGTERM/SIGINT, on a `Shutdown`
+//! command, when stdin reaches end of file (the controller's end of the pipe closed, which also
+//! happens after `kill -9` of the controller), when its parent is gone (`PR_SET_PDEATHSIG`), or
+//! when the controller's `alive` messages stop for the configured timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Pool, SlotEvent, stop_slots};
+use crate::control::{
+    Bootstrap, HostCommand, HostEvent, HostReply, HostSpec, HostTelemetry, SpecRequest, Subjects,
+    unix_us,
+};
+use crate::error::AppError;
+use crate::nats::client::{self, ClientAuth};
+use crate::observation::{ClusterEventKind, WorkerView};
+use crate::parti::events::WorkerEvent;
+use crate::parti::source::StaticSource;
+use crate::parti::worker::WorkerSpec;
+use crate::procfs;
+
+/// How long the stop of all workers may take on the way out.
+const EXIT_STOP_BUDGET: Duration = Duration::from_secs(10);
+
+/// Read the bootstrap line from stdin.
+pub async fn read_bootstrap(
+    stdin: &mut tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>,
+) -> Result<Bootstrap, AppError> {
+    let line = tokio::time::timeout(Duration::from_secs(10), stdin.next_line())
+        .await
+        .map_err(|_| AppError::could_not_run("no bootstrap line on stdin within 10 s"))?
+        .map_err(AppError::could_not_run)?
+        .ok_or_else(|| AppError::could_not_run("stdin closed before the bootstrap line"))?;
+    serde_json::from_str(&line).map_err(|err| AppError::could_not_run(format!("bad bootstrap line: {err}")))
+}
+
+/// Map a worker event to the observation vocabulary (`None` for internal ones).
+pub fn cluster_event_kind(event: &WorkerEvent) -> Option<ClusterEventKind> {
+    Some(match event {
+        WorkerEvent::StateChanged { from, to } => ClusterEventKind::StateChanged { from: *from, to: *to },
+        WorkerEvent::IdClaimed { .. } => ClusterEventKind::IdClaimed,
+        WorkerEvent::IdLost { reclaimed, .. } => ClusterEventKind::IdLost { reclaimed: *reclaimed },
+        WorkerEvent::Leadership { is_leader } => ClusterEventKind::Leadership { is_leader: *is_leader },
+        WorkerEvent::Calculator { .. } => return None,
+        WorkerEvent::AssignmentApplied { version, initial, total, added, removed, .. } => {
+            ClusterEventKind::AssignmentApplied {
+                version: *version,
+                initial: *initial,
+                total: *total,
+                added: added.len(),
+                removed: removed.len(),
+            }
+        }
+        WorkerEvent::Published { version, lifecycle, workers, partitions } => ClusterEventKind::Published {
+            version: *version,
+            lifecycle: lifecycle.as_str().to_owned(),
+            workers: *workers,
+            partitions: *partitions,
+        },
+        WorkerEvent::Warning { message } => ClusterEventKind::Warning { message: message.clone() },
+    })
+}
+
+/// Why the host is leaving.
+#[derive(Debug)]
+enum Exit {
+    Signal(&'static str),
+    Shutdown,
+    StdinClosed,
+    ControllerSilent,
+    ControlConnectionLost,
+}
+
+enum Done {
+    Connected(crate::host::Connected),
+    Stopped(Vec<(u64, Result<(), crate::parti::Error>)>),
+}
+
+struct Host {
+    bootstrap: Bootstrap,
+    subjects: Subjects,
+    control: async_nats::Client,
+    pool: Pool,
+    events_dropped: u64,
+    done_tx: mpsc::UnboundedSender<Done>,
+}
+
+/// Run a controlled host to completion.
+pub async fn run() -> Result<(), AppError> {
+    let mut signals = crate::commands::host::Signals::new().map_err(AppError::could_not_run)?;
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let bootstrap = read_bootstrap(&mut stdin).await?;
+    die_with_controller(bootstrap.controller_pid)?;
+    let _ballast = match procfs::ballast_from_env().map_err(AppError::could_not_run)? {
+        Some(mib) => {
+            info!("holding {mib} MiB of ballast ({})", procfs::BALLAST_ENV);
+            Some(procfs::ballast(mib))
+        }
+        None => None,
+    };
+    let auth = ClientAuth {
+        user: bootstrap.user.clone(),
+        password: bootstrap.password.clone(),
+        ..ClientAuth::default()
+    };
+    let name = format!("parti-top-host-{}-control", bootstrap.host);
+    let control = client::connect(&bootstrap.server_url, &auth, &name).await.map_err(AppError::could_not_run)?;
+    let subjects = Subjects::new(&bootstrap.run_id);
+    let spec = request_spec(&control, &subjects, bootstrap.host).await?;
+    let mut commands = control.subscribe(subjects.command(bootstrap.host)).await.map_err(AppError::could_not_run)?;
+    let mut alive = control.subscribe(subjects.alive()).await.map_err(AppError::could_not_run)?;
+    control.flush().await.map_err(AppError::could_not_run)?;
+
+    let worker_spec = WorkerSpec {
+        config: spec.config(),
+        source: Arc::new(StaticSource::new(spec.partitions.clone())),
+        strategy: spec.strategy.build(),
+    };
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let pool = Pool::new(
+        bootstrap.server_url.clone(),
+        auth,
+        worker_spec,
+        format!("parti-top-host-{}", bootstrap.host),
+        events_tx,
+    );
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    let mut host = Host { bootstrap, subjects, control, pool, events_dropped: 0, done_tx };
+    info!("host {} ready for run {}", host.bootstrap.host, host.subjects.run_id());
+
+    let mut telemetry = tokio::time::interval(spec.sample_interval());
+    telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watchdog = tokio::time::interval(Duration::from_millis(250));
+    let mut reap = tokio::time::interval(Duration::from_secs(1));
+    let mut last_alive = Instant::now();
+    let timeout = spec.controller_timeout();
+    let exit = loop {
+        tokio::select! {
+            signal = signals.next() => break Exit::Signal(signal),
+            line = stdin.next_line() => {
+                if !matches!(line, Ok(Some(_))) {
+                    break Exit::StdinClosed;
+                }
+            }
+            message = commands.next() => {
+                let Some(message) = message else { break Exit::ControlConnectionLost };
+                if host.on_command(message).await {
+                    break Exit::Shutdown;
+                }
+            }
+            message = alive.next() => {
+                if message.is_none() {
+                    break Exit::ControlConnectionLost;
+                }
+                last_alive = Instant::now();
+            }
+            Some(event) = events.recv() => host.forward(event).await,
+            Some(finished) = done.recv() => host.on_done(finished).await,
+            _ = telemetry.tick() => host.publish_telemetry().await,
+            _ = reap.tick() => {
+                for (slot, result) in host.pool.reap_finished().await {
+                    let how = match result { Ok(()) => "stopped".to_owned(), Err(err) => err.to_string() };
+                    host.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how }).await;
+                }
+            }
+            _ = watchdog.tick() => {
+                if last_alive.elapsed() > timeout {
+                    break Exit::ControllerSilent;
+                }
+            }
+        }
+    };
+    info!("host {} leaving: {exit:?}", host.bootstrap.host);
+    let stopped = tokio::time::timeout(EXIT_STOP_BUDGET, host.pool.stop_all()).await.unwrap_or_default();
+    for (slot, _) in stopped {
+        host.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how: "stopped".into() }).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), host.control.flush()).await;
+    Ok(())
+}
+
+/// Die with the controller even if it is killed with SIGKILL.
+fn die_with_controller(controller_pid: u32) -> Result<(), AppError> {
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(AppError::could_not_run)?;
+    let parent = nix::unistd::getppid().as_raw();
+    if u32::try_from(parent).ok() != Some(controller_pid) {
+        return Err(AppError::could_not_run(format!(
+            "the controller (pid {controller_pid}) is gone; parent is now {parent}"
+        )));
+    }
+    Ok(())
+}
+
+async fn request_spec(control: &async_nats::Client, subjects: &Subjects, host: u32) -> Result<HostSpec, AppError> {
+    let request = serde_json::to_vec(&SpecRequest { host, pid: std::process::id() }).map_err(AppError::could_not_run)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = tokio::time::timeout(
+            Duration::from_secs(2),
+            control.request(subjects.spec(), request.clone().into()),
+        )
+        .await;
+        match reply {
+            Ok(Ok(message)) => {
+                return serde_json::from_slice(&message.payload)
+                    .map_err(|err| AppError::could_not_run(format!("bad host spec: {err}")));
+            }
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => return Err(AppError::could_not_run("the controller did not send a host spec within 10 s")),
+        }
+    }
+}
+
+impl Host {
+    fn views(&self) -> Vec<WorkerView> {
+        self.pool
+            .slots()
+            .iter()
+            .map(|slot| {
+                let status = slot.status();
+                WorkerView {
+                    host: self.bootstrap.host,
+                    slot: slot.slot,
+                    worker_id: status.worker_id,
+                    state: status.state,
+                    is_leader: status.is_leader,
+                    version: status.version,
+                    partitions: status.partitions,
+                }
+            })
+            .collect()
+    }
+
+    async fn publish_event(&mut self, slot: Option<u64>, worker_id: Option<String>, kind: ClusterEventKind) {
+        let event = HostEvent { t_unix_us: unix_us(), host: self.bootstrap.host, slot, worker_id, kind };
+        let sent = match serde_json::to_vec(&event) {
+            Ok(body) => self.control.publish(self.subjects.events(self.bootstrap.host), body.into()).await.is_ok(),
+            Err(_) => false,
+        };
+        if !sent {
+            self.events_dropped += 1;
+        }
+    }
+
+    async fn forward(&mut self, event: SlotEvent) {
+        if let Some(kind) = cluster_event_kind(&event.event) {
+            self.publish_event(Some(event.slot), event.worker_id, kind).await;
+        }
+    }
+
+    async fn publish_telemetry(&mut self) {
+        let telemetry = HostTelemetry {
+            t_unix_us: unix_us(),
+            host: self.bootstrap.host,
+            pid: std::process::id(),
+            live_heap_bytes: procfs::live_heap_bytes(),
+            tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks() as u64,
+            workers: self.views(),
+            events_dropped: self.events_dropped,
+        };
+        if let Ok(body) = serde_json::to_vec(&telemetry) {
+            let _ = self.control.publish(self.subjects.telemetry(self.bootstrap.host), body.into()).await;
+        }
+    }
+
+    async fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Connected(connected) => {
+                for (slot, client) in connected {
+                    match client {
+                        Ok(client) => {
+                            self.pool.spawn_worker(slot, client);
+                            self.publish_event(Some(slot), None, ClusterEventKind::WorkerStarted).await;
+                        }
+                        Err(err) => {
+                            warn!("slot {slot}: {err}");
+                            let how = format!("could not connect: {err}");
+                            self.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how }).await;
+                        }
+                    }
+                }
+            }
+            Done::Stopped(stopped) => {
+                for (slot, result) in stopped {
+                    let how = match result {
+                        Ok(()) => "stopped".to_owned(),
+                        Err(err) => format!("stopped with error: {err}"),
+                    };
+                    self.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how }).await;
+                }
+            }
+        }
+    }
+
+    /// Handle one command and reply; returns true for `Shutdown`.
+    async fn on_command(&mut self, message: async_nats::Message) -> bool {
+        let command: Result<HostCommand, _> = serde_json::from_slice(&message.payload);
+        let mut reply = HostReply { ok: true, error: None, workers: Vec::new(), started: Vec::new() };
+        let mut shutdown = false;
+        match command {
+            Err(err) => {
+                reply.ok = false;
+                reply.error = Some(format!("bad command: {err}"));
+            }
+            Ok(HostCommand::Start { count }) => {
+                let reserved = self.pool.reserve(count);
+                reply.started = reserved.iter().map(|(slot, _)| *slot).collect();
+                let connector = self.pool.connector(reserved);
+                let done = self.done_tx.clone();
+                tokio::spawn(async move {
+                    let _ = done.send(Done::Connected(connector.await));
+                });
+            }
+            Ok(HostCommand::StopNewest { count }) => {
+                let slots = self.pool.take_newest(count);
+                self.stop_in_background(slots);
+            }
+            Ok(HostCommand::Stop { worker_id }) => match self.pool.take_worker(&worker_id) {
+                Some(slot) => self.stop_in_background(vec![slot]),
+                None => {
+                    reply.ok = false;
+                    reply.error = Some(format!("no worker {worker_id} on host {}", self.bootstrap.host));
+                }
+            },
+            Ok(HostCommand::Kill { worker_id }) => match self.pool.kill_worker(&worker_id) {
+                Some(slot) => {
+                    let how = "killed".to_owned();
+                    self.publish_event(Some(slot), Some(worker_id), ClusterEventKind::WorkerEnded { how }).await;
+                }
+                None => {
+                    reply.ok = false;
+                    reply.error = Some(format!("no worker {worker_id} on host {}", self.bootstrap.host));
+                }
+            },
+            Ok(HostCommand::Status) => {}
+            Ok(HostCommand::Shutdown) => shutdown = true,
+        }
+        reply.workers = self.views();
+        if let (Some(subject), Ok(body)) = (message.reply, serde_json::to_vec(&reply)) {
+            let _ = self.control.publish(subject, body.into()).await;
+            let _ = self.control.flush().await;
+        }
+        shutdown
+    }
+
+    fn stop_in_background(&self, slots: Vec<super::Slot>) {
+        if slots.is_empty() {
+            return;
+        }
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let _ = done.send(Done::Stopped(stop_slots(slots).await));
+        });
+    }
+}

@@ -1,0 +1,290 @@
+//! The measurement engine (pure): turns timestamped inputs — host events and telemetry, KV
+//! changes seen by the observer, actions, clock ticks — into per-event [`Measurement`]s and
+//! invariant [`Finding`]s, using the definitions of DESIGN.md §4.
+//!
+//! An event opens with each disturbing action and closes when the cluster has been stable and
+//! no new version has appeared for the quiet period, or when the next action arrives (then its
+//! missing figures stay `None`).
+
+pub mod model;
+
+use std::collections::BTreeSet;
+
+use crate::action::Action;
+use crate::control::{HostEvent, HostTelemetry};
+use crate::observation::{Check, Finding, FirstAssignment, Measurement};
+use crate::parti::partition::Partition;
+use crate::parti::strategy::{AssignmentMap, balance, movement};
+use model::{ClusterModel, KvChange, Note};
+
+/// Knobs of the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// No new version for this long after stabilization makes an event quiescent.
+    pub quiet_period_ms: u64,
+    /// Two workers claiming leadership for longer than this is a finding.
+    pub leader_overlap_ms: u64,
+}
+
+/// One input, at a run time in milliseconds.
+#[derive(Clone, Debug)]
+pub enum Input<'a> {
+    Event(&'a HostEvent),
+    Telemetry(&'a HostTelemetry),
+    Kv(&'a KvChange),
+    /// A host process ended; `expected` when an action asked for it.
+    HostGone { host: u32, how: String, expected: bool },
+    /// An action was carried out; the cluster should end up with `expected_live` workers.
+    Action { action: Action, expected_live: usize },
+    Tick,
+    /// The run is over: close the open event.
+    Finish,
+}
+
+/// What the engine reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Measurement(Measurement),
+    Finding(Finding),
+}
+
+#[derive(Clone, Debug)]
+struct OpenEvent {
+    index: usize,
+    action: Action,
+    t_start_ms: u64,
+    expected_live: usize,
+    before: AssignmentMap,
+    workers_before: usize,
+    stabilized_at_ms: Option<u64>,
+    after: Option<AssignmentMap>,
+    first_assignments: Vec<FirstAssignment>,
+    versions_published: u32,
+    last_version_at_ms: Option<u64>,
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Measure {
+    model: ClusterModel,
+    settings: Settings,
+    open: Option<OpenEvent>,
+    next_event: usize,
+    /// The last event stabilized and nothing has happened since.
+    settled: bool,
+    active: BTreeSet<String>,
+    leaders_overlap_since_ms: Option<u64>,
+}
+
+impl Measure {
+    pub fn new(partitions: Vec<Partition>, settings: Settings) -> Self {
+        Self {
+            model: ClusterModel::new(partitions),
+            settings,
+            open: None,
+            next_event: 0,
+            settled: false,
+            active: BTreeSet::new(),
+            leaders_overlap_since_ms: None,
+        }
+    }
+
+    pub fn model(&self) -> &ClusterModel {
+        &self.model
+    }
+
+    /// Whether the current event has stabilized (true when no event was ever opened and the
+    /// cluster is stable).
+    pub fn is_stable(&self) -> bool {
+        match &self.open {
+            Some(open) => open.stabilized_at_ms.is_some(),
+            None => self.settled || self.model.unstable_reason(None).is_none(),
+        }
+    }
+
+    /// Why the current event has not stabilized yet.
+    pub fn unstable_reason(&self) -> Option<String> {
+        self.model.unstable_reason(self.open.as_ref().map(|o| o.expected_live))
+    }
+
+    /// Feed one input at `t_ms`.
+    pub fn input(&mut self, t_ms: u64, input: Input<'_>) -> Vec<Output> {
+        let mut out = Vec::new();
+        let notes = match input {
+            Input::Event(event) => self.model.apply_event(t_ms, event),
+            Input::Telemetry(telemetry) => {
+                self.model.apply_telemetry(t_ms, telemetry);
+                Vec::new()
+            }
+            Input::Kv(change) => self.model.apply_kv(change),
+            Input::HostGone { host, how, expected } => {
+                if !expected {
+                    out.push(self.finding(t_ms, Check::Infrastructure, format!("host {host} exited: {how}")));
+                }
+                self.model.host_gone(host, &how)
+            }
+            Input::Action { action, expected_live } => {
+                self.close(t_ms, &mut out);
+                if action.is_event() {
+                    self.open = Some(OpenEvent {
+                        index: self.next_event,
+                        action,
+                        t_start_ms: t_ms,
+                        expected_live,
+                        before: self.model.assignment_map(),
+                        workers_before: self.model.live_count(),
+                        stabilized_at_ms: None,
+                        after: None,
+                        first_assignments: Vec::new(),
+                        versions_published: 0,
+                        last_version_at_ms: None,
+                    });
+                    self.next_event += 1;
+                    self.settled = false;
+                }
+                Vec::new()
+            }
+            Input::Tick => Vec::new(),
+            Input::Finish => {
+                self.close(t_ms, &mut out);
+                return out;
+            }
+        };
+        for note in notes {
+            match note {
+                Note::NewVersion { .. } => {
+                    if let Some(open) = &mut self.open {
+                        open.versions_published += 1;
+                        open.last_version_at_ms = Some(t_ms);
+                    }
+                }
+                Note::VersionDecreased { key, from, to } => out.push(self.finding(
+                    t_ms,
+                    Check::MonotonicVersions,
+                    format!("{key} went from version {from} to {to}"),
+                )),
+                Note::WorkerEnded { .. } => {}
+            }
+        }
+        self.track(t_ms, &mut out);
+        self.check(t_ms, &mut out);
+        out
+    }
+
+    fn finding(&self, t_ms: u64, check: Check, message: String) -> Output {
+        Output::Finding(Finding { t_ms, check, message })
+    }
+
+    /// Stabilization and quiescence of the open event.
+    fn track(&mut self, t_ms: u64, out: &mut Vec<Output>) {
+        let Some(open) = &mut self.open else { return };
+        if open.stabilized_at_ms.is_none() && self.model.unstable_reason(Some(open.expected_live)).is_none() {
+            open.stabilized_at_ms = Some(t_ms);
+            open.after = Some(self.model.assignment_map());
+            open.first_assignments = self
+                .model
+                .workers()
+                .filter(|w| w.started_ms >= open.t_start_ms)
+                .filter_map(|w| {
+                    Some(FirstAssignment {
+                        worker_id: w.worker_id.clone()?,
+                        after_ms: w.first_assignment_ms?.saturating_sub(open.t_start_ms),
+                    })
+                })
+                .collect();
+            self.settled = true;
+        }
+        if let Some(stable_at) = open.stabilized_at_ms {
+            let last_change = open.last_version_at_ms.map_or(stable_at, |v| v.max(stable_at));
+            if t_ms.saturating_sub(last_change) >= self.settings.quiet_period_ms {
+                self.close(t_ms, out);
+            }
+        }
+    }
+
+    /// Close the open event, emitting its measurement.
+    fn close(&mut self, t_ms: u64, out: &mut Vec<Output>) {
+        let Some(open) = self.open.take() else { return };
+        let stabilization_ms = open.stabilized_at_ms.map(|t| t - open.t_start_ms);
+        let quiet = open.stabilized_at_ms.is_some_and(|stable_at| {
+            let last_change = open.last_version_at_ms.map_or(stable_at, |v| v.max(stable_at));
+            t_ms.saturating_sub(last_change) >= self.settings.quiet_period_ms
+        });
+        let quiescence_ms =
+            quiet.then(|| open.last_version_at_ms.map_or(0, |v| v.saturating_sub(open.t_start_ms)));
+        let (moved_partitions, moved_percent, balance_ratio) = match &open.after {
+            Some(after) => {
+                let moved = movement(&open.before, after);
+                (moved.moved, moved.percent(), balance(after))
+            }
+            None => (0, 0.0, None),
+        };
+        out.push(Output::Measurement(Measurement {
+            event: open.index,
+            action: open.action,
+            t_start_ms: open.t_start_ms,
+            stabilization_ms,
+            first_assignments: open.first_assignments,
+            quiescence_ms,
+            versions_published: open.versions_published,
+            moved_partitions,
+            moved_percent,
+            balance: balance_ratio.filter(|b| b.is_finite()),
+            workers_before: open.workers_before,
+            workers_after: self.model.live_count(),
+        }));
+    }
+
+    /// The continuous invariant checks. Each condition is reported once until it clears.
+    fn check(&mut self, t_ms: u64, out: &mut Vec<Output>) {
+        let mut now_active = BTreeSet::new();
+        let mut report = |this: &Self, key: String, check: Check, message: String, out: &mut Vec<Output>| {
+            if !this.active.contains(&key) {
+                out.push(this.finding(t_ms, check, message));
+            }
+            now_active.insert(key);
+        };
+        for id in self.model.duplicate_ids() {
+            report(self, format!("dup:{id}"), Check::UniqueIds, format!("{id} is claimed by more than one running worker"), out);
+        }
+        let leaders = self.model.claimed_leaders();
+        if leaders.len() > 1 {
+            let since = *self.leaders_overlap_since_ms.get_or_insert(t_ms);
+            if t_ms - since >= self.settings.leader_overlap_ms {
+                report(
+                    self,
+                    "leaders".into(),
+                    Check::SingleLeader,
+                    format!("{} workers act as leader: {}", leaders.len(), leaders.join(", ")),
+                    out,
+                );
+            }
+        } else {
+            self.leaders_overlap_since_ms = None;
+        }
+        if self.settled && self.open.as_ref().is_none_or(|o| o.stabilized_at_ms.is_some()) {
+            if self.model.publish_complete() {
+                if let Some(problem) = self.model.coverage_problems().into_iter().next() {
+                    report(self, format!("owner:{problem}"), Check::SingleOwner, problem, out);
+                }
+            }
+            for worker in self.model.dead_owners() {
+                report(
+                    self,
+                    format!("dead:{worker}"),
+                    Check::NoDeadOwner,
+                    format!("{worker} is not running but is assigned partitions at the newest version"),
+                    out,
+                );
+            }
+        }
+        // Keep the leader-overlap key while the overlap lasts but has not reached its limit.
+        if self.leaders_overlap_since_ms.is_some() && self.active.contains("leaders") {
+            now_active.insert("leaders".into());
+        }
+        self.active = now_active;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Run summaries, verdicts, baseline comparisons and their renderings (table, JSON, JUnit).
