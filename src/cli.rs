@@ -17,10 +17,45 @@ use crate::parti::strategy::{StrategyConfig, StrategyKind};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// A run of the workbench: the TUI, or headless with `--headless`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct RunArgs {
+    /// Run without the terminal UI; progress on stderr, exit code is the verdict.
+    #[arg(long)]
+    pub headless: bool,
+    /// The profile to run.
+    #[arg(long, value_name = "P.ron")]
+    pub profile: Option<PathBuf>,
+    /// Where to write the recording (default: recordings/runs/<profile>-<time>-<run>.ron).
+    #[arg(long, value_name = "OUT.ron")]
+    pub record: Option<PathBuf>,
+    /// Print the summary as JSON on stdout (the table goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a JUnit XML report.
+    #[arg(long, value_name = "OUT.xml")]
+    pub junit: Option<PathBuf>,
+    /// Compare with this recording (overrides the profile's baseline).
+    #[arg(long, value_name = "R.ron")]
+    pub baseline: Option<PathBuf>,
+    /// Compare with a baseline even if the setups differ.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a profile; errors carry file:line:col.
+    Validate {
+        /// The profile file.
+        profile: PathBuf,
+    },
     /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by
     /// hand against any NATS server).
     Host(HostArgs),

@@ -1,3 +1,5 @@
 //! The subcommands: each turns parsed arguments into a run of the library and an exit code.
 
+pub mod headless;
 pub mod host;
+pub mod validate;

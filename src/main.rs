@@ -52,15 +52,24 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             init_stderr_logging();
             commands::host::run(args).await
         }
+        Some(Command::Validate { profile }) => commands::validate::run(&profile),
+        None if cli.run.headless => {
+            init_stderr_logging_at("warn,async_nats=error");
+            commands::headless::run(cli.run).await
+        }
         None => Err(AppError::could_not_run(
-            "the interactive dashboard is not available yet; run `parti-top host --help`",
+            "the interactive dashboard is not available yet; use --headless --profile P.ron",
         )),
     }
 }
 
 fn init_stderr_logging() {
+    init_stderr_logging_at("info,async_nats=warn");
+}
+
+fn init_stderr_logging_at(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PARTI_TOP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -58,6 +58,7 @@ struct OpenEvent {
     workers_before: usize,
     stabilized_at_ms: Option<u64>,
     after: Option<AssignmentMap>,
+    workers_after: Option<usize>,
     first_assignments: Vec<FirstAssignment>,
     versions_published: u32,
     last_version_at_ms: Option<u64>,
@@ -74,6 +75,8 @@ pub struct Measure {
     settled: bool,
     active: BTreeSet<String>,
     leaders_overlap_since_ms: Option<u64>,
+    /// After `Finish` (the run is shutting down) nothing is measured or checked.
+    finished: bool,
 }
 
 impl Measure {
@@ -86,6 +89,7 @@ impl Measure {
             settled: false,
             active: BTreeSet::new(),
             leaders_overlap_since_ms: None,
+            finished: false,
         }
     }
 
@@ -100,6 +104,12 @@ impl Measure {
             Some(open) => open.stabilized_at_ms.is_some(),
             None => self.settled || self.model.unstable_reason(None).is_none(),
         }
+    }
+
+    /// Whether the last event has closed after stabilizing and staying quiet for the quiet
+    /// period: its figures are complete.
+    pub fn is_quiet(&self) -> bool {
+        self.open.is_none() && (self.settled || (self.next_event == 0 && self.is_stable()))
     }
 
     /// Why the current event has not stabilized yet.
@@ -135,6 +145,7 @@ impl Measure {
                         workers_before: self.model.live_count(),
                         stabilized_at_ms: None,
                         after: None,
+                        workers_after: None,
                         first_assignments: Vec::new(),
                         versions_published: 0,
                         last_version_at_ms: None,
@@ -147,9 +158,13 @@ impl Measure {
             Input::Tick => Vec::new(),
             Input::Finish => {
                 self.close(t_ms, &mut out);
+                self.finished = true;
                 return out;
             }
         };
+        if self.finished {
+            return out;
+        }
         for note in notes {
             match note {
                 Note::NewVersion { .. } => {
@@ -181,6 +196,7 @@ impl Measure {
         if open.stabilized_at_ms.is_none() && self.model.unstable_reason(Some(open.expected_live)).is_none() {
             open.stabilized_at_ms = Some(t_ms);
             open.after = Some(self.model.assignment_map());
+            open.workers_after = Some(self.model.live_count());
             open.first_assignments = self
                 .model
                 .workers()
@@ -231,7 +247,7 @@ impl Measure {
             moved_percent,
             balance: balance_ratio.filter(|b| b.is_finite()),
             workers_before: open.workers_before,
-            workers_after: self.model.live_count(),
+            workers_after: open.workers_after.unwrap_or_else(|| self.model.live_count()),
         }));
     }
 

@@ -2,3 +2,4 @@
 //! the workers report about themselves, and checks parti's invariants on it.
 
 pub mod snapshot;
+pub mod watch;

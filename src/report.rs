@@ -1,1 +1,22 @@
 //! Run summaries, verdicts, baseline comparisons and their renderings (table, JSON, JUnit).
+//!
+//! Everything here is pure: [`summary::summarize`] turns a recording and the thresholds into a
+//! [`Summary`]; [`baseline::compare`] sets a run beside a baseline recording; [`render`] turns
+//! both into text.
+
+pub mod baseline;
+pub mod render;
+pub mod summary;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use baseline::{Comparison, MetricVerdict, compare};
+pub use summary::{Failure, Summary, Verdict, summarize};
+
+/// The verdict of a run with its baseline comparison, if any: `Fail` when a threshold failed or
+/// a metric regressed. This is what the exit code reports (0 pass, 1 fail).
+pub fn overall_verdict(summary: &Summary, comparison: Option<&Comparison>) -> Verdict {
+    let compared = comparison.map_or(Verdict::Pass, Comparison::verdict);
+    summary.verdict.and(compared)
+}

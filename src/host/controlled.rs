@@ -73,13 +73,24 @@ pub fn cluster_event_kind(event: &WorkerEvent) -> Option<ClusterEventKind> {
 }
 
 /// Why the host is leaving.
-#[derive(Debug)]
 enum Exit {
     Signal(&'static str),
     Shutdown,
     StdinClosed,
     ControllerSilent,
     ControlConnectionLost,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Signal(signal) => write!(f, "{signal}"),
+            Exit::Shutdown => f.write_str("shutdown requested"),
+            Exit::StdinClosed => f.write_str("the controller closed stdin"),
+            Exit::ControllerSilent => f.write_str("the controller went silent"),
+            Exit::ControlConnectionLost => f.write_str("the control connection closed"),
+        }
+    }
 }
 
 enum Done {
@@ -181,7 +192,7 @@ pub async fn run() -> Result<(), AppError> {
             }
         }
     };
-    info!("host {} leaving: {exit:?}", host.bootstrap.host);
+    info!("host {} leaving: {exit}", host.bootstrap.host);
     let stopped = tokio::time::timeout(EXIT_STOP_BUDGET, host.pool.stop_all()).await.unwrap_or_default();
     for (slot, _) in stopped {
         host.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how: "stopped".into() }).await;

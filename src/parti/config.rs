@@ -46,7 +46,6 @@ pub struct Timing {
 
 /// A named timing preset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
 pub enum TimingPreset {
     /// parti's `DefaultConfig`.
     Production,

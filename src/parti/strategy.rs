@@ -33,6 +33,10 @@ pub type AssignmentMap = BTreeMap<String, Vec<Partition>>;
 /// Virtual nodes per worker when none is configured (both hash strategies).
 pub const DEFAULT_VIRTUAL_NODES: usize = 150;
 
+/// Largest virtual-node count [`StrategyConfig::validate`] accepts. Go has no limit; this bound
+/// (a ring of 100 workers would hold 10 million nodes) only catches typing mistakes in profiles.
+pub const MAX_VIRTUAL_NODES: usize = 100_000;
+
 /// Why an assignment could not be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StrategyError {
@@ -66,7 +70,6 @@ pub trait Strategy: Send + Sync + fmt::Debug {
 
 /// Which strategy, as named in profiles and on the CLI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
 pub enum StrategyKind {
     /// [`ConsistentHash`]: `consistent-hash`.
     #[default]
@@ -141,7 +144,8 @@ impl StrategyConfig {
     /// Checks that the parameters make sense for the chosen kind.
     ///
     /// Rejected: parameters the chosen strategy does not use, `virtual_nodes = 0` for
-    /// consistent-hash (its ring would be empty), and non-finite thresholds. Values below the
+    /// consistent-hash (its ring would be empty), more than [`MAX_VIRTUAL_NODES`] virtual nodes,
+    /// and non-finite thresholds. Values below the
     /// weighted strategy's minimums are accepted: that strategy clamps them, as Go does.
     pub fn validate(&self) -> Result<(), StrategyError> {
         let uses_hash = self.kind != StrategyKind::RoundRobin;
@@ -180,6 +184,13 @@ impl StrategyConfig {
             return Err(StrategyError::InvalidConfig(
                 "virtual_nodes must be at least 1 for consistent-hash".into(),
             ));
+        }
+        if let Some(v) = self.virtual_nodes
+            && v > MAX_VIRTUAL_NODES
+        {
+            return Err(StrategyError::InvalidConfig(format!(
+                "virtual_nodes must be at most {MAX_VIRTUAL_NODES}, got {v}"
+            )));
         }
         for (field, value) in [
             ("overload_threshold", self.overload_threshold),
@@ -247,7 +258,7 @@ mod tests {
             assert_eq!(kind.name().parse::<StrategyKind>().unwrap(), kind);
             assert_eq!(kind.to_string(), kind.name());
             let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(json, format!("\"{kind:?}\""), "profiles name strategies as RON identifiers");
             assert_eq!(serde_json::from_str::<StrategyKind>(&json).unwrap(), kind);
             let config = StrategyConfig {
                 kind,
@@ -269,7 +280,7 @@ mod tests {
         let config: StrategyConfig = serde_json::from_str("{}").unwrap();
         assert_eq!(config, StrategyConfig::default());
         let config: StrategyConfig = serde_json::from_str(
-            r#"{"kind":"weighted-consistent-hash","virtual_nodes":200,"overload_threshold":1.5}"#,
+            r#"{"kind":"WeightedConsistentHash","virtual_nodes":200,"overload_threshold":1.5}"#,
         )
         .unwrap();
         assert_eq!(config.kind, StrategyKind::WeightedConsistentHash);
@@ -306,6 +317,22 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(err.to_string().contains("virtual_nodes"), "{err}");
+        for kind in [
+            StrategyKind::ConsistentHash,
+            StrategyKind::WeightedConsistentHash,
+        ] {
+            assert!(ok(StrategyConfig {
+                virtual_nodes: Some(MAX_VIRTUAL_NODES),
+                ..base(kind)
+            }));
+            let err = StrategyConfig {
+                virtual_nodes: Some(MAX_VIRTUAL_NODES + 1),
+                ..base(kind)
+            }
+            .validate()
+            .unwrap_err();
+            assert!(err.to_string().contains("at most 100000"), "{err}");
+        }
         let err = StrategyConfig {
             overload_threshold: Some(1.3),
             ..ch.clone()

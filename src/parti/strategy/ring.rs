@@ -66,25 +66,21 @@ impl Ring {
 
     /// Builds the ring from an already de-duplicated worker list.
     fn from_distinct(workers: Vec<String>, virtual_nodes: usize, seed: u64) -> Ring {
-        let mut nodes: Vec<(u64, u32)> =
-            Vec::with_capacity(workers.len().saturating_mul(virtual_nodes));
-        for (idx, worker) in workers.iter().enumerate() {
-            // Worker counts are bounded far below u32::MAX by memory (each worker brings its
-            // own String and `virtual_nodes` nodes); saturate rather than wrap all the same.
-            let owner = u32::try_from(idx).unwrap_or(u32::MAX);
+        // Node hashes in generation order: worker 0's nodes, then worker 1's, …
+        let mut raw: Vec<u64> = Vec::with_capacity(workers.len().saturating_mul(virtual_nodes));
+        for worker in &workers {
             let base = worker_base_hash(worker, seed);
-            nodes.extend((0..virtual_nodes as u64).map(|i| (vnode_hash_from_base(base, i), owner)));
+            raw.extend((0..virtual_nodes as u64).map(|i| vnode_hash_from_base(base, i)));
         }
         // Nodes end up ordered by (hash, owner). Ties between identical 64-bit node hashes are
         // unspecified in Go (unstable sort); ordering them by worker index is deterministic.
-        let (nodes, bucket_start, shift) = radix_sort(nodes);
-        let (hashes, owners) = nodes.into_iter().unzip();
+        let sorted = sort_nodes(&raw, virtual_nodes);
         Ring {
             workers,
-            hashes,
-            owners,
-            bucket_start,
-            shift,
+            hashes: sorted.hashes,
+            owners: sorted.owners,
+            bucket_start: sorted.bucket_start,
+            shift: sorted.shift,
             virtual_nodes,
             seed,
         }
@@ -252,42 +248,99 @@ fn bucket_of(hash: u64, shift: u32) -> usize {
     (hash >> shift) as usize
 }
 
-/// Sorts `(hash, owner)` nodes ascending with one counting pass on the top bits of the hash
-/// (about one node per bucket for uniformly distributed hashes), then sorts each bucket.
-/// Returns the sorted nodes, the bucket start index and the shift. Falls back to a comparison
-/// sort with an empty index when the node count does not fit the `u32` index.
-fn radix_sort(nodes: Vec<(u64, u32)>) -> (Vec<(u64, u32)>, Vec<u32>, u32) {
-    let n = nodes.len();
+/// Ring nodes sorted by (hash, owner), with the radix index over them.
+struct SortedNodes {
+    hashes: Vec<u64>,
+    owners: Vec<u32>,
+    bucket_start: Vec<u32>,
+    shift: u32,
+}
+
+/// Sorts the nodes whose hashes are `raw` (owner of `raw[i]` is `i / per_owner`) by (hash,
+/// owner): one counting pass on the top bits of the hash (about one node per bucket for
+/// uniformly distributed hashes), a scatter, then a sort of each bucket holding more than one
+/// node. Falls back to a comparison sort without an index when the node count does not fit the
+/// `u32` index.
+fn sort_nodes(raw: &[u64], per_owner: usize) -> SortedNodes {
+    let n = raw.len();
+    let owner_of = |i: usize| u32::try_from(i / per_owner.max(1)).unwrap_or(u32::MAX);
     if n == 0 || u32::try_from(n).is_err() {
-        let mut nodes = nodes;
-        nodes.sort_unstable();
-        return (nodes, Vec::new(), 63);
+        let mut pairs: Vec<(u64, u32)> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| (h, owner_of(i)))
+            .collect();
+        pairs.sort_unstable();
+        let (hashes, owners) = pairs.into_iter().unzip();
+        return SortedNodes {
+            hashes,
+            owners,
+            bucket_start: Vec::new(),
+            shift: 63,
+        };
     }
     // ceil(log2(n)), at least 1, at most MAX_BUCKET_BITS.
     let bits = (usize::BITS - (n - 1).leading_zeros()).clamp(1, MAX_BUCKET_BITS);
     let shift = 64 - bits;
     let buckets = 1usize << bits;
     let mut start = vec![0u32; buckets + 1];
-    for &(hash, _) in &nodes {
+    for &hash in raw {
         start[bucket_of(hash, shift) + 1] += 1;
     }
     for b in 0..buckets {
         start[b + 1] += start[b];
     }
     let mut cursor: Vec<u32> = start[..buckets].to_vec();
-    let mut sorted = vec![(0u64, 0u32); n];
-    for node in nodes {
-        let slot = &mut cursor[bucket_of(node.0, shift)];
-        sorted[*slot as usize] = node;
-        *slot += 1;
+    let mut hashes = vec![0u64; n];
+    let mut owners = vec![0u32; n];
+    // `n` fits u32, so every owner index (< n) does too.
+    for (owner, chunk) in (0u32..).zip(raw.chunks(per_owner.max(1))) {
+        for &hash in chunk {
+            let slot = &mut cursor[bucket_of(hash, shift)];
+            hashes[*slot as usize] = hash;
+            owners[*slot as usize] = owner;
+            *slot += 1;
+        }
     }
     for bounds in start.windows(2) {
         let (lo, hi) = (bounds[0] as usize, bounds[1] as usize);
         if hi - lo > 1 {
-            sorted[lo..hi].sort_unstable();
+            sort_bucket(&mut hashes[lo..hi], &mut owners[lo..hi]);
         }
     }
-    (sorted, start, shift)
+    SortedNodes {
+        hashes,
+        owners,
+        bucket_start: start,
+        shift,
+    }
+}
+
+/// Sorts two parallel slices by (hash, owner): insertion sort for the usual tiny buckets, a
+/// comparison sort for large ones.
+fn sort_bucket(hashes: &mut [u64], owners: &mut [u32]) {
+    const INSERTION_MAX: usize = 16;
+    if hashes.len() > INSERTION_MAX {
+        let mut pairs: Vec<(u64, u32)> =
+            hashes.iter().copied().zip(owners.iter().copied()).collect();
+        pairs.sort_unstable();
+        for ((h, o), (ph, po)) in hashes.iter_mut().zip(owners.iter_mut()).zip(pairs) {
+            *h = ph;
+            *o = po;
+        }
+        return;
+    }
+    for i in 1..hashes.len() {
+        let key = (hashes[i], owners[i]);
+        let mut j = i;
+        while j > 0 && (hashes[j - 1], owners[j - 1]) > key {
+            hashes[j] = hashes[j - 1];
+            owners[j] = owners[j - 1];
+            j -= 1;
+        }
+        hashes[j] = key.0;
+        owners[j] = key.1;
+    }
 }
 
 /// De-duplicates `workers`, keeping the first occurrence of each, in input order.
@@ -381,17 +434,24 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_handles_clustered_hashes() {
-        // All nodes in one bucket (never the case for real vnode hashes) still sort correctly.
-        let nodes: Vec<(u64, u32)> = (0..50u32).rev().map(|i| (u64::from(i % 7), i)).collect();
-        let (sorted, start, shift) = radix_sort(nodes.clone());
-        let mut expected = nodes;
-        expected.sort_unstable();
-        assert_eq!(sorted, expected);
-        assert_eq!(start[1], 50);
-        assert_eq!(shift, 58);
-        let (sorted, start, _) = radix_sort(Vec::new());
-        assert!(sorted.is_empty() && start.is_empty());
+    fn node_sort_handles_clustered_hashes() {
+        // Many nodes per bucket (never the case for real vnode hashes) still sort correctly,
+        // through both the insertion sort (8 nodes) and the comparison sort (60 nodes).
+        for (count, per_owner) in [(8usize, 2usize), (60, 7)] {
+            let raw: Vec<u64> = (0..count as u64).rev().map(|i| i % 5).collect();
+            let sorted = sort_nodes(&raw, per_owner);
+            let mut expected: Vec<(u64, u32)> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, &h)| (h, (i / per_owner) as u32))
+                .collect();
+            expected.sort_unstable();
+            let got: Vec<(u64, u32)> = sorted.hashes.into_iter().zip(sorted.owners).collect();
+            assert_eq!(got, expected);
+            assert_eq!(sorted.bucket_start[1] as usize, count);
+        }
+        let empty = sort_nodes(&[], 3);
+        assert!(empty.hashes.is_empty() && empty.bucket_start.is_empty());
     }
 
     #[test]

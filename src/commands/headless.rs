@@ -1,0 +1,23 @@
+//! `parti-top --headless --profile P.ron …`: argument checks, then the headless runner.
+
+use crate::cli::RunArgs;
+use crate::error::AppError;
+use crate::headless::{self, HeadlessOptions};
+
+pub async fn run(args: RunArgs) -> Result<(), AppError> {
+    let Some(profile) = args.profile.clone() else {
+        return Err(AppError::could_not_run("--headless needs --profile P.ron"));
+    };
+    headless::run(HeadlessOptions {
+        profile,
+        record: args.record.clone(),
+        json: args.json,
+        junit: args.junit.clone(),
+        baseline: args.baseline.clone(),
+        force: args.force,
+        nats_server: args.connection.nats_server.clone(),
+        server_url: args.connection.server.clone(),
+        auth: args.connection.auth(),
+    })
+    .await
+}

@@ -1,0 +1,186 @@
+//! The recorder: one task that subscribes to the observation broadcast, files every observation
+//! into a [`Recording`], autosaves it atomically while the run goes on, and writes the final file
+//! with its summary when the run ends.
+//!
+//! Contract:
+//! - The producer never waits for the recorder: the broadcast channel has a fixed capacity, and
+//!   observations a slow recorder missed (`RecvError::Lagged(n)`) are counted, not waited for;
+//!   the count reaches the summary's `dropped_observations`.
+//! - Every observation sent before [`Recorder::finish`] is called (sent by the caller, or by a
+//!   task the caller has synchronised with) is in the final recording or in that count:
+//!   `finish` signals the task, which then drains the channel until it reports `Empty` or
+//!   `Closed` before handing the recording back. Observations sent after `finish` was called
+//!   may or may not be included.
+//! - An autosave runs at most every `autosave` and only when something new arrived; it holds
+//!   `summary: None`. The write happens on the blocking pool, one at a time, and the final
+//!   write waits for any autosave in flight, so the final file is never replaced by a stale one.
+//! - A recorder dropped without `finish` drains what it can, saves a last partial recording and
+//!   ends.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::format::{Header, Recording};
+use super::io::{RecordError, save_atomic};
+use crate::observation::Observation;
+use crate::report::summary::Summary;
+
+/// What the recorder task hands back.
+struct Collected {
+    recording: Recording,
+    dropped: u64,
+}
+
+/// A running recorder; see the module documentation for its contract.
+#[derive(Debug)]
+pub struct Recorder {
+    path: PathBuf,
+    close: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Collected>,
+}
+
+impl std::fmt::Debug for Collected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collected")
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Start recording into `path` what `receiver` delivers. Must be called inside a tokio
+    /// runtime.
+    pub fn spawn(
+        header: Header,
+        path: PathBuf,
+        receiver: broadcast::Receiver<Observation>,
+        autosave: Duration,
+    ) -> Recorder {
+        let (close, closed) = oneshot::channel();
+        let task = tokio::spawn(run(
+            Recording::new(header),
+            path.clone(),
+            receiver,
+            autosave,
+            closed,
+        ));
+        Recorder {
+            path,
+            close: Some(close),
+            task,
+        }
+    }
+
+    /// The file the recording goes to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stop recording: drain the channel, compute the summary with `summary_fn` (given the
+    /// recording and the number of observations the recorder missed), write the final file and
+    /// return it with the recording.
+    pub async fn finish(
+        mut self,
+        summary_fn: impl FnOnce(&Recording, u64) -> Summary,
+    ) -> Result<(PathBuf, Recording), RecordError> {
+        if let Some(close) = self.close.take() {
+            // The task may already have ended (panicked); the join below reports that.
+            let _ = close.send(());
+        }
+        let collected = (&mut self.task)
+            .await
+            .map_err(|err| RecordError::Recorder {
+                path: self.path.clone(),
+                message: err.to_string(),
+            })?;
+        let mut recording = collected.recording;
+        recording.summary = Some(summary_fn(&recording, collected.dropped));
+        let path = self.path.clone();
+        let (recording, saved) = tokio::task::spawn_blocking(move || {
+            let saved = save_atomic(&recording, &path);
+            (recording, saved)
+        })
+        .await
+        .map_err(|err| RecordError::Recorder {
+            path: self.path.clone(),
+            message: err.to_string(),
+        })?;
+        saved?;
+        Ok((self.path, recording))
+    }
+}
+
+/// A save running on the blocking pool.
+type SaveTask = JoinHandle<Result<(), RecordError>>;
+
+async fn run(
+    mut recording: Recording,
+    path: PathBuf,
+    mut receiver: broadcast::Receiver<Observation>,
+    autosave: Duration,
+    mut closed: oneshot::Receiver<()>,
+) -> Collected {
+    let autosave = autosave.max(Duration::from_millis(1));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + autosave, autosave);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dropped: u64 = 0;
+    let mut changed = false;
+    let mut open = true;
+    let mut saving: Option<SaveTask> = None;
+    let finished = loop {
+        tokio::select! {
+            received = receiver.recv(), if open => match received {
+                Ok(observation) => {
+                    recording.push(observation);
+                    changed = true;
+                }
+                Err(RecvError::Lagged(missed)) => dropped = dropped.saturating_add(missed),
+                Err(RecvError::Closed) => open = false,
+            },
+            _ = ticker.tick() => {
+                if changed && saving.as_ref().is_none_or(JoinHandle::is_finished) {
+                    if let Some(previous) = saving.take() {
+                        report(previous.await);
+                    }
+                    saving = Some(spawn_save(recording.clone(), path.clone()));
+                    changed = false;
+                }
+            },
+            signal = &mut closed => break signal.is_ok(),
+        }
+    };
+    loop {
+        match receiver.try_recv() {
+            Ok(observation) => {
+                recording.push(observation);
+                changed = true;
+            }
+            Err(TryRecvError::Lagged(missed)) => dropped = dropped.saturating_add(missed),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        }
+    }
+    if let Some(previous) = saving.take() {
+        report(previous.await);
+    }
+    if !finished && changed {
+        // Dropped without `finish`: keep what arrived, as a partial recording.
+        report(spawn_save(recording.clone(), path).await);
+    }
+    Collected { recording, dropped }
+}
+
+fn spawn_save(recording: Recording, path: PathBuf) -> SaveTask {
+    tokio::task::spawn_blocking(move || save_atomic(&recording, &path))
+}
+
+fn report(outcome: Result<Result<(), RecordError>, tokio::task::JoinError>) {
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!("autosave failed: {err}"),
+        Err(err) => tracing::warn!("autosave task failed: {err}"),
+    }
+}

@@ -1,0 +1,416 @@
+//! Comparing a run with a baseline recording, the criterion way: each metric has a direction
+//! (lower is better), and a change counts only when it exceeds the relative tolerance **and**
+//! the absolute floor, so tiny numbers do not flap. Verdicts per metric: improved, regressed,
+//! within noise. Runs of different setups are refused unless forced. Pure.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::summary::{EventSummary, ProcessSummary, Verdict, human_ms, summarize};
+use crate::observation::ProcessKind;
+use crate::profile::{ByteSize, Profile, Thresholds, Tolerances};
+use crate::record::format::Recording;
+
+/// Which way is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    LowerIsBetter,
+    HigherIsBetter,
+}
+
+/// The unit of a compared value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unit {
+    Bytes,
+    Millis,
+    Count,
+}
+
+impl Unit {
+    /// `bytes`, `ms`, `count`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Bytes => "bytes",
+            Unit::Millis => "ms",
+            Unit::Count => "count",
+        }
+    }
+
+    /// A value in this unit for people (`12MiB`, `1.5s`, `150`); `None` is `never` for
+    /// durations and `-` otherwise.
+    pub fn format(self, value: Option<u64>) -> String {
+        match (self, value) {
+            (Unit::Bytes, Some(v)) => ByteSize(v).to_string(),
+            (Unit::Millis, Some(v)) => human_ms(v),
+            (Unit::Count, Some(v)) => v.to_string(),
+            (Unit::Millis, None) => "never".to_owned(),
+            (_, None) => "-".to_owned(),
+        }
+    }
+}
+
+/// The verdict on one metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetricVerdict {
+    Improved,
+    Regressed,
+    WithinNoise,
+}
+
+impl MetricVerdict {
+    /// `improved`, `regressed`, `within-noise`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricVerdict::Improved => "improved",
+            MetricVerdict::Regressed => "regressed",
+            MetricVerdict::WithinNoise => "within-noise",
+        }
+    }
+}
+
+impl fmt::Display for MetricVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One metric, in both runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricComparison {
+    /// e.g. `peak RSS of host 0`, `stabilization of event 1 (kill leader)`.
+    pub metric: String,
+    pub unit: Unit,
+    pub direction: Direction,
+    /// `None` for a duration that never ended (an event that never stabilized).
+    pub baseline: Option<u64>,
+    pub current: Option<u64>,
+    /// `(current - baseline) / baseline` in percent, when both are known and the baseline is
+    /// not zero.
+    pub change_percent: Option<f64>,
+    pub verdict: MetricVerdict,
+}
+
+/// A run against its baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub baseline_run_id: String,
+    pub baseline_started_at: String,
+    /// Compared although the setups differ (listed in `setup_differences`).
+    pub forced: bool,
+    pub setup_differences: Vec<String>,
+    /// Events and hosts found in only one of the runs (not compared).
+    pub unmatched: Vec<String>,
+    pub metrics: Vec<MetricComparison>,
+}
+
+impl Comparison {
+    /// How many metrics regressed.
+    pub fn regressions(&self) -> usize {
+        self.count(MetricVerdict::Regressed)
+    }
+
+    /// Whether any metric regressed.
+    pub fn regressed(&self) -> bool {
+        self.regressions() > 0
+    }
+
+    /// How many metrics improved.
+    pub fn improvements(&self) -> usize {
+        self.count(MetricVerdict::Improved)
+    }
+
+    fn count(&self, verdict: MetricVerdict) -> usize {
+        self.metrics.iter().filter(|m| m.verdict == verdict).count()
+    }
+
+    /// `Fail` iff a metric regressed.
+    pub fn verdict(&self) -> Verdict {
+        if self.regressions() > 0 {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+/// The differences between two runs' setups that make their figures incomparable: partition
+/// count (or list), strategy, timing, hosts, start mode. Empty when comparable.
+pub fn setup_differences(current: &Profile, baseline: &Profile) -> Vec<String> {
+    let (now, then) = (&current.cluster, &baseline.cluster);
+    let mut differences = Vec::new();
+    let mut differ = |what: &str, here: String, there: String| {
+        differences.push(format!("{what}: {here} here, {there} in the baseline"));
+    };
+    if now.partitions.len() != then.partitions.len() {
+        differ(
+            "partitions",
+            now.partitions.len().to_string(),
+            then.partitions.len().to_string(),
+        );
+    } else if now.partitions.partitions() != then.partitions.partitions() {
+        differ(
+            "partitions",
+            "one list".into(),
+            "another (same count)".into(),
+        );
+    }
+    if now.strategy != then.strategy {
+        differ(
+            "strategy",
+            format!("{:?}", now.strategy),
+            format!("{:?}", then.strategy),
+        );
+    }
+    if now.timing.timing() != then.timing.timing() {
+        differ(
+            "timing",
+            format!("{:?}", now.timing),
+            format!("{:?}", then.timing),
+        );
+    }
+    if now.hosts != then.hosts {
+        differ("hosts", now.hosts.to_string(), then.hosts.to_string());
+    }
+    if now.start_mode != then.start_mode {
+        differ(
+            "start mode",
+            format!("{:?}", now.start_mode),
+            format!("{:?}", then.start_mode),
+        );
+    }
+    differences
+}
+
+/// Compare a run with a baseline recording, per metric: peak RSS, live heap and tasks per
+/// host; stabilization and quiescence per event (events matched by index and label). Refuses
+/// (`Err`) runs whose setups differ unless `force`.
+pub fn compare(
+    current: &Recording,
+    baseline: &Recording,
+    tolerances: &Tolerances,
+    force: bool,
+) -> Result<Comparison, String> {
+    let setup_differences = setup_differences(&current.header.profile, &baseline.header.profile);
+    if !setup_differences.is_empty() && !force {
+        return Err(format!(
+            "refusing to compare with baseline run {}: the setups differ ({}); force the \
+             comparison to compare anyway",
+            baseline.header.run_id,
+            setup_differences.join("; ")
+        ));
+    }
+    // Figures only; the thresholds play no part in a comparison.
+    let now = summarize(current, &Thresholds::default(), 0);
+    let then = summarize(baseline, &Thresholds::default(), 0);
+    let mut metrics = Vec::new();
+    let mut unmatched = Vec::new();
+    compare_hosts(
+        &now.processes,
+        &then.processes,
+        tolerances,
+        &mut metrics,
+        &mut unmatched,
+    );
+    compare_events(
+        &now.events,
+        &then.events,
+        tolerances,
+        &mut metrics,
+        &mut unmatched,
+    );
+    Ok(Comparison {
+        baseline_run_id: baseline.header.run_id.clone(),
+        baseline_started_at: baseline.header.started_at.clone(),
+        forced: !setup_differences.is_empty(),
+        setup_differences,
+        unmatched,
+        metrics,
+    })
+}
+
+/// A relative tolerance (fraction, `0.1` = 10 %) and an absolute floor in the metric's unit.
+#[derive(Clone, Copy, Debug)]
+struct Tolerance {
+    relative: f64,
+    floor: u64,
+}
+
+fn tolerance_of(unit: Unit, tolerances: &Tolerances) -> Tolerance {
+    match unit {
+        Unit::Bytes => Tolerance {
+            relative: tolerances.memory_relative,
+            floor: tolerances.memory_floor.0,
+        },
+        Unit::Millis => Tolerance {
+            relative: tolerances.duration_relative,
+            floor: u64::try_from(tolerances.duration_floor.as_millis()).unwrap_or(u64::MAX),
+        },
+        Unit::Count => Tolerance {
+            relative: tolerances.tasks_relative,
+            floor: tolerances.tasks_floor,
+        },
+    }
+}
+
+/// The verdict on a change: worse (or better) by more than the relative tolerance **and** the
+/// floor. A missing value is a duration that never ended: worse than any known one.
+fn judge(
+    direction: Direction,
+    baseline: Option<u64>,
+    current: Option<u64>,
+    tolerance: Tolerance,
+) -> MetricVerdict {
+    let (baseline, current) = match (baseline, current) {
+        (Some(baseline), Some(current)) => (baseline, current),
+        (None, None) => return MetricVerdict::WithinNoise,
+        (Some(_), None) => return MetricVerdict::Regressed,
+        (None, Some(_)) => return MetricVerdict::Improved,
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let (baseline_f, current_f, floor) = (baseline as f64, current as f64, tolerance.floor as f64);
+    let worse_by = match direction {
+        Direction::LowerIsBetter => current_f - baseline_f,
+        Direction::HigherIsBetter => baseline_f - current_f,
+    };
+    let beyond = |change: f64| change > baseline_f * tolerance.relative && change > floor;
+    if beyond(worse_by) {
+        MetricVerdict::Regressed
+    } else if beyond(-worse_by) {
+        MetricVerdict::Improved
+    } else {
+        MetricVerdict::WithinNoise
+    }
+}
+
+fn metric(
+    name: String,
+    unit: Unit,
+    baseline: Option<u64>,
+    current: Option<u64>,
+    tolerances: &Tolerances,
+) -> MetricComparison {
+    let direction = Direction::LowerIsBetter;
+    #[allow(clippy::cast_precision_loss)]
+    let change_percent = match (baseline, current) {
+        (Some(b), Some(c)) if b > 0 => Some((c as f64 - b as f64) / b as f64 * 100.0),
+        _ => None,
+    };
+    MetricComparison {
+        verdict: judge(direction, baseline, current, tolerance_of(unit, tolerances)),
+        metric: name,
+        unit,
+        direction,
+        baseline,
+        current,
+        change_percent,
+    }
+}
+
+fn compare_hosts(
+    now: &[ProcessSummary],
+    then: &[ProcessSummary],
+    tolerances: &Tolerances,
+    metrics: &mut Vec<MetricComparison>,
+    unmatched: &mut Vec<String>,
+) {
+    let hosts = |list: &[ProcessSummary]| -> Vec<u32> {
+        list.iter()
+            .filter_map(|p| match p.process {
+                ProcessKind::Host(n) => Some(n),
+                _ => None,
+            })
+            .collect()
+    };
+    let (now_hosts, then_hosts) = (hosts(now), hosts(then));
+    for process in now {
+        let ProcessKind::Host(host) = process.process else {
+            continue;
+        };
+        let Some(old) = then.iter().find(|p| p.process == process.process) else {
+            unmatched.push(format!("host {host}: not in the baseline"));
+            continue;
+        };
+        metrics.push(metric(
+            format!("peak RSS of host {host}"),
+            Unit::Bytes,
+            Some(old.peak_rss_bytes),
+            Some(process.peak_rss_bytes),
+            tolerances,
+        ));
+        if process.peak_live_heap_bytes.is_some() && old.peak_live_heap_bytes.is_some() {
+            metrics.push(metric(
+                format!("peak live heap of host {host}"),
+                Unit::Bytes,
+                old.peak_live_heap_bytes,
+                process.peak_live_heap_bytes,
+                tolerances,
+            ));
+        }
+        if process.peak_tasks.is_some() && old.peak_tasks.is_some() {
+            metrics.push(metric(
+                format!("peak tasks of host {host}"),
+                Unit::Count,
+                old.peak_tasks,
+                process.peak_tasks,
+                tolerances,
+            ));
+        }
+    }
+    for host in then_hosts.iter().filter(|h| !now_hosts.contains(h)) {
+        unmatched.push(format!("host {host}: only in the baseline"));
+    }
+}
+
+fn compare_events(
+    now: &[EventSummary],
+    then: &[EventSummary],
+    tolerances: &Tolerances,
+    metrics: &mut Vec<MetricComparison>,
+    unmatched: &mut Vec<String>,
+) {
+    for event in now {
+        let Some(old) = then.iter().find(|e| e.event == event.event) else {
+            unmatched.push(format!(
+                "event {} ({}): not in the baseline",
+                event.event, event.label
+            ));
+            continue;
+        };
+        if old.label != event.label {
+            unmatched.push(format!(
+                "event {}: {} here, {} in the baseline",
+                event.event, event.label, old.label
+            ));
+            continue;
+        }
+        let name = |what: &str| format!("{what} of event {} ({})", event.event, event.label);
+        metrics.push(metric(
+            name("stabilization"),
+            Unit::Millis,
+            old.stabilization_ms,
+            event.stabilization_ms,
+            tolerances,
+        ));
+        metrics.push(metric(
+            name("quiescence"),
+            Unit::Millis,
+            old.quiescence_ms,
+            event.quiescence_ms,
+            tolerances,
+        ));
+    }
+    for old in then
+        .iter()
+        .filter(|old| !now.iter().any(|e| e.event == old.event))
+    {
+        unmatched.push(format!(
+            "event {} ({}): only in the baseline",
+            old.event, old.label
+        ));
+    }
+}
+
+#[cfg(test)]
+#[path = "baseline_tests.rs"]
+mod tests;

@@ -1,0 +1,228 @@
+//! Tests of the baseline comparison: tolerances, floors, refused setups.
+
+use std::time::Duration;
+
+use super::*;
+use crate::action::Action;
+use crate::observation::{Observation, Sample};
+use crate::profile::StartMode;
+use crate::record::format::Recording;
+use crate::report::fixtures::{self, MIB};
+
+fn verdict_of<'a>(comparison: &'a Comparison, name: &str) -> &'a MetricComparison {
+    comparison
+        .metrics
+        .iter()
+        .find(|m| m.metric == name)
+        .unwrap_or_else(|| panic!("no metric {name:?} in {:#?}", comparison.metrics))
+}
+
+/// A run whose scale event stabilized after `stab_ms`.
+fn run_with(rss_mib: u64, stab_ms: Option<u64>) -> Recording {
+    let mut recording = fixtures::recording(rss_mib);
+    recording.push(Observation::Measurement(fixtures::measurement(
+        0,
+        Action::ScaleTo(5),
+        0,
+        stab_ms,
+    )));
+    recording
+}
+
+#[test]
+fn identical_runs_are_within_noise() {
+    let run = fixtures::recording(45);
+    let comparison = compare(&run, &run, &Tolerances::default(), false).expect("comparable");
+    assert!(!comparison.metrics.is_empty());
+    assert!(
+        comparison
+            .metrics
+            .iter()
+            .all(|m| m.verdict == MetricVerdict::WithinNoise)
+    );
+    assert_eq!(comparison.verdict(), Verdict::Pass);
+    assert!(
+        comparison.unmatched.is_empty(),
+        "{:?}",
+        comparison.unmatched
+    );
+    let names: Vec<&str> = comparison
+        .metrics
+        .iter()
+        .map(|m| m.metric.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "peak RSS of host 0",
+            "peak live heap of host 0",
+            "peak tasks of host 0",
+            "stabilization of event 0 (scale→5)",
+            "quiescence of event 0 (scale→5)",
+            "stabilization of event 1 (kill leader)",
+            "quiescence of event 1 (kill leader)",
+        ]
+    );
+}
+
+#[test]
+fn memory_beyond_both_tolerances_regresses_and_below_improves() {
+    let baseline = fixtures::recording(100);
+    let worse = fixtures::recording(120);
+    let comparison = compare(&worse, &baseline, &Tolerances::default(), false).expect("comparable");
+    let rss = verdict_of(&comparison, "peak RSS of host 0");
+    assert_eq!(rss.verdict, MetricVerdict::Regressed);
+    assert_eq!(rss.baseline, Some(100 * MIB));
+    assert_eq!(rss.current, Some(120 * MIB));
+    let change = rss.change_percent.expect("change");
+    assert!((change - 20.0).abs() < 1e-9, "{change}");
+    assert_eq!(comparison.regressions(), 1);
+    assert_eq!(comparison.verdict(), Verdict::Fail);
+
+    let better = fixtures::recording(80);
+    let comparison = compare(&better, &baseline, &Tolerances::default(), false).expect("ok");
+    assert_eq!(
+        verdict_of(&comparison, "peak RSS of host 0").verdict,
+        MetricVerdict::Improved
+    );
+    assert_eq!(comparison.verdict(), Verdict::Pass);
+}
+
+#[test]
+fn a_tiny_duration_below_the_floor_is_within_noise() {
+    // 100 ms → 200 ms is 100 % worse, but only by 100 ms: under the 200 ms floor.
+    let baseline = run_with(45, Some(100));
+    let current = run_with(45, Some(200));
+    let tolerances = Tolerances {
+        duration_relative: 0.5,
+        duration_floor: Duration::from_millis(200),
+        ..Tolerances::default()
+    };
+    let comparison = compare(&current, &baseline, &tolerances, false).expect("comparable");
+    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    assert_eq!(stab.verdict, MetricVerdict::WithinNoise);
+
+    // 1 s → 2 s exceeds both the 50 % and the 200 ms floor.
+    let comparison = compare(
+        &run_with(45, Some(2000)),
+        &run_with(45, Some(1000)),
+        &tolerances,
+        false,
+    )
+    .expect("comparable");
+    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    assert_eq!(stab.verdict, MetricVerdict::Regressed);
+    // 1 s → 1.4 s is beyond the floor but within 50 %.
+    let comparison = compare(
+        &run_with(45, Some(1400)),
+        &run_with(45, Some(1000)),
+        &tolerances,
+        false,
+    )
+    .expect("comparable");
+    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    assert_eq!(stab.verdict, MetricVerdict::WithinNoise);
+}
+
+#[test]
+fn never_stabilizing_is_a_regression() {
+    let comparison = compare(
+        &run_with(45, None),
+        &run_with(45, Some(1000)),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    assert_eq!(stab.verdict, MetricVerdict::Regressed);
+    assert_eq!(stab.current, None);
+    assert_eq!(stab.change_percent, None);
+    let comparison = compare(
+        &run_with(45, Some(1000)),
+        &run_with(45, None),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    assert_eq!(stab.verdict, MetricVerdict::Improved);
+}
+
+#[test]
+fn mismatched_setups_are_refused_unless_forced() {
+    let baseline = fixtures::recording(45);
+    let mut current = fixtures::recording(45);
+    current.header.profile = fixtures::profile(500, 2);
+    current.header.profile.cluster.start_mode = StartMode::Serial;
+    let err = compare(&current, &baseline, &Tolerances::default(), false).expect_err("refused");
+    assert!(err.contains("refusing to compare"), "{err}");
+    assert!(
+        err.contains("partitions: 500 here, 100 in the baseline"),
+        "{err}"
+    );
+    assert!(err.contains("hosts: 2 here, 1 in the baseline"), "{err}");
+    assert!(err.contains("start mode"), "{err}");
+    assert!(err.contains("run-1"), "{err}");
+
+    let forced = compare(&current, &baseline, &Tolerances::default(), true).expect("forced");
+    assert!(forced.forced);
+    assert_eq!(forced.setup_differences.len(), 3);
+}
+
+#[test]
+fn strategy_and_timing_differences_are_refused() {
+    let baseline = fixtures::recording(45);
+    let mut current = fixtures::recording(45);
+    current.header.profile.cluster.strategy.kind = crate::parti::strategy::StrategyKind::RoundRobin;
+    current.header.profile.cluster.timing =
+        crate::profile::TimingSetup::Preset(crate::parti::config::TimingPreset::Production);
+    let err = compare(&current, &baseline, &Tolerances::default(), false).expect_err("refused");
+    assert!(err.contains("strategy: "), "{err}");
+    assert!(err.contains("timing: "), "{err}");
+    // The same timing given explicitly is the same setup.
+    let mut explicit = fixtures::recording(45);
+    explicit.header.profile.cluster.timing =
+        crate::profile::TimingSetup::Explicit(crate::parti::config::Timing::fast());
+    assert!(compare(&explicit, &baseline, &Tolerances::default(), false).is_ok());
+}
+
+#[test]
+fn events_and_hosts_in_one_run_only_are_listed_not_compared() {
+    let baseline = fixtures::recording(45);
+    let mut current = fixtures::recording(45);
+    current.measurements[1].action = Action::RestartNats;
+    current.push(Observation::Measurement(fixtures::measurement(
+        2,
+        Action::ScaleTo(1),
+        9000,
+        Some(100),
+    )));
+    current.push(Observation::Sample(Sample {
+        t_ms: 9000,
+        processes: vec![fixtures::host(1, 10, 1, 10, 1)],
+    }));
+    let comparison = compare(&current, &baseline, &Tolerances::default(), true).expect("forced");
+    assert_eq!(
+        comparison.unmatched,
+        [
+            "host 1: not in the baseline",
+            "event 1: restart nats here, kill leader in the baseline",
+            "event 2 (scale→1): not in the baseline",
+        ]
+    );
+    assert!(
+        comparison
+            .metrics
+            .iter()
+            .all(|m| !m.metric.contains("event 1"))
+    );
+}
+
+#[test]
+fn units_format_for_people() {
+    assert_eq!(Unit::Bytes.format(Some(12 * MIB)), "12MiB");
+    assert_eq!(Unit::Millis.format(Some(1500)), "1.5s");
+    assert_eq!(Unit::Millis.format(None), "never");
+    assert_eq!(Unit::Count.format(Some(7)), "7");
+    assert_eq!(Unit::Count.format(None), "-");
+}

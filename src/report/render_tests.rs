@@ -1,0 +1,209 @@
+//! Tests of the renderings: table, JSON and JUnit.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::profile::{Thresholds, Tolerances};
+use crate::report::fixtures::{self, MIB};
+use crate::report::{compare, summarize};
+
+fn failing_summary() -> Summary {
+    let mut recording = fixtures::recording(300);
+    recording.push(fixtures::finding(700));
+    let thresholds = Thresholds {
+        peak_rss_per_host: Some(ByteSize(128 * MIB)),
+        stabilization: Some(Duration::from_millis(1500)),
+        ..Thresholds::default()
+    };
+    summarize(&recording, &thresholds, 0)
+}
+
+#[test]
+fn the_table_shows_events_processes_failures_and_the_verdict() {
+    let summary = summarize(&fixtures::recording(45), &Thresholds::default(), 0);
+    let text = table(&summary, None);
+    let expected = "\
+events
+  #  action       stabilization  quiescence  moved  balance  first assignment  workers
+  0  scale→5               1.2s        1.7s  40.0%     1.25             450ms        5
+  1  kill leader             2s        2.5s  40.0%     1.25             450ms        5
+
+processes
+  process      peak RSS  peak heap  peak tasks  mean CPU  workers
+  host 0          45MiB      12MiB         150     10.0%        4
+  nats-server     32MiB          -           -      5.0%        -
+
+findings: 0
+
+verdict: PASS (run of 8s)
+";
+    assert_eq!(text, expected, "\n{text}");
+}
+
+#[test]
+fn failures_are_one_line_each_and_fail_the_verdict() {
+    let text = table(&failing_summary(), None);
+    assert!(
+        text.contains(
+            "failures\n  peak RSS of host 0 is 300MiB, limit 128MiB\n  stabilization of event 1 \
+             (kill leader) is 2s, limit 1.5s\n  number of findings is 1, limit 0\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("verdict: FAIL: 3 failures (run of 8s)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_table_includes_the_comparison_and_its_regressions() {
+    let current = fixtures::recording(120);
+    let baseline = fixtures::recording(100);
+    let comparison = compare(&current, &baseline, &Tolerances::default(), false).expect("ok");
+    let summary = summarize(&current, &Thresholds::default(), 2);
+    let text = table(&summary, Some(&comparison));
+    assert!(
+        text.contains("baseline: run run-1 started 2025-01-01T00:00:00.000Z\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  peak RSS of host 0                        100MiB   120MiB  +20.0%  regressed\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("dropped observations: 2"), "{text}");
+    assert!(
+        text.ends_with("verdict: FAIL: 1 regression (run of 8s)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_is_a_stable_document_with_integer_figures() {
+    let current = fixtures::recording(300);
+    let baseline = fixtures::recording(100);
+    let comparison = compare(&current, &baseline, &Tolerances::default(), false).expect("ok");
+    let summary = failing_summary();
+    let text = json(
+        &summary,
+        Some(&comparison),
+        Some(Path::new("recordings/runs/x.ron")),
+    );
+    let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(value["schema"], "parti-top/summary/1");
+    assert_eq!(value["verdict"], "fail");
+    assert_eq!(value["thresholds_verdict"], "fail");
+    assert_eq!(value["duration_ms"], 8000);
+    assert_eq!(value["recording"], "recordings/runs/x.ron");
+    assert_eq!(value["findings"], 1);
+    assert_eq!(value["dropped_observations"], 0);
+    assert_eq!(value["events"][0]["label"], "scale→5");
+    assert_eq!(value["events"][0]["stabilization_ms"], 1200);
+    assert_eq!(value["events"][1]["first_assignment_max_ms"], 450);
+    assert_eq!(value["processes"][0]["process"], "host 0");
+    assert_eq!(value["processes"][0]["kind"], "host");
+    assert_eq!(value["processes"][0]["host"], 0);
+    assert_eq!(value["processes"][0]["peak_rss_bytes"], 300 * MIB);
+    assert_eq!(value["processes"][1]["kind"], "nats-server");
+    assert_eq!(
+        value["processes"][1]["peak_live_heap_bytes"],
+        serde_json::Value::Null
+    );
+    assert_eq!(value["failures"][0]["what"], "peak RSS of host 0");
+    assert_eq!(value["failures"][0]["limit"], "128MiB");
+    assert_eq!(
+        value["failures"][0]["message"],
+        "peak RSS of host 0 is 300MiB, limit 128MiB"
+    );
+    assert_eq!(value["comparison"]["verdict"], "fail");
+    assert_eq!(value["comparison"]["regressions"], 1);
+    assert_eq!(
+        value["comparison"]["metrics"][0]["metric"],
+        "peak RSS of host 0"
+    );
+    assert_eq!(value["comparison"]["metrics"][0]["unit"], "bytes");
+    assert_eq!(value["comparison"]["metrics"][0]["baseline"], 100 * MIB);
+    assert_eq!(value["comparison"]["metrics"][0]["verdict"], "regressed");
+}
+
+#[test]
+fn json_of_a_passing_run_without_comparison() {
+    let summary = summarize(&fixtures::recording(45), &Thresholds::default(), 0);
+    let value: serde_json::Value =
+        serde_json::from_str(&json(&summary, None, None)).expect("valid JSON");
+    assert_eq!(value["verdict"], "pass");
+    assert_eq!(value["comparison"], serde_json::Value::Null);
+    assert_eq!(value["recording"], serde_json::Value::Null);
+    assert_eq!(value["failures"], serde_json::json!([]));
+}
+
+#[test]
+fn junit_has_a_case_per_event_host_and_the_invariants() {
+    let mut summary = failing_summary();
+    summary.failures.push(Failure {
+        what: "step 4 (hold 5s)".into(),
+        limit: String::new(),
+        actual: "failed: <nats down> & \"gone\"".into(),
+    });
+    summary.failures.push(Failure {
+        what: "lost messages".into(),
+        limit: "0".into(),
+        actual: "3".into(),
+    });
+    let xml = junit(&summary, "smoke");
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testsuite name=\"smoke\" tests=\"6\" failures=\"5\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<testcase classname=\"smoke.events\" name=\"event 0 (scale→5)\" time=\"1.200\"/>"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<testcase classname=\"smoke.events\" name=\"event 1 (kill leader)\" time=\"2.000\">\n      \
+             <failure type=\"threshold\" message=\"stabilization of event 1 (kill leader) is 2s, limit 1.5s\">"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<failure type=\"threshold\" message=\"peak RSS of host 0 is 300MiB, limit 128MiB\">"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testcase classname=\"smoke.invariants\" name=\"findings\">"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testcase classname=\"smoke.steps\" name=\"step 4\">"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("failed: &lt;nats down&gt; &amp; &quot;gone&quot;"),
+        "{xml}"
+    );
+    assert!(xml.contains("name=\"other thresholds\""), "{xml}");
+    assert!(xml.trim_end().ends_with("</testsuites>"), "{xml}");
+}
+
+#[test]
+fn junit_of_a_passing_run_has_no_failures() {
+    let summary = summarize(&fixtures::recording(45), &Thresholds::default(), 0);
+    let xml = junit(&summary, "a<b");
+    assert!(
+        xml.contains("<testsuite name=\"a&lt;b\" tests=\"4\" failures=\"0\""),
+        "{xml}"
+    );
+    assert!(!xml.contains("<failure"), "{xml}");
+}

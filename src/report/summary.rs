@@ -1,0 +1,355 @@
+//! The run summary: per-event and per-process figures from a (possibly partial) recording, the
+//! threshold failures, and the verdict. Pure: values in, values out.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::observation::{Measurement, ProcessKind, StepStatus};
+use crate::parti::duration::Human;
+use crate::profile::{ByteSize, Thresholds};
+use crate::record::format::{Recording, TimelineEntry};
+
+/// Pass or fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` / `fail`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+
+    /// The process exit code of a run with this verdict (DESIGN.md §6).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+        }
+    }
+
+    /// `Fail` when either is.
+    #[must_use]
+    pub fn and(self, other: Verdict) -> Verdict {
+        if self == Verdict::Fail || other == Verdict::Fail {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// `Fail` iff `failures` is not empty.
+    pub verdict: Verdict,
+    pub duration_ms: u64,
+    pub events: Vec<EventSummary>,
+    pub processes: Vec<ProcessSummary>,
+    /// Number of findings (invariant violations).
+    pub findings: usize,
+    pub failures: Vec<Failure>,
+    /// Observations the recorder missed because it fell behind the broadcast.
+    pub dropped_observations: u64,
+}
+
+/// The figures of one event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSummary {
+    pub event: usize,
+    /// [`crate::action::Action::label`] of the action that opened the event.
+    pub label: String,
+    pub t_start_ms: u64,
+    /// `None`: never stabilized.
+    pub stabilization_ms: Option<u64>,
+    /// `None`: never quiescent.
+    pub quiescence_ms: Option<u64>,
+    pub moved_percent: f64,
+    /// Max / min partitions per live worker at the stable moment.
+    pub balance: Option<f64>,
+    /// The slowest new worker's time to first assignment.
+    pub first_assignment_max_ms: Option<u64>,
+    pub workers_after: usize,
+}
+
+/// The peaks of one measured process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSummary {
+    pub process: ProcessKind,
+    pub peak_rss_bytes: u64,
+    pub peak_live_heap_bytes: Option<u64>,
+    pub peak_tasks: Option<u64>,
+    /// Mean over the samples that report CPU, in percent of one core.
+    pub mean_cpu_percent: Option<f64>,
+    /// Workers in the last sample that reports them.
+    pub final_workers: Option<u32>,
+}
+
+/// One threshold a run exceeded (or a step that failed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failure {
+    /// What was measured, e.g. `peak RSS of host 0`.
+    pub what: String,
+    /// The limit, formatted in its unit; empty for failures that have no limit (a failed step).
+    pub limit: String,
+    /// The measured value, formatted in its unit (or what happened).
+    pub actual: String,
+}
+
+impl fmt::Display for Failure {
+    /// `peak RSS of host 0 is 301.2MiB, limit 128MiB`; without a limit `<what> <actual>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.limit.is_empty() {
+            write!(f, "{} {}", self.what, self.actual)
+        } else {
+            write!(f, "{} is {}, limit {}", self.what, self.actual, self.limit)
+        }
+    }
+}
+
+/// What a failure is about (for grouping, e.g. into JUnit test cases).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Host(u32),
+    Event(usize),
+    Step(usize),
+    Findings,
+    Other,
+}
+
+/// The `what` of the findings-count failure.
+pub const FINDINGS_WHAT: &str = "number of findings";
+const STABILIZATION_PREFIX: &str = "stabilization of event ";
+const HOST_SUFFIX: &str = " of host ";
+const STEP_PREFIX: &str = "step ";
+
+impl Failure {
+    /// The subject, read back from `what` as [`summarize`] writes it.
+    pub fn subject(&self) -> Subject {
+        let number_after = |rest: &str| -> Option<u64> {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        };
+        if self.what == FINDINGS_WHAT {
+            return Subject::Findings;
+        }
+        if let Some(rest) = self.what.strip_prefix(STABILIZATION_PREFIX)
+            && let Some(n) = number_after(rest).and_then(|n| usize::try_from(n).ok())
+        {
+            return Subject::Event(n);
+        }
+        if let Some(rest) = self.what.strip_prefix(STEP_PREFIX)
+            && let Some(n) = number_after(rest).and_then(|n| usize::try_from(n).ok())
+        {
+            return Subject::Step(n);
+        }
+        if let Some(at) = self.what.rfind(HOST_SUFFIX)
+            && let Some(n) = number_after(&self.what[at + HOST_SUFFIX.len()..])
+                .and_then(|n| u32::try_from(n).ok())
+        {
+            return Subject::Host(n);
+        }
+        Subject::Other
+    }
+}
+
+impl Summary {
+    /// Whether the run passed its thresholds.
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+}
+
+/// A duration in milliseconds as `1.5s`, `800ms`, `2m`.
+pub fn human_ms(ms: u64) -> String {
+    Human(Duration::from_millis(ms)).to_string()
+}
+
+/// The figures of one event.
+pub fn event_summary(measurement: &Measurement) -> EventSummary {
+    EventSummary {
+        event: measurement.event,
+        label: measurement.action.label(),
+        t_start_ms: measurement.t_start_ms,
+        stabilization_ms: measurement.stabilization_ms,
+        quiescence_ms: measurement.quiescence_ms,
+        moved_percent: measurement.moved_percent,
+        balance: measurement.balance,
+        first_assignment_max_ms: measurement
+            .first_assignments
+            .iter()
+            .map(|f| f.after_ms)
+            .max(),
+        workers_after: measurement.workers_after,
+    }
+}
+
+/// The peaks of every process in the samples, ordered hosts first, then nats-server, then
+/// parti-top itself.
+pub fn process_summaries(recording: &Recording) -> Vec<ProcessSummary> {
+    #[derive(Default)]
+    struct Acc {
+        peak_rss_bytes: u64,
+        peak_live_heap_bytes: Option<u64>,
+        peak_tasks: Option<u64>,
+        cpu_sum: f64,
+        cpu_count: u32,
+        final_workers: Option<u32>,
+    }
+    let mut by_process: BTreeMap<ProcessKind, Acc> = BTreeMap::new();
+    for sample in &recording.samples {
+        for process in &sample.processes {
+            let acc = by_process.entry(process.process).or_default();
+            acc.peak_rss_bytes = acc.peak_rss_bytes.max(process.rss_bytes);
+            acc.peak_live_heap_bytes = acc.peak_live_heap_bytes.max(process.live_heap_bytes);
+            acc.peak_tasks = acc.peak_tasks.max(process.tasks);
+            if let Some(cpu) = process.cpu_percent.filter(|cpu| cpu.is_finite()) {
+                acc.cpu_sum += cpu;
+                acc.cpu_count += 1;
+            }
+            if process.workers.is_some() {
+                acc.final_workers = process.workers;
+            }
+        }
+    }
+    by_process
+        .into_iter()
+        .map(|(process, acc)| ProcessSummary {
+            process,
+            peak_rss_bytes: acc.peak_rss_bytes,
+            peak_live_heap_bytes: acc.peak_live_heap_bytes,
+            peak_tasks: acc.peak_tasks,
+            mean_cpu_percent: (acc.cpu_count > 0).then(|| acc.cpu_sum / f64::from(acc.cpu_count)),
+            final_workers: acc.final_workers,
+        })
+        .collect()
+}
+
+/// Figures from a (possibly partial) recording, checked against the thresholds.
+///
+/// Threshold rules: peak RSS, live heap and tasks apply to each host process (never to
+/// nats-server or parti-top itself); the stabilization limit applies to every event, and an
+/// event that never stabilized fails it; more findings than `max_findings` (0 when unset)
+/// fail; a profile step that failed fails. The verdict is `Fail` iff anything failed.
+pub fn summarize(
+    recording: &Recording,
+    thresholds: &Thresholds,
+    dropped_observations: u64,
+) -> Summary {
+    let mut measurements: Vec<&Measurement> = recording.measurements.iter().collect();
+    measurements.sort_by_key(|m| (m.event, m.t_start_ms));
+    let events: Vec<EventSummary> = measurements.iter().map(|m| event_summary(m)).collect();
+    let processes = process_summaries(recording);
+    let mut failures = Vec::new();
+
+    let bytes = |n: u64| ByteSize(n).to_string();
+    for process in &processes {
+        let ProcessKind::Host(host) = process.process else {
+            continue;
+        };
+        if let Some(limit) = thresholds.peak_rss_per_host
+            && process.peak_rss_bytes > limit.0
+        {
+            failures.push(Failure {
+                what: format!("peak RSS{HOST_SUFFIX}{host}"),
+                limit: limit.to_string(),
+                actual: bytes(process.peak_rss_bytes),
+            });
+        }
+        if let (Some(limit), Some(peak)) = (
+            thresholds.peak_live_heap_per_host,
+            process.peak_live_heap_bytes,
+        ) && peak > limit.0
+        {
+            failures.push(Failure {
+                what: format!("peak live heap{HOST_SUFFIX}{host}"),
+                limit: limit.to_string(),
+                actual: bytes(peak),
+            });
+        }
+        if let (Some(limit), Some(peak)) = (thresholds.peak_tasks_per_host, process.peak_tasks)
+            && peak > limit
+        {
+            failures.push(Failure {
+                what: format!("peak tasks{HOST_SUFFIX}{host}"),
+                limit: limit.to_string(),
+                actual: peak.to_string(),
+            });
+        }
+    }
+
+    if let Some(limit) = thresholds.stabilization {
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        for event in &events {
+            let actual = match event.stabilization_ms {
+                Some(ms) if ms <= limit_ms => continue,
+                Some(ms) => human_ms(ms),
+                None => "never stabilized".to_owned(),
+            };
+            failures.push(Failure {
+                what: format!("{STABILIZATION_PREFIX}{} ({})", event.event, event.label),
+                limit: Human(limit).to_string(),
+                actual,
+            });
+        }
+    }
+
+    let max_findings = thresholds.max_findings.unwrap_or(0);
+    let findings = recording.findings.len();
+    if u64::try_from(findings).unwrap_or(u64::MAX) > max_findings {
+        failures.push(Failure {
+            what: FINDINGS_WHAT.to_owned(),
+            limit: max_findings.to_string(),
+            actual: findings.to_string(),
+        });
+    }
+
+    for entry in &recording.timeline {
+        if let TimelineEntry::Step(step) = entry
+            && let StepStatus::Failed(reason) = &step.status
+        {
+            failures.push(Failure {
+                what: format!("{STEP_PREFIX}{} ({})", step.index, step.label),
+                limit: String::new(),
+                actual: format!("failed: {reason}"),
+            });
+        }
+    }
+
+    Summary {
+        verdict: if failures.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        duration_ms: recording.duration_ms(),
+        events,
+        processes,
+        findings,
+        failures,
+        dropped_observations,
+    }
+}
+
+#[cfg(test)]
+#[path = "summary_tests.rs"]
+mod tests;

@@ -1,0 +1,407 @@
+//! The workbench: the composition root of a run. It starts (or connects to) nats-server, the
+//! host processes and the observer, runs the engine, the sampler and the control link, carries
+//! out [`Action`]s, and shuts everything down in order. Front ends (headless runner, TUI) hold a
+//! [`Workbench`] and read its observation broadcast and [`ClusterState`].
+
+pub mod act;
+pub mod engine;
+pub mod hosts;
+pub mod sampler;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::control::{Bootstrap, HostCommand, HostReply, HostSpec, Subjects};
+use crate::error::AppError;
+use crate::measure::{Measure, Settings};
+use crate::nats::client::{self, ClientAuth};
+use crate::nats::supervisor::ManagedServer;
+use crate::observation::Observation;
+use crate::profile::{NatsSetup, Profile};
+use engine::{ClusterState, EngineInput, RunClock};
+use hosts::{HostExit, HostProcess};
+use sampler::Targets;
+
+pub use act::Rng;
+
+/// How many observations the broadcast keeps for a slow consumer before it starts dropping.
+pub const OBSERVATION_BUFFER: usize = 65_536;
+
+/// Options that do not come from the profile.
+#[derive(Clone, Debug, Default)]
+pub struct WorkbenchOptions {
+    /// `--nats-server PATH` for a managed server.
+    pub nats_server: Option<PathBuf>,
+    /// Credentials for an external server.
+    pub auth: ClientAuth,
+    /// An external server URL that overrides the profile's NATS setup.
+    pub server_url: Option<String>,
+    /// Extra environment for host processes.
+    pub host_env: Vec<(String, String)>,
+}
+
+/// A running workbench.
+pub struct Workbench {
+    profile: Profile,
+    run_id: String,
+    clock: RunClock,
+    managed: Option<ManagedServer>,
+    nats_version: Option<String>,
+    url: String,
+    control: async_nats::Client,
+    subjects: Subjects,
+    hosts: Vec<HostProcess>,
+    engine: mpsc::UnboundedSender<EngineInput>,
+    observations: broadcast::Sender<Observation>,
+    state: watch::Receiver<ClusterState>,
+    targets: Targets,
+    cancel: CancellationToken,
+    /// Workers each host is meant to run.
+    planned: Vec<usize>,
+    /// Hosts whose exit an action asked for.
+    expected_exits: Arc<Mutex<BTreeSet<u32>>>,
+    rng: Rng,
+    /// Actions handed to the engine so far.
+    actions_sent: usize,
+}
+
+fn run_id() -> String {
+    let seed = crate::control::unix_us() ^ (u64::from(std::process::id()) << 32);
+    format!("{:08x}", Rng::new(seed).next_u64() & 0xffff_ffff)
+}
+
+impl Workbench {
+    /// Start everything a profile's cluster needs (no workers yet).
+    pub async fn start(profile: &Profile, options: WorkbenchOptions) -> Result<Workbench, AppError> {
+        let config = {
+            let mut config = crate::parti::config::Config::with_timing(profile.cluster.timing.timing());
+            config.worker_id_prefix.clone_from(&profile.cluster.worker_id_prefix);
+            config.worker_id_min = profile.cluster.worker_id_min;
+            config.worker_id_max = profile.cluster.worker_id_max;
+            config
+        };
+        let external = options.server_url.clone().or(match &profile.nats {
+            NatsSetup::External { url } => Some(url.clone()),
+            NatsSetup::Managed => None,
+        });
+        let (managed, url, auth) = match external {
+            Some(url) => (None, url, options.auth.clone()),
+            None => {
+                let server = crate::commands::host::start_managed(options.nats_server.clone()).await?;
+                let auth = ClientAuth::from(server.credentials());
+                let url = server.url().to_owned();
+                (Some(server), url, auth)
+            }
+        };
+        let run_id = run_id();
+        let subjects = Subjects::new(&run_id);
+        let control = client::connect(&url, &auth, "parti-top-controller").await.map_err(AppError::could_not_run)?;
+        let nats_version = Some(control.server_info().version).filter(|v| !v.is_empty());
+        let cancel = CancellationToken::new();
+        let clock = RunClock::start();
+        let (observations, _) = broadcast::channel(OBSERVATION_BUFFER);
+        let (engine_tx, engine_rx) = mpsc::unbounded_channel();
+        let (state_tx, state) = watch::channel(ClusterState::default());
+        let timing = config.timing.clone();
+        let settings = Settings {
+            quiet_period_ms: millis(profile.quiet_period),
+            leader_overlap_ms: millis(timing.election_interval()) + 1_000,
+        };
+        let measure = Measure::new(profile.cluster.partitions.partitions(), settings);
+        tokio::spawn(engine::run(measure, clock, engine_rx, observations.clone(), state_tx));
+
+        let spec = HostSpec {
+            worker_id_prefix: config.worker_id_prefix.clone(),
+            worker_id_min: config.worker_id_min,
+            worker_id_max: config.worker_id_max,
+            timing,
+            partitions: profile.cluster.partitions.partitions(),
+            strategy: profile.cluster.strategy.clone(),
+            sample_interval_ms: millis(profile.sample_interval),
+            controller_timeout_ms: 5_000,
+        };
+        let targets = Targets::default();
+        targets.set_nats(managed.as_ref().and_then(ManagedServer::pid));
+        serve_link(&control, &subjects, spec, engine_tx.clone(), targets.clone(), cancel.clone()).await?;
+
+        let observer = client::connect(&url, &auth, "parti-top-observer").await.map_err(AppError::could_not_run)?;
+        let (kv_tx, mut kv_rx) = mpsc::unbounded_channel();
+        crate::observer::watch::spawn(observer, &config, kv_tx, cancel.clone())
+            .await
+            .map_err(|err| AppError::could_not_run(format!("cannot watch the parti buckets: {err}")))?;
+        let forward = engine_tx.clone();
+        tokio::spawn(async move {
+            while let Some(change) = kv_rx.recv().await {
+                if forward.send(EngineInput::Kv(change)).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let expected_exits = Arc::new(Mutex::new(BTreeSet::new()));
+        let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+        tokio::spawn(watch_exits(exits_rx, engine_tx.clone(), targets.clone(), expected_exits.clone()));
+        let mut hosts = Vec::new();
+        for host in 0..profile.cluster.hosts {
+            let bootstrap = Bootstrap {
+                run_id: run_id.clone(),
+                host,
+                server_url: url.clone(),
+                user: auth.user.clone(),
+                password: auth.password.clone(),
+                controller_pid: std::process::id(),
+            };
+            let process = HostProcess::spawn(&bootstrap, &options.host_env, exits_tx.clone())
+                .await
+                .map_err(|err| AppError::could_not_run(format!("cannot start host {host}: {err}")))?;
+            targets.set_host(host, Some(process.pid()));
+            hosts.push(process);
+        }
+        let workbench = Workbench {
+            planned: vec![0; hosts.len()],
+            profile: profile.clone(),
+            run_id,
+            clock,
+            managed,
+            nats_version,
+            url,
+            control,
+            subjects,
+            hosts,
+            engine: engine_tx,
+            observations,
+            state,
+            targets: targets.clone(),
+            cancel,
+            expected_exits,
+            rng: Rng::new(profile.seed),
+            actions_sent: 0,
+        };
+        for host in 0..workbench.hosts.len() {
+            let host = u32::try_from(host).unwrap_or(u32::MAX);
+            if let Err(err) = workbench.wait_host_ready(host).await {
+                workbench.shutdown().await;
+                return Err(err);
+            }
+        }
+        tokio::spawn(sampler::run(targets, profile.sample_interval, clock.started, workbench.observations.clone(), workbench.cancel.clone()));
+        info!("run {} ready: {} host(s) on {}", workbench.run_id, workbench.hosts.len(), workbench.url);
+        Ok(workbench)
+    }
+
+    async fn wait_host_ready(&self, host: u32) -> Result<(), AppError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.hosts.get(host as usize).is_none_or(HostProcess::has_exited) {
+                return Err(AppError::could_not_run(format!("host {host} exited during start-up (see the log)")));
+            }
+            if self.command(host, &HostCommand::Status).await.is_ok() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(AppError::could_not_run(format!("host {host} did not answer within 20 s")));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Send a command to a host and wait for its reply.
+    pub async fn command(&self, host: u32, command: &HostCommand) -> Result<HostReply, String> {
+        let body = serde_json::to_vec(command).map_err(|err| err.to_string())?;
+        let request = self.control.request(self.subjects.command(host), body.into());
+        let message = tokio::time::timeout(Duration::from_secs(5), request)
+            .await
+            .map_err(|_| format!("host {host} did not answer within 5 s"))?
+            .map_err(|err| format!("host {host}: {err}"))?;
+        let reply: HostReply = serde_json::from_slice(&message.payload).map_err(|err| format!("host {host}: bad reply: {err}"))?;
+        if reply.ok { Ok(reply) } else { Err(reply.error.unwrap_or_else(|| "refused".into())) }
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn nats_version(&self) -> Option<&str> {
+        self.nats_version.as_deref()
+    }
+
+    pub fn server_url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn is_managed(&self) -> bool {
+        self.managed.is_some()
+    }
+
+    /// Milliseconds since the run started.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Observation> {
+        self.observations.subscribe()
+    }
+
+    pub fn observations(&self) -> &broadcast::Sender<Observation> {
+        &self.observations
+    }
+
+    pub fn state(&self) -> watch::Receiver<ClusterState> {
+        self.state.clone()
+    }
+
+    /// Workers the workbench means to run.
+    pub fn target_workers(&self) -> usize {
+        self.planned.iter().sum()
+    }
+
+    /// Wait until at least `actions` actions have been processed and the last event is
+    /// complete: stable, then quiet for the quiet period. Returns why not on timeout.
+    pub async fn wait_stable(&self, actions: usize, timeout: Duration) -> Result<(), String> {
+        let mut state = self.state.clone();
+        let waited = tokio::time::timeout(timeout, state.wait_for(|s| s.actions >= actions && s.quiet)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err("the engine stopped".into()),
+            Err(_) => {
+                let state = self.state.borrow();
+                Err(match (&state.reason, state.stable) {
+                    (Some(reason), _) => reason.clone(),
+                    (None, true) => "stable, but new versions kept appearing (no quiet period)".into(),
+                    (None, false) => "not stable".into(),
+                })
+            }
+        }
+    }
+
+    /// Stop in order: the open event, workers (gracefully), hosts, background tasks, nats-server.
+    pub async fn shutdown(mut self) {
+        // Close the open event first: stopping the workers is not part of the measured run.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        if self.engine.send(EngineInput::Finish(done_tx)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        }
+        let live_hosts: Vec<u32> = (0..self.hosts.len())
+            .filter(|h| !self.hosts[*h].has_exited())
+            .filter_map(|h| u32::try_from(h).ok())
+            .collect();
+        for host in &live_hosts {
+            let count = self.state.borrow().workers.iter().filter(|w| w.host == *host).count();
+            if count > 0 {
+                let _ = self.command(*host, &HostCommand::StopNewest { count }).await;
+            }
+        }
+        let mut state = self.state.clone();
+        if tokio::time::timeout(Duration::from_secs(15), state.wait_for(|s| s.workers.is_empty())).await.is_err() {
+            warn!("workers still running after 15 s; stopping the hosts anyway");
+        }
+        {
+            let mut expected = self.expected_exits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            expected.extend(0..u32::try_from(self.hosts.len()).unwrap_or(0));
+        }
+        for host in &live_hosts {
+            let _ = self.command(*host, &HostCommand::Shutdown).await;
+        }
+        for host in &mut self.hosts {
+            host.stop(Duration::from_secs(10)).await;
+        }
+        self.cancel.cancel();
+        if let Some(server) = self.managed.take() {
+            if let Err(err) = server.shutdown().await {
+                warn!("nats-server shutdown: {err}");
+            }
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Serve spec requests, publish `alive` every second, and forward host events and telemetry.
+async fn serve_link(
+    control: &async_nats::Client,
+    subjects: &Subjects,
+    spec: HostSpec,
+    engine: mpsc::UnboundedSender<EngineInput>,
+    targets: Targets,
+    cancel: CancellationToken,
+) -> Result<(), AppError> {
+    let subscribe = |subject: String| {
+        let control = control.clone();
+        async move { control.subscribe(subject).await.map_err(AppError::could_not_run) }
+    };
+    let mut spec_requests = subscribe(subjects.spec()).await?;
+    let mut events = subscribe(subjects.all_events()).await?;
+    let mut telemetry = subscribe(subjects.all_telemetry()).await?;
+    control.flush().await.map_err(AppError::could_not_run)?;
+    let body = serde_json::to_vec(&spec).map_err(AppError::could_not_run)?;
+    let (link, stop) = (control.clone(), cancel.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                Some(request) = spec_requests.next() => {
+                    if let Some(reply) = request.reply {
+                        let _ = link.publish(reply, body.clone().into()).await;
+                    }
+                }
+            }
+        }
+    });
+    let (link, stop, alive) = (control.clone(), cancel.clone(), subjects.alive());
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticker.tick() => { let _ = link.publish(alive.clone(), bytes::Bytes::new()).await; }
+            }
+        }
+    });
+    let (stop, forward) = (cancel.clone(), engine.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                Some(message) = events.next() => {
+                    if let Ok(event) = serde_json::from_slice(&message.payload) {
+                        let _ = forward.send(EngineInput::HostEvent(event));
+                    }
+                }
+                Some(message) = telemetry.next() => {
+                    if let Ok(report) = serde_json::from_slice::<crate::control::HostTelemetry>(&message.payload) {
+                        targets.telemetry(report.clone());
+                        let _ = forward.send(EngineInput::Telemetry(report));
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Turn host exits into engine inputs.
+async fn watch_exits(
+    mut exits: mpsc::UnboundedReceiver<HostExit>,
+    engine: mpsc::UnboundedSender<EngineInput>,
+    targets: Targets,
+    expected: Arc<Mutex<BTreeSet<u32>>>,
+) {
+    while let Some(exit) = exits.recv().await {
+        targets.set_host(exit.host, None);
+        let expected = expected.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&exit.host);
+        let _ = engine.send(EngineInput::HostGone { host: exit.host, how: exit.how, expected });
+    }
+}

@@ -1,0 +1,260 @@
+//! Carrying out [`Action`]s: which hosts get which commands, which worker a target names, and
+//! how many workers the cluster should end with (the expectation the measured event is judged
+//! against).
+
+use std::time::Duration;
+
+use tracing::info;
+
+use super::Workbench;
+use super::engine::EngineInput;
+use crate::action::{Action, ActionSource, WorkerTarget};
+use crate::control::HostCommand;
+use crate::observation::{ActionRecord, Observation};
+use crate::profile::StartMode;
+
+/// A small seeded generator (splitmix64), so a run's random choices can be replayed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// An index below `len` (0 when `len` is 0).
+    pub fn below(&mut self, len: usize) -> usize {
+        if len == 0 { 0 } else { usize::try_from(self.next_u64() % len as u64).unwrap_or(0) }
+    }
+}
+
+impl Workbench {
+    fn live_hosts(&self) -> Vec<usize> {
+        (0..self.hosts.len()).filter(|h| !self.hosts[*h].has_exited()).collect()
+    }
+
+    /// Carry out an action. Returns the number of actions processed so far (to wait on), or why
+    /// it could not be carried out (the failure is recorded too).
+    pub async fn act(&mut self, action: Action, source: ActionSource) -> Result<usize, String> {
+        let result = self.carry_out(action.clone(), source.clone()).await;
+        if let Err(error) = &result {
+            info!("action {action} failed: {error}");
+            let record = ActionRecord { t_ms: self.now_ms(), action, source, error: Some(error.clone()) };
+            let _ = self.observations.send(Observation::Action(record));
+        }
+        result
+    }
+
+    /// Tell the engine an action starts now; returns the action count to wait for.
+    fn open_event(&mut self, action: &Action, source: &ActionSource, expected_live: usize) -> usize {
+        let record = ActionRecord { t_ms: self.now_ms(), action: action.clone(), source: source.clone(), error: None };
+        let _ = self.engine.send(EngineInput::Action { record, expected_live });
+        self.actions_sent += 1;
+        self.actions_sent
+    }
+
+    async fn carry_out(&mut self, action: Action, source: ActionSource) -> Result<usize, String> {
+        let target = self.target_workers();
+        match &action {
+            Action::ScaleTo(n) if *n >= target => {
+                let seq = self.open_event(&action, &source, *n);
+                self.add(*n - target).await?;
+                Ok(seq)
+            }
+            Action::ScaleTo(n) => {
+                let seq = self.open_event(&action, &source, *n);
+                self.remove(target - *n).await?;
+                Ok(seq)
+            }
+            Action::AddWorkers(k) => {
+                self.check_pool(target + k)?;
+                let seq = self.open_event(&action, &source, target + k);
+                self.add(*k).await?;
+                Ok(seq)
+            }
+            Action::RemoveWorkers(k) => {
+                let k = (*k).min(target);
+                let seq = self.open_event(&action, &source, target - k);
+                self.remove(k).await?;
+                Ok(seq)
+            }
+            Action::KillWorker(who) | Action::StopWorker(who) => {
+                let (worker_id, host) = self.resolve(who)?;
+                let seq = self.open_event(&action, &source, target.saturating_sub(1));
+                let command = if matches!(action, Action::KillWorker(_)) {
+                    HostCommand::Kill { worker_id: worker_id.clone() }
+                } else {
+                    HostCommand::Stop { worker_id: worker_id.clone() }
+                };
+                self.command(host, &command).await?;
+                self.planned[host as usize] = self.planned[host as usize].saturating_sub(1);
+                info!("{action}: {worker_id} on host {host}");
+                Ok(seq)
+            }
+            Action::KillHost(host) => {
+                let index = *host as usize;
+                if self.hosts.get(index).is_none_or(super::hosts::HostProcess::has_exited) {
+                    return Err(format!("host {host} is not running"));
+                }
+                let lost = self.planned[index];
+                let seq = self.open_event(&action, &source, target - lost);
+                self.expected_exits.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(*host);
+                self.hosts[index].kill();
+                self.planned[index] = 0;
+                Ok(seq)
+            }
+            Action::PauseHost { host, duration } => {
+                let index = *host as usize;
+                let Some(process) = self.hosts.get(index).filter(|p| !p.has_exited()) else {
+                    return Err(format!("host {host} is not running"));
+                };
+                let pid = process.pid();
+                process.pause();
+                let seq = self.open_event(&action, &source, target);
+                let duration = *duration;
+                tokio::spawn(async move {
+                    tokio::time::sleep(duration).await;
+                    if let Ok(pid) = i32::try_from(pid) {
+                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGCONT);
+                    }
+                });
+                Ok(seq)
+            }
+            Action::RestartNats => {
+                if self.managed.is_none() {
+                    return Err("nats-server is external; it cannot be restarted from here".into());
+                }
+                let seq = self.open_event(&action, &source, target);
+                let Some(server) = self.managed.as_mut() else { return Ok(seq) };
+                server.restart().await.map_err(|err| err.to_string())?;
+                self.targets.set_nats(server.pid());
+                Ok(seq)
+            }
+            Action::Mark(_) => Ok(self.open_event(&action, &source, target)),
+        }
+    }
+
+    fn check_pool(&self, workers: usize) -> Result<(), String> {
+        let cluster = &self.profile.cluster;
+        let pool = (cluster.worker_id_max - cluster.worker_id_min) as usize + 1;
+        if workers > pool {
+            return Err(format!("{workers} workers exceed the worker ID pool of {pool}"));
+        }
+        Ok(())
+    }
+
+    /// The worker a target names, and its host.
+    fn resolve(&mut self, who: &WorkerTarget) -> Result<(String, u32), String> {
+        let state = self.state.borrow().clone();
+        let running: Vec<(String, u32)> =
+            state.workers.iter().filter_map(|w| Some((w.worker_id.clone()?, w.host))).collect();
+        let pick = |candidates: Vec<(String, u32)>, rng: &mut Rng| {
+            let index = rng.below(candidates.len());
+            candidates.into_iter().nth(index)
+        };
+        let chosen = match who {
+            WorkerTarget::Leader => {
+                let leader = state.leader.clone().ok_or("no leader in KV right now")?;
+                running.into_iter().find(|(id, _)| *id == leader)
+            }
+            WorkerTarget::AnyFollower => {
+                let followers: Vec<_> =
+                    running.into_iter().filter(|(id, _)| Some(id) != state.leader.as_ref()).collect();
+                pick(followers, &mut self.rng)
+            }
+            WorkerTarget::Any => pick(running, &mut self.rng),
+            WorkerTarget::Id(id) => running.into_iter().find(|(running_id, _)| running_id == id),
+        };
+        chosen.ok_or_else(|| format!("no running worker is {who}"))
+    }
+
+    /// Start `count` workers, spread over the hosts with the fewest.
+    async fn add(&mut self, count: usize) -> Result<(), String> {
+        self.check_pool(self.target_workers() + count)?;
+        let hosts = self.live_hosts();
+        if hosts.is_empty() {
+            return Err("no host is running".into());
+        }
+        let mut per_host = vec![0usize; self.hosts.len()];
+        for _ in 0..count {
+            let host = *hosts.iter().min_by_key(|h| self.planned[**h] + per_host[**h]).unwrap_or(&hosts[0]);
+            per_host[host] += 1;
+        }
+        match self.profile.cluster.start_mode {
+            StartMode::Parallel => {
+                for (host, n) in per_host.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    self.command(host as u32, &HostCommand::Start { count: *n }).await?;
+                    self.planned[host] += n;
+                }
+            }
+            StartMode::Serial => {
+                let wait = self.profile.cluster.timing.timing().assignment_wait_timeout();
+                for (host, n) in per_host.iter().enumerate() {
+                    for _ in 0..*n {
+                        let before = self.state.borrow().workers.len();
+                        self.command(host as u32, &HostCommand::Start { count: 1 }).await?;
+                        self.planned[host] += 1;
+                        self.wait_all_stable(before + 1, wait).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Serial start: wait until `count` workers run and every one is Stable.
+    async fn wait_all_stable(&self, count: usize, timeout: Duration) -> Result<(), String> {
+        let mut state = self.state.clone();
+        let ready = |s: &super::ClusterState| {
+            s.workers.len() >= count && s.workers.iter().all(|w| w.state == crate::parti::state::State::Stable)
+        };
+        tokio::time::timeout(timeout, state.wait_for(ready))
+            .await
+            .map(|_| ())
+            .map_err(|_| format!("serial start: worker {count} not Stable within {timeout:?}"))
+    }
+
+    /// Gracefully stop `count` workers, taking them from the hosts with the most.
+    async fn remove(&mut self, count: usize) -> Result<(), String> {
+        let mut per_host = vec![0usize; self.hosts.len()];
+        for _ in 0..count {
+            let Some(host) = (0..self.hosts.len()).filter(|h| self.planned[*h] > per_host[*h]).max_by_key(|h| self.planned[*h] - per_host[*h]) else {
+                break;
+            };
+            per_host[host] += 1;
+        }
+        for (host, n) in per_host.iter().enumerate().filter(|(_, n)| **n > 0) {
+            self.command(host as u32, &HostCommand::StopNewest { count: *n }).await?;
+            self.planned[host] -= n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    #[test]
+    fn the_generator_is_seeded_and_spread() {
+        let mut a = Rng::new(42);
+        let mut b = Rng::new(42);
+        let first: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
+        assert_eq!(first, (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
+        assert_ne!(first[0], Rng::new(43).next_u64());
+        let mut counts = [0usize; 4];
+        let mut rng = Rng::new(7);
+        for _ in 0..4000 {
+            counts[rng.below(4)] += 1;
+        }
+        assert!(counts.iter().all(|c| (800..1200).contains(c)), "{counts:?}");
+    }
+}

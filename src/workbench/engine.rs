@@ -1,0 +1,185 @@
+//! The engine task: the one owner of the measurement engine ([`Measure`]). It takes inputs from
+//! the hosts, the observer and the workbench in arrival order, stamps them with run time,
+//! broadcasts what comes out (cluster events, findings, measurements) and keeps a
+//! [`ClusterState`] snapshot current for whoever waits on it.
+
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::control::{HostEvent, HostTelemetry};
+use crate::measure::model::KvChange;
+use crate::measure::{Input, Measure, Output};
+use crate::observation::{ActionRecord, ClusterEvent, Observation, WorkerView};
+
+/// Inputs of the engine task.
+pub enum EngineInput {
+    HostEvent(HostEvent),
+    Telemetry(HostTelemetry),
+    Kv(KvChange),
+    HostGone { host: u32, how: String, expected: bool },
+    /// An action about to be carried out (`record.t_ms` is its time).
+    Action { record: ActionRecord, expected_live: usize },
+    /// Close the open event and answer.
+    Finish(oneshot::Sender<()>),
+}
+
+/// What anyone waiting on the cluster can read at any moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClusterState {
+    pub t_ms: u64,
+    /// The current event has stabilized (or, with no event yet, the cluster is stable).
+    pub stable: bool,
+    /// The last event is closed: it stabilized and then no new version appeared for the quiet
+    /// period, so its figures are complete.
+    pub quiet: bool,
+    /// Why not stable, when not.
+    pub reason: Option<String>,
+    /// Actions processed so far (the next waiter compares against the count it expects).
+    pub actions: usize,
+    pub workers: Vec<WorkerView>,
+    pub leader: Option<String>,
+    pub max_version: i64,
+    pub findings: usize,
+    pub measurements: usize,
+}
+
+/// The clock of a run: controller time as an `Instant`, hosts' time as Unix microseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct RunClock {
+    pub started: Instant,
+    pub started_unix_us: u64,
+}
+
+impl RunClock {
+    pub fn start() -> Self {
+        Self { started: Instant::now(), started_unix_us: crate::control::unix_us() }
+    }
+
+    /// Milliseconds since the run started.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A host's Unix timestamp as run time.
+    pub fn from_unix_us(&self, unix_us: u64) -> u64 {
+        unix_us.saturating_sub(self.started_unix_us) / 1000
+    }
+}
+
+/// Run the engine until its input channel closes.
+pub async fn run(
+    mut measure: Measure,
+    clock: RunClock,
+    mut inputs: mpsc::UnboundedReceiver<EngineInput>,
+    observations: broadcast::Sender<Observation>,
+    state: watch::Sender<ClusterState>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut actions = 0usize;
+    let mut findings = 0usize;
+    let mut measurements = 0usize;
+    loop {
+        let (t_ms, outputs) = tokio::select! {
+            _ = tick.tick() => {
+                let t = clock.now_ms();
+                (t, measure.input(t, Input::Tick))
+            }
+            input = inputs.recv() => {
+                let Some(input) = input else { break };
+                match input {
+                    EngineInput::HostEvent(event) => {
+                        let t = clock.from_unix_us(event.t_unix_us);
+                        let _ = observations.send(Observation::Cluster(ClusterEvent {
+                            t_ms: t,
+                            host: Some(event.host),
+                            slot: event.slot,
+                            worker_id: event.worker_id.clone(),
+                            kind: event.kind.clone(),
+                        }));
+                        (t, measure.input(t, Input::Event(&event)))
+                    }
+                    EngineInput::Telemetry(telemetry) => {
+                        let t = clock.from_unix_us(telemetry.t_unix_us);
+                        (t, measure.input(t, Input::Telemetry(&telemetry)))
+                    }
+                    EngineInput::Kv(change) => {
+                        let t = clock.now_ms();
+                        (t, measure.input(t, Input::Kv(&change)))
+                    }
+                    EngineInput::HostGone { host, how, expected } => {
+                        let t = clock.now_ms();
+                        let _ = observations.send(Observation::Cluster(ClusterEvent {
+                            t_ms: t,
+                            host: Some(host),
+                            slot: None,
+                            worker_id: None,
+                            kind: crate::observation::ClusterEventKind::HostLost { how: how.clone() },
+                        }));
+                        (t, measure.input(t, Input::HostGone { host, how, expected }))
+                    }
+                    EngineInput::Action { record, expected_live } => {
+                        actions += 1;
+                        let t = record.t_ms;
+                        let action = record.action.clone();
+                        let _ = observations.send(Observation::Action(record));
+                        (t, measure.input(t, Input::Action { action, expected_live }))
+                    }
+                    EngineInput::Finish(done) => {
+                        let t = clock.now_ms();
+                        let outputs = measure.input(t, Input::Finish);
+                        for output in &outputs {
+                            if let Output::Measurement(m) = output {
+                                measurements += 1;
+                                let _ = observations.send(Observation::Measurement(m.clone()));
+                            }
+                        }
+                        let _ = done.send(());
+                        continue;
+                    }
+                }
+            }
+        };
+        for output in outputs {
+            match output {
+                Output::Measurement(m) => {
+                    measurements += 1;
+                    let _ = observations.send(Observation::Measurement(m));
+                }
+                Output::Finding(f) => {
+                    findings += 1;
+                    tracing::warn!("finding at {} ms: {} — {}", f.t_ms, f.check.name(), f.message);
+                    let _ = observations.send(Observation::Finding(f));
+                }
+            }
+        }
+        let model = measure.model();
+        let next = ClusterState {
+            t_ms,
+            stable: measure.is_stable(),
+            quiet: measure.is_quiet(),
+            reason: measure.unstable_reason(),
+            actions,
+            workers: model.views(),
+            leader: model.leader().map(str::to_owned),
+            max_version: model.max_version(),
+            findings,
+            measurements,
+        };
+        state.send_if_modified(|current| {
+            let changed = current.stable != next.stable
+                || current.quiet != next.quiet
+                || current.actions != next.actions
+                || current.workers != next.workers
+                || current.leader != next.leader
+                || current.max_version != next.max_version
+                || current.findings != next.findings
+                || current.measurements != next.measurements
+                || current.reason != next.reason;
+            *current = next;
+            changed
+        });
+    }
+}

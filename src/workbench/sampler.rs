@@ -1,0 +1,121 @@
+//! The sampler: every sample interval, read RSS and CPU of every host, of nats-server and of
+//! the controller itself from `/proc`, join each host's latest telemetry (live heap, tasks,
+//! workers), and publish one [`Sample`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::control::HostTelemetry;
+use crate::observation::{Observation, ProcessKind, ProcessSample, Sample};
+use crate::procfs::{self, CpuMeter};
+
+/// Pids to sample, kept current by the workbench.
+#[derive(Clone, Default)]
+pub struct Targets {
+    inner: Arc<Mutex<TargetsInner>>,
+}
+
+#[derive(Default)]
+struct TargetsInner {
+    hosts: HashMap<u32, u32>,
+    nats_pid: Option<u32>,
+    telemetry: HashMap<u32, HostTelemetry>,
+}
+
+fn lock(targets: &Targets) -> std::sync::MutexGuard<'_, TargetsInner> {
+    targets.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Targets {
+    pub fn set_host(&self, host: u32, pid: Option<u32>) {
+        let mut inner = lock(self);
+        match pid {
+            Some(pid) => inner.hosts.insert(host, pid),
+            None => inner.hosts.remove(&host),
+        };
+    }
+
+    pub fn set_nats(&self, pid: Option<u32>) {
+        lock(self).nats_pid = pid;
+    }
+
+    pub fn telemetry(&self, telemetry: HostTelemetry) {
+        lock(self).telemetry.insert(telemetry.host, telemetry);
+    }
+
+    /// The latest telemetry of every host.
+    pub fn latest(&self) -> Vec<HostTelemetry> {
+        let mut all: Vec<_> = lock(self).telemetry.values().cloned().collect();
+        all.sort_by_key(|t| t.host);
+        all
+    }
+}
+
+/// Read every target once.
+pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
+    let (hosts, nats_pid, telemetry) = {
+        let inner = lock(targets);
+        let mut hosts: Vec<(u32, u32)> = inner.hosts.iter().map(|(h, p)| (*h, *p)).collect();
+        hosts.sort_unstable();
+        (hosts, inner.nats_pid, inner.telemetry.clone())
+    };
+    let now = std::time::Instant::now();
+    let mut processes = Vec::new();
+    let read = |process: ProcessKind, pid: u32, meter: &mut CpuMeter| {
+        procfs::read(pid).map(|reading| ProcessSample {
+            process,
+            pid,
+            rss_bytes: reading.rss_bytes,
+            live_heap_bytes: None,
+            tasks: None,
+            workers: None,
+            cpu_percent: meter.percent(pid, reading.cpu_ticks, now),
+        })
+    };
+    for (host, pid) in hosts {
+        if let Some(mut sample) = read(ProcessKind::Host(host), pid, meter) {
+            if let Some(report) = telemetry.get(&host) {
+                sample.live_heap_bytes = Some(report.live_heap_bytes);
+                sample.tasks = Some(report.tasks);
+                sample.workers = u32::try_from(report.workers.len()).ok();
+            }
+            processes.push(sample);
+        }
+    }
+    if let Some(pid) = nats_pid {
+        processes.extend(read(ProcessKind::NatsServer, pid, meter));
+    }
+    let own = std::process::id();
+    if let Some(mut sample) = read(ProcessKind::Controller, own, meter) {
+        sample.live_heap_bytes = Some(procfs::live_heap_bytes()).filter(|b| *b > 0);
+        processes.push(sample);
+    }
+    Sample { t_ms, processes }
+}
+
+/// Sample every `interval` until cancelled.
+pub async fn run(
+    targets: Targets,
+    interval: Duration,
+    started: Instant,
+    observations: broadcast::Sender<Observation>,
+    cancel: CancellationToken,
+) {
+    let mut meter = CpuMeter::default();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let t_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let sample = sample(&targets, &mut meter, t_ms);
+        let _ = observations.send(Observation::Sample(sample));
+    }
+}

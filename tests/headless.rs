@@ -1,0 +1,207 @@
+//! The headless runner end to end: the real binary, a managed nats-server, real host
+//! processes. Profiles are written into a temporary directory so each test runs a short,
+//! specific scenario.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use parti_top::record::io::load;
+
+const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
+
+fn write_profile(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.ron"));
+    std::fs::write(&path, body).expect("write profile");
+    path
+}
+
+fn headless(profile: &Path, record: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(["--headless", "--json", "--profile"])
+        .arg(profile)
+        .arg("--record")
+        .arg(record)
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run parti-top")
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not JSON ({err}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn profile_text(name: &str, hosts: u32, steps: &str, thresholds: &str) -> String {
+    format!(
+        r#"(
+    name: "{name}",
+    cluster: (partitions: Count(60), timing: Preset(Fast), hosts: {hosts}),
+    sample_interval: "250ms",
+    quiet_period: "1s",
+    steps: [{steps}],
+    thresholds: ({thresholds}),
+)"#
+    )
+}
+
+#[test]
+fn scaling_up_and_down_to_zero_measures_every_event_with_no_findings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = r#"ScaleTo(10), WaitStable(timeout: "30s"), ScaleTo(3), WaitStable(timeout: "30s"), ScaleTo(0), WaitStable(timeout: "30s")"#;
+    let profile = write_profile(dir.path(), "updown", &profile_text("updown", 1, steps, "max_findings: 0"));
+    let record = dir.path().join("run.ron");
+    let output = headless(&profile, &record, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let summary = json(&output);
+    assert_eq!(summary["verdict"], "pass", "{summary}");
+    let recording = load(&record).expect("recording loads");
+    assert!(recording.findings.is_empty(), "{:?}", recording.findings);
+    let stabilized: Vec<Option<u64>> = recording.measurements.iter().map(|m| m.stabilization_ms).collect();
+    assert_eq!(stabilized.len(), 3, "{stabilized:?}");
+    assert!(stabilized.iter().all(Option::is_some), "{stabilized:?}");
+    let after: Vec<usize> = recording.measurements.iter().map(|m| m.workers_after).collect();
+    assert_eq!(after, vec![10, 3, 0]);
+    assert!(recording.samples.iter().any(|s| s.processes.iter().any(|p| p.live_heap_bytes.is_some())));
+}
+
+#[test]
+fn killing_a_follower_then_the_leader_converges_without_findings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = r#"ScaleTo(4), WaitStable(timeout: "30s"), KillWorker(AnyFollower), WaitStable(timeout: "30s"), KillLeader, WaitStable(timeout: "40s")"#;
+    let profile = write_profile(dir.path(), "kills", &profile_text("kills", 1, steps, "max_findings: 0"));
+    let record = dir.path().join("run.ron");
+    let output = headless(&profile, &record, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let recording = load(&record).expect("recording");
+    assert!(recording.findings.is_empty(), "{:?}", recording.findings);
+    let after: Vec<usize> = recording.measurements.iter().map(|m| m.workers_after).collect();
+    assert_eq!(after, vec![4, 3, 2]);
+    assert!(recording.measurements.iter().all(|m| m.stabilization_ms.is_some()));
+}
+
+#[test]
+fn after_kill_9_of_a_host_the_survivors_converge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = r#"ScaleTo(6), WaitStable(timeout: "30s"), KillHost(1), WaitStable(timeout: "40s"), Hold("1s")"#;
+    let profile = write_profile(dir.path(), "hostkill", &profile_text("hostkill", 2, steps, "max_findings: 0"));
+    let record = dir.path().join("run.ron");
+    let output = headless(&profile, &record, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let recording = load(&record).expect("recording");
+    let after: Vec<usize> = recording.measurements.iter().map(|m| m.workers_after).collect();
+    assert_eq!(after, vec![6, 3]);
+}
+
+#[test]
+fn a_memory_threshold_catches_host_ballast() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = r#"ScaleTo(1), WaitStable(timeout: "30s"), Hold("1s")"#;
+    let profile = write_profile(
+        dir.path(),
+        "ballast",
+        &profile_text("ballast", 1, steps, r#"peak_rss_per_host: "128MiB", peak_live_heap_per_host: "64MiB""#),
+    );
+    let record = dir.path().join("run.ron");
+    let output = headless(&profile, &record, &[("PARTI_TOP_HOST_BALLAST_MB", "256")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let summary = json(&output);
+    assert_eq!(summary["verdict"], "fail");
+    let text = summary.to_string();
+    assert!(text.contains("peak RSS") && text.contains("128MiB"), "{text}");
+    assert!(stderr.contains("peak RSS of host 0"), "{stderr}");
+}
+
+#[test]
+fn bad_profiles_exit_2_naming_the_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = dir.path().join("never.ron");
+    let syntax = write_profile(dir.path(), "syntax", "(\n  name: \"x\",\n  cluster: (partitions: Count(10)\n  steps: [],\n)");
+    let output = headless(&syntax, &record, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:4:", syntax.display())), "{stderr}");
+
+    let unknown = write_profile(dir.path(), "unknown", &profile_text("u", 1, "ScaleTo(1)", "max_findings: 0").replace("quiet_period", "bogus_field"));
+    let output = headless(&unknown, &record, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:6:", unknown.display())) && stderr.contains("bogus_field"), "{stderr}");
+
+    let missing = dir.path().join("missing.ron");
+    let output = headless(&missing, &record, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.ron"));
+    assert!(!record.exists(), "nothing is recorded for a run that could not start");
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) && fields.first() != Some(&"Z") {
+            children.push(child);
+        }
+    }
+    children
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+}
+
+#[test]
+fn kill_9_of_the_controller_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = r#"ScaleTo(2), WaitStable(timeout: "30s"), Hold("60s")"#;
+    let profile = write_profile(dir.path(), "long", &profile_text("long", 2, steps, "max_findings: 0"));
+    let mut controller = Command::new(BIN)
+        .args(["--headless", "--profile"])
+        .arg(&profile)
+        .arg("--record")
+        .arg(dir.path().join("run.ron"))
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = controller.id();
+    // Wait until the controller runs nats-server and both hosts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut children = Vec::new();
+    while Instant::now() < deadline {
+        children = children_of(pid);
+        if children.len() >= 3 && dir.path().join("run.ron").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(children.len() >= 3, "expected nats-server and two hosts, found {children:?}");
+    controller.kill().expect("kill -9");
+    controller.wait().expect("reap");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && children.iter().any(|c| alive(*c)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = children.iter().copied().filter(|c| alive(*c)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    // The autosaved recording is loadable.
+    let recording = load(&dir.path().join("run.ron")).expect("autosaved recording");
+    assert!(recording.summary.is_none());
+}
