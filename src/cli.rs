@@ -50,6 +50,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once; boxing would only obscure the clap types")]
 pub enum Command {
     /// Check a profile; errors carry file:line:col.
     Validate {

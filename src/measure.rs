@@ -279,10 +279,10 @@ impl Measure {
             self.leaders_overlap_since_ms = None;
         }
         if self.settled && self.open.as_ref().is_none_or(|o| o.stabilized_at_ms.is_some()) {
-            if self.model.publish_complete() {
-                if let Some(problem) = self.model.coverage_problems().into_iter().next() {
-                    report(self, format!("owner:{problem}"), Check::SingleOwner, problem, out);
-                }
+            if self.model.publish_complete()
+                && let Some(problem) = self.model.coverage_problems().into_iter().next()
+            {
+                report(self, format!("owner:{problem}"), Check::SingleOwner, problem, out);
             }
             for worker in self.model.dead_owners() {
                 report(

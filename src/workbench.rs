@@ -317,10 +317,10 @@ impl Workbench {
             host.stop(Duration::from_secs(10)).await;
         }
         self.cancel.cancel();
-        if let Some(server) = self.managed.take() {
-            if let Err(err) = server.shutdown().await {
-                warn!("nats-server shutdown: {err}");
-            }
+        if let Some(server) = self.managed.take()
+            && let Err(err) = server.shutdown().await
+        {
+            warn!("nats-server shutdown: {err}");
         }
     }
 }

@@ -137,7 +137,7 @@ fn bad_profiles_exit_2_naming_the_position() {
     let output = headless(&unknown, &record, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("{}:6:", unknown.display())) && stderr.contains("bogus_field"), "{stderr}");
+    assert!(stderr.contains(&format!("{}:5:5:", unknown.display())) && stderr.contains("bogus_field"), "{stderr}");
 
     let missing = dir.path().join("missing.ron");
     let output = headless(&missing, &record, &[]);

@@ -105,10 +105,10 @@ pub fn spawn(
             tokio::select! {
                 received = observations.recv() => match received {
                     Ok(observation) => {
-                        if let Observation::Step(progress) = &observation {
-                            if progress.status == StepStatus::Started {
-                                step = progress.label.clone();
-                            }
+                        if let Observation::Step(progress) = &observation
+                            && progress.status == StepStatus::Started
+                        {
+                            step = progress.label.clone();
                         }
                         if let Some(text) = line(&observation, total_steps) {
                             if live {

@@ -237,14 +237,14 @@ impl ClusterModel {
                 match decoded {
                     Some(assignment) => {
                         let version = assignment.version;
-                        if let Some(previous) = self.key_versions.insert(change.key.clone(), version) {
-                            if version < previous {
-                                notes.push(Note::VersionDecreased {
-                                    key: change.key.clone(),
-                                    from: previous,
-                                    to: version,
-                                });
-                            }
+                        if let Some(previous) = self.key_versions.insert(change.key.clone(), version)
+                            && version < previous
+                        {
+                            notes.push(Note::VersionDecreased {
+                                key: change.key.clone(),
+                                from: previous,
+                                to: version,
+                            });
                         }
                         if version > self.max_version {
                             self.max_version = version;
@@ -301,10 +301,10 @@ impl ClusterModel {
     /// Whether the cluster is stable (DESIGN.md §4), or why not. `expected_live` is the number of
     /// workers the current event should end with.
     pub fn unstable_reason(&self, expected_live: Option<usize>) -> Option<String> {
-        if let Some(expected) = expected_live {
-            if self.workers.len() != expected {
-                return Some(format!("{} workers running, {expected} expected", self.workers.len()));
-            }
+        if let Some(expected) = expected_live
+            && self.workers.len() != expected
+        {
+            return Some(format!("{} workers running, {expected} expected", self.workers.len()));
         }
         if self.workers.is_empty() {
             return None;

@@ -374,15 +374,6 @@ impl Rules {
                             format!("{shown}: timeout must be greater than 0"),
                         );
                     }
-                    if high == 0 {
-                        self.report(
-                            &field,
-                            format!(
-                                "{shown}: no worker runs at this point, so the cluster can never \
-                                 be stable (add a ScaleTo step before it)"
-                            ),
-                        );
-                    }
                 }
                 Step::Hold(duration) => {
                     if duration.is_zero() {
