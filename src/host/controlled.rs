@@ -30,8 +30,11 @@ use crate::parti::source::StaticSource;
 use crate::parti::worker::WorkerSpec;
 use crate::procfs;
 
-/// How long the stop of all workers may take on the way out.
-const EXIT_STOP_BUDGET: Duration = Duration::from_secs(10);
+/// How long the stop of all workers may take on the way out when the controller asked for it.
+const SHUTDOWN_STOP_BUDGET: Duration = Duration::from_secs(10);
+/// The same when the controller is gone (its nats-server is usually gone with it, so cleanup
+/// writes can only time out).
+const ORPHANED_STOP_BUDGET: Duration = Duration::from_secs(3);
 
 /// Read the bootstrap line from stdin.
 pub async fn read_bootstrap(
@@ -193,7 +196,11 @@ pub async fn run() -> Result<(), AppError> {
         }
     };
     info!("host {} leaving: {exit}", host.bootstrap.host);
-    let stopped = tokio::time::timeout(EXIT_STOP_BUDGET, host.pool.stop_all()).await.unwrap_or_default();
+    let budget = match exit {
+        Exit::Shutdown => SHUTDOWN_STOP_BUDGET,
+        _ => ORPHANED_STOP_BUDGET,
+    };
+    let stopped = tokio::time::timeout(budget, host.pool.stop_all()).await.unwrap_or_default();
     for (slot, _) in stopped {
         host.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how: "stopped".into() }).await;
     }

@@ -158,3 +158,22 @@ fn an_unexpected_host_exit_is_an_infrastructure_finding() {
     let out = m.input(5_000, Input::HostGone { host: 0, how: "exit 0".into(), expected: true });
     assert!(findings(&out).is_empty());
 }
+
+#[test]
+fn leftover_assignments_are_only_a_finding_while_someone_runs() {
+    let (mut m, _) = two_stable_workers();
+    m.input(2_500, Input::Tick);
+    // worker-1 stops; the leader (worker-0) never republishes: its key still holds partitions.
+    m.input(3_000, Input::Event(&event(1, "worker-1", ClusterEventKind::WorkerEnded { how: "stopped".into() })));
+    let found = findings(&m.input(3_001, Input::Tick));
+    assert!(found.iter().any(|f| f.check == Check::NoDeadOwner && f.message.starts_with("worker-1")), "{found:?}");
+    // With nobody running, leftovers are expected (parti never deletes assignments on stop).
+    let (mut m, _) = two_stable_workers();
+    m.input(2_500, Input::Action { action: Action::ScaleTo(0), expected_live: 0 });
+    for slot in 0..2 {
+        let id = format!("worker-{slot}");
+        m.input(2_600, Input::Event(&event(slot, &id, ClusterEventKind::WorkerEnded { how: "stopped".into() })));
+    }
+    assert!(m.is_stable());
+    assert!(findings(&m.input(2_700, Input::Tick)).is_empty());
+}
