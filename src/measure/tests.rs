@@ -164,8 +164,8 @@ fn leftover_assignments_are_only_a_finding_while_someone_runs() {
     let (mut m, _) = two_stable_workers();
     m.input(2_500, Input::Tick);
     // worker-1 stops; the leader (worker-0) never republishes: its key still holds partitions.
-    m.input(3_000, Input::Event(&event(1, "worker-1", ClusterEventKind::WorkerEnded { how: "stopped".into() })));
-    let found = findings(&m.input(3_001, Input::Tick));
+    let out = m.input(3_000, Input::Event(&event(1, "worker-1", ClusterEventKind::WorkerEnded { how: "stopped".into() })));
+    let found = findings(&out);
     assert!(found.iter().any(|f| f.check == Check::NoDeadOwner && f.message.starts_with("worker-1")), "{found:?}");
     // With nobody running, leftovers are expected (parti never deletes assignments on stop).
     let (mut m, _) = two_stable_workers();
