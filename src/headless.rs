@@ -16,7 +16,7 @@ use crate::commands::host::Signals;
 use crate::error::AppError;
 use crate::nats::client::ClientAuth;
 use crate::profile::{self, Profile};
-use crate::record::format::{Header, Machine, RunMode};
+use crate::record::format::{Header, RunMode};
 use crate::record::recorder::Recorder;
 use crate::report::{baseline, render, summary};
 use crate::scenario::{self, Outcome};
@@ -44,18 +44,9 @@ pub fn default_recording_path(profile: &Profile, run_id: &str) -> PathBuf {
 
 /// The recording header of a run.
 pub fn header(workbench: &Workbench, profile: &Profile, mode: RunMode) -> Header {
-    Header {
-        format_version: crate::record::format::FORMAT_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        git_revision: crate::record::format::git_revision(),
-        machine: Machine::current(),
-        nats_server_version: workbench.nats_version().map(str::to_owned),
-        mode,
-        profile: profile.clone(),
-        seed: profile.seed,
-        started_at: chrono::Local::now().to_rfc3339(),
-        run_id: workbench.run_id().to_owned(),
-    }
+    let mut header = Header::new(mode, profile.clone(), workbench.run_id());
+    header.nats_server_version = workbench.nats_version().map(str::to_owned);
+    header
 }
 
 fn resolve_baseline(option: Option<&Path>, profile: &Profile, profile_path: &Path) -> Option<PathBuf> {

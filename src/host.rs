@@ -17,7 +17,7 @@ use crate::parti::Error as PartiError;
 pub mod controlled;
 use crate::parti::events::{WorkerEvent, WorkerStatus};
 use crate::parti::nats_kv::NatsStore;
-use crate::parti::worker::{Worker, WorkerSpec};
+use crate::parti::worker::{EventSink, Worker, WorkerSpec};
 
 /// One running worker and the connection it owns.
 pub struct Slot {
@@ -42,6 +42,19 @@ pub struct SlotEvent {
     pub slot: u64,
     pub worker_id: Option<String>,
     pub event: WorkerEvent,
+}
+
+/// Tags a worker's events with its slot and sends them to the host's one channel.
+struct SlotSink {
+    slot: u64,
+    events: mpsc::UnboundedSender<SlotEvent>,
+}
+
+impl EventSink for SlotSink {
+    fn deliver(&self, worker_id: Option<&str>, event: WorkerEvent) {
+        let worker_id = worker_id.map(str::to_owned);
+        let _ = self.events.send(SlotEvent { slot: self.slot, worker_id, event });
+    }
 }
 
 /// The workers of one host.
@@ -137,19 +150,9 @@ impl Pool {
 
     /// Start a worker on an open connection in a reserved slot.
     pub fn spawn_worker(&mut self, slot: u64, client: async_nats::Client) {
-        let (tx, mut rx) = mpsc::unbounded_channel();
         let store = Arc::new(NatsStore::new(client.clone()));
-        let worker = Worker::spawn(store, self.spec.clone(), tx);
-        let events = self.events.clone();
-        let status = worker.status_watch();
-        tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                let worker_id = status.borrow().worker_id.clone();
-                if events.send(SlotEvent { slot, worker_id, event }).is_err() {
-                    break;
-                }
-            }
-        });
+        let sink = SlotSink { slot, events: self.events.clone() };
+        let worker = Worker::spawn(store, self.spec.clone(), sink);
         self.slots.push(Slot { slot, worker, client });
     }
 

@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use super::credentials::Credentials;
 
+/// Initial read buffer of a connection. async-nats starts at 64 KiB, which would be most of a
+/// worker's heap (a host holds one connection per worker); the buffer grows on demand, and
+/// parti's messages are small.
+pub const READ_BUFFER_BYTES: u16 = 1024;
+
 /// The longest an initial connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -100,6 +105,7 @@ pub async fn connect_within(
     let options = options(url, auth)
         .await?
         .name(name)
+        .read_buffer_capacity(READ_BUFFER_BYTES)
         .connection_timeout(timeout);
     // The outer bound also covers the handshake after the TCP connection.
     match tokio::time::timeout(timeout + Duration::from_millis(500), options.connect(url)).await {

@@ -341,3 +341,28 @@ async fn a_long_disconnection_enters_degraded_and_recovers_to_stable() {
             .await
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_leftover_assignment_from_a_previous_life_is_not_taken_as_current() {
+    let mut cluster = Cluster::new(10, fast());
+    cluster.add();
+    cluster.add();
+    assert!(cluster.wait_converged(Duration::from_secs(30)).await);
+    let newest = *cluster.versions().iter().max().expect("version");
+    // A stale value under the key the next worker will claim (from its previous life).
+    let stale = Assignment {
+        version: newest - 1,
+        lifecycle: "cold_start".into(),
+        partitions: numbered_partitions(10)[..3].to_vec(),
+    };
+    let bucket = cluster.store.bucket("parti-assignment").expect("bucket");
+    bucket.put("assignment.worker-2", stale.encode().into()).await.expect("plant");
+    cluster.drain_events();
+    cluster.add();
+    assert!(cluster.wait_converged(Duration::from_secs(30)).await);
+    let first = cluster.drain_events().into_iter().find_map(|event| match event {
+        WorkerEvent::AssignmentApplied { initial: true, version, .. } => Some(version),
+        _ => None,
+    });
+    assert!(first.is_some_and(|v| v > newest), "first accepted version {first:?}, newest before {newest}");
+}

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::{self, kv, stream::StorageType};
+use async_nats::jetstream::{
+    self, context::PublishErrorKind, kv, message::PublishMessage, stream::StorageType,
+};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
@@ -25,15 +27,11 @@ impl NatsStore {
 
     /// Open an existing bucket without creating it (for read-only observers).
     pub async fn open_bucket(&self, name: &str) -> Result<Arc<dyn Bucket>, KvError> {
-        let store = self
-            .jetstream
+        self.jetstream
             .get_key_value(name)
             .await
             .map_err(|err| classify(&self.client, format!("open bucket {name}: {err}")))?;
-        Ok(Arc::new(NatsBucket {
-            store,
-            client: self.client.clone(),
-        }))
+        self.bucket(name).await
     }
 
     /// The JetStream context of this connection.
@@ -62,29 +60,40 @@ pub fn bucket_config(spec: &BucketSpec) -> kv::Config {
     }
 }
 
+impl NatsStore {
+    async fn bucket(&self, name: &str) -> Result<Arc<dyn Bucket>, KvError> {
+        let stream = self
+            .jetstream
+            .get_stream_no_info(format!("KV_{name}"))
+            .await
+            .map_err(|err| KvError::Other(format!("bucket {name}: {err}")))?;
+        Ok(Arc::new(NatsBucket {
+            name: name.to_owned(),
+            prefix: format!("$KV.{name}."),
+            jetstream: self.jetstream.clone(),
+            stream,
+            store: tokio::sync::OnceCell::new(),
+            client: self.client.clone(),
+        }))
+    }
+}
+
 impl Store for NatsStore {
     fn ensure_bucket<'a>(&'a self, spec: &'a BucketSpec) -> KvFuture<'a, Arc<dyn Bucket>> {
         Box::pin(async move {
-            let store = match self.jetstream.create_key_value(bucket_config(spec)).await {
-                Ok(store) => store,
-                Err(create_err) => {
-                    // Already there with another config: use it as it is, like Go.
-                    self.jetstream
-                        .get_key_value(&spec.name)
-                        .await
-                        .map_err(|_| {
-                            classify(
-                                &self.client,
-                                format!("ensure bucket {}: {create_err}", spec.name),
-                            )
-                        })?
-                }
-            };
-            let bucket: Arc<dyn Bucket> = Arc::new(NatsBucket {
-                store,
-                client: self.client.clone(),
-            });
-            Ok(bucket)
+            if let Err(create_err) = self.jetstream.create_key_value(bucket_config(spec)).await {
+                // Already there with another config: use it as it is, like Go.
+                self.jetstream
+                    .get_key_value(&spec.name)
+                    .await
+                    .map_err(|_| {
+                        classify(
+                            &self.client,
+                            format!("ensure bucket {}: {create_err}", spec.name),
+                        )
+                    })?;
+            }
+            self.bucket(&spec.name).await
         })
     }
 
@@ -93,9 +102,16 @@ impl Store for NatsStore {
     }
 }
 
-/// One JetStream KV bucket.
+/// One JetStream KV bucket. Writes are JetStream publishes to `$KV.<bucket>.<key>` with the
+/// headers nats.go uses, reads are direct gets; the `kv::Store` handle (which carries a copy of
+/// the stream's info, a few KiB per bucket and worker) is opened only for watches and key
+/// listings.
 pub struct NatsBucket {
-    store: kv::Store,
+    name: String,
+    prefix: String,
+    jetstream: jetstream::Context,
+    stream: jetstream::stream::Stream<()>,
+    store: tokio::sync::OnceCell<kv::Store>,
     client: async_nats::Client,
 }
 
@@ -111,92 +127,152 @@ fn classify(client: &async_nats::Client, text: String) -> KvError {
     }
 }
 
-fn op_of(operation: kv::Operation) -> KvOp {
-    match operation {
+fn entry_of(entry: kv::Entry) -> KvEntry {
+    let op = match entry.operation {
         kv::Operation::Put => KvOp::Put,
         kv::Operation::Delete => KvOp::Delete,
         kv::Operation::Purge => KvOp::Purge,
-    }
-}
-
-fn entry_of(entry: kv::Entry) -> KvEntry {
+    };
     KvEntry {
         key: entry.key,
         value: entry.value,
         revision: entry.revision,
-        op: op_of(entry.operation),
+        op,
+    }
+}
+
+/// The header that marks deletes and purges.
+const KV_OPERATION: &str = "KV-Operation";
+
+impl NatsBucket {
+    async fn store(&self) -> Result<&kv::Store, KvError> {
+        self.store
+            .get_or_try_init(|| async {
+                self.jetstream
+                    .get_key_value(&self.name)
+                    .await
+                    .map_err(|err| {
+                        classify(&self.client, format!("open bucket {}: {err}", self.name))
+                    })
+            })
+            .await
+    }
+
+    async fn publish(&self, key: &str, message: PublishMessage) -> Result<u64, KvError> {
+        let subject = format!("{}{key}", self.prefix);
+        let map = |err: jetstream::context::PublishError| match err.kind() {
+            PublishErrorKind::WrongLastSequence => KvError::WrongRevision,
+            PublishErrorKind::TimedOut => KvError::Timeout,
+            _ => classify(&self.client, format!("write {key}: {err}")),
+        };
+        let ack = self
+            .jetstream
+            .send_publish(subject, message)
+            .await
+            .map_err(map)?;
+        Ok(ack.await.map_err(map)?.sequence)
+    }
+
+    async fn latest(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
+        match self
+            .stream
+            .direct_get_last_for_subject(format!("{}{key}", self.prefix))
+            .await
+        {
+            Ok(message) => {
+                let op = match message.headers.get(KV_OPERATION).map(|v| v.as_str()) {
+                    Some("DEL") => KvOp::Delete,
+                    Some("PURGE") => KvOp::Purge,
+                    _ if message.headers.get("Nats-Marker-Reason").is_some() => KvOp::Purge,
+                    _ => KvOp::Put,
+                };
+                Ok(Some(KvEntry {
+                    key: key.to_owned(),
+                    value: message.payload,
+                    revision: message.sequence,
+                    op,
+                }))
+            }
+            Err(err) if err.kind() == jetstream::stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(err) => Err(classify(&self.client, format!("get {key}: {err}"))),
+        }
     }
 }
 
 impl Bucket for NatsBucket {
     fn name(&self) -> &str {
-        &self.store.name
+        &self.name
     }
 
     fn create<'a>(&'a self, key: &'a str, value: Bytes) -> KvFuture<'a, u64> {
         Box::pin(async move {
-            self.store
-                .create(key, value)
+            let attempt = |expected: u64| {
+                PublishMessage::build()
+                    .payload(value.clone())
+                    .expected_last_subject_sequence(expected)
+            };
+            match self.publish(key, attempt(0)).await {
+                Err(KvError::WrongRevision) => {}
+                other => return other,
+            }
+            // Like nats.go: a delete or purge marker counts as absent; a live value exists.
+            let expected = match self.latest(key).await? {
+                Some(entry) if entry.op == KvOp::Put => return Err(KvError::AlreadyExists),
+                Some(marker) => marker.revision,
+                None => 0,
+            };
+            self.publish(key, attempt(expected))
                 .await
-                .map_err(|err| match err.kind() {
-                    kv::CreateErrorKind::AlreadyExists => KvError::AlreadyExists,
-                    _ => classify(&self.client, format!("create {key}: {err}")),
+                .map_err(|err| match err {
+                    KvError::WrongRevision => KvError::AlreadyExists,
+                    other => other,
                 })
         })
     }
 
     fn update<'a>(&'a self, key: &'a str, value: Bytes, revision: u64) -> KvFuture<'a, u64> {
         Box::pin(async move {
-            self.store
-                .update(key, value, revision)
-                .await
-                .map_err(|err| match err.kind() {
-                    kv::UpdateErrorKind::WrongLastRevision => KvError::WrongRevision,
-                    kv::UpdateErrorKind::TimedOut => KvError::Timeout,
-                    _ => classify(&self.client, format!("update {key}: {err}")),
-                })
+            let message = PublishMessage::build()
+                .payload(value)
+                .expected_last_subject_sequence(revision);
+            self.publish(key, message).await
         })
     }
 
     fn put<'a>(&'a self, key: &'a str, value: Bytes) -> KvFuture<'a, u64> {
         Box::pin(async move {
-            self.store
-                .put(key, value)
+            self.publish(key, PublishMessage::build().payload(value))
                 .await
-                .map_err(|err| classify(&self.client, format!("put {key}: {err}")))
         })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> KvFuture<'a, Option<KvEntry>> {
         Box::pin(async move {
-            let entry = self.entry(key).await?;
-            Ok(entry.filter(|entry| entry.op == KvOp::Put))
+            Ok(self
+                .latest(key)
+                .await?
+                .filter(|entry| entry.op == KvOp::Put))
         })
     }
 
     fn entry<'a>(&'a self, key: &'a str) -> KvFuture<'a, Option<KvEntry>> {
-        Box::pin(async move {
-            self.store
-                .entry(key)
-                .await
-                .map(|entry| entry.map(entry_of))
-                .map_err(|err| classify(&self.client, format!("get {key}: {err}")))
-        })
+        Box::pin(async move { self.latest(key).await })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> KvFuture<'a, ()> {
         Box::pin(async move {
-            self.store
-                .delete(key)
-                .await
-                .map_err(|err| classify(&self.client, format!("delete {key}: {err}")))
+            let message = PublishMessage::build()
+                .payload(Bytes::new())
+                .header(KV_OPERATION, "DEL");
+            self.publish(key, message).await.map(|_| ())
         })
     }
 
     fn keys(&self) -> KvFuture<'_, Vec<String>> {
         Box::pin(async move {
             let keys = self
-                .store
+                .store()
+                .await?
                 .keys()
                 .await
                 .map_err(|err| classify(&self.client, format!("list keys: {err}")))?;
@@ -209,7 +285,8 @@ impl Bucket for NatsBucket {
     fn watch<'a>(&'a self, pattern: &'a str) -> KvFuture<'a, KvWatch> {
         Box::pin(async move {
             let watch = self
-                .store
+                .store()
+                .await?
                 .watch_with_history(pattern)
                 .await
                 .map_err(|err| classify(&self.client, format!("watch {pattern}: {err}")))?;

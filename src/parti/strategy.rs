@@ -68,7 +68,8 @@ pub trait Strategy: Send + Sync + fmt::Debug {
     ) -> Result<AssignmentMap, StrategyError>;
 }
 
-/// Which strategy, as named in profiles and on the CLI.
+/// Which strategy. Profiles (serde) name it by the variant identifier (`ConsistentHash`, a valid
+/// RON identifier); the CLI and [`Strategy::name`] use the kebab-case name (`Display`/`FromStr`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum StrategyKind {
     /// [`ConsistentHash`]: `consistent-hash`.
@@ -145,8 +146,8 @@ impl StrategyConfig {
     ///
     /// Rejected: parameters the chosen strategy does not use, `virtual_nodes = 0` for
     /// consistent-hash (its ring would be empty), more than [`MAX_VIRTUAL_NODES`] virtual nodes,
-    /// and non-finite thresholds. Values below the
-    /// weighted strategy's minimums are accepted: that strategy clamps them, as Go does.
+    /// and non-finite thresholds. Values below the weighted strategy's minimums are accepted:
+    /// that strategy clamps them, as Go does.
     pub fn validate(&self) -> Result<(), StrategyError> {
         let uses_hash = self.kind != StrategyKind::RoundRobin;
         let uses_weights = self.kind == StrategyKind::WeightedConsistentHash;
@@ -258,7 +259,11 @@ mod tests {
             assert_eq!(kind.name().parse::<StrategyKind>().unwrap(), kind);
             assert_eq!(kind.to_string(), kind.name());
             let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{kind:?}\""), "profiles name strategies as RON identifiers");
+            assert_eq!(
+                json,
+                format!("\"{kind:?}\""),
+                "profiles name strategies as RON identifiers"
+            );
             assert_eq!(serde_json::from_str::<StrategyKind>(&json).unwrap(), kind);
             let config = StrategyConfig {
                 kind,

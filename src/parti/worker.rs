@@ -15,10 +15,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+mod liveness;
+
+use liveness::{LivenessInput, liveness};
+
 use super::assignment::Assignment;
 use super::calculator::driver::{CalcEvent, CalculatorHandle};
 use super::config::Config;
-use super::election::{Election, ElectionChange};
+use super::election::Election;
 use super::error::Error;
 use super::events::{WorkerEvent, WorkerStatus};
 use super::heartbeat;
@@ -41,6 +45,19 @@ const CALCULATOR_STOP_BUDGET: Duration = Duration::from_secs(5);
 const DEGRADED_ENTER: Duration = Duration::from_secs(10);
 const DEGRADED_EXIT: Duration = Duration::from_secs(5);
 
+/// Where a worker's events go. A channel sender is one; a host can pass its own sink to tag
+/// events without a forwarding task per worker.
+pub trait EventSink: Send + Sync + 'static {
+    /// Deliver one event; `worker_id` is the worker's stable ID once claimed.
+    fn deliver(&self, worker_id: Option<&str>, event: WorkerEvent);
+}
+
+impl EventSink for mpsc::UnboundedSender<WorkerEvent> {
+    fn deliver(&self, _worker_id: Option<&str>, event: WorkerEvent) {
+        let _ = self.send(event);
+    }
+}
+
 /// What a worker is made of besides its connection.
 #[derive(Clone)]
 pub struct WorkerSpec {
@@ -59,17 +76,13 @@ pub struct Worker {
 
 impl Worker {
     /// Start a worker. Its events go to `events`.
-    pub fn spawn(
-        store: Arc<dyn Store>,
-        spec: WorkerSpec,
-        events: mpsc::UnboundedSender<WorkerEvent>,
-    ) -> Worker {
+    pub fn spawn(store: Arc<dyn Store>, spec: WorkerSpec, events: impl EventSink) -> Worker {
         let cancel = CancellationToken::new();
         let (status_tx, status) = watch::channel(WorkerStatus::default());
         let (refresh, refresh_rx) = mpsc::channel(4);
         let machine = Machine {
             status: status_tx,
-            events,
+            events: Box::new(events),
             spec,
             store,
             cancel: cancel.clone(),
@@ -133,7 +146,7 @@ impl Worker {
 
 /// Messages from a worker's helper tasks to its main loop.
 enum Internal {
-    Assignment(KvEntry),
+    Assignment(Box<KvEntry>),
     Leadership(bool, Option<String>),
     IdRenewal(Renewal),
     Warning(String),
@@ -141,18 +154,16 @@ enum Internal {
 
 struct Machine {
     status: watch::Sender<WorkerStatus>,
-    events: mpsc::UnboundedSender<WorkerEvent>,
+    events: Box<dyn EventSink>,
     spec: WorkerSpec,
     store: Arc<dyn Store>,
     cancel: CancellationToken,
 }
 
-/// Helper tasks that hand their state back when they end.
+/// Helper tasks; the liveness task hands the ID and the election back when it ends.
 struct Helpers {
     stop: CancellationToken,
-    renewal: AbortOnDropHandle<ClaimedId>,
-    election: AbortOnDropHandle<Election>,
-    heartbeat: AbortOnDropHandle<()>,
+    liveness: AbortOnDropHandle<(Option<ClaimedId>, Option<Election>)>,
     _watcher: AbortOnDropHandle<()>,
 }
 
@@ -160,13 +171,16 @@ struct Running {
     buckets: Buckets,
     worker_id: String,
     held: Option<Assignment>,
+    /// Revision of `assignment.<id>` when the worker started, if the key existed.
+    leftover_revision: Option<u64>,
     calculator: Option<(CalculatorHandle, mpsc::UnboundedReceiver<CalcEvent>)>,
     id_lost: bool,
 }
 
 impl Machine {
     fn emit(&self, event: WorkerEvent) {
-        let _ = self.events.send(event);
+        let worker_id = self.status.borrow().worker_id.clone();
+        self.events.deliver(worker_id.as_deref(), event);
     }
 
     fn state(&self) -> State {
@@ -216,6 +230,13 @@ impl Machine {
         };
         let worker_id = claimed.worker_id.clone();
         let is_leader = election.is_leader();
+        let leftover_revision = buckets
+            .assignment
+            .get(&assignment_key(&worker_id))
+            .await
+            .ok()
+            .flatten()
+            .map(|entry| entry.revision);
         let helpers = self.spawn_helpers(&buckets, claimed, election, internal_tx);
         let mut running = Running {
             buckets,
@@ -223,6 +244,7 @@ impl Machine {
             held: None,
             calculator: None,
             id_lost: false,
+            leftover_revision,
         };
         if is_leader {
             self.start_calculator(&mut running);
@@ -289,95 +311,27 @@ impl Machine {
     fn spawn_helpers(
         &self,
         buckets: &Buckets,
-        mut claimed: ClaimedId,
-        mut election: Election,
+        claimed: ClaimedId,
+        election: Election,
         internal: mpsc::UnboundedSender<Internal>,
     ) -> Helpers {
         let timing = self.spec.config.timing.clone();
         let stop = self.cancel.child_token();
         let worker_id = claimed.worker_id.clone();
 
-        let renewal = {
-            let (stop, bucket, internal) =
-                (stop.clone(), buckets.stable_id.clone(), internal.clone());
-            let (period, attempt) = (timing.id_renewal_interval(), timing.id_renewal_timeout());
-            tokio::spawn(async move {
-                let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
-                loop {
-                    tokio::select! {
-                        () = stop.cancelled() => break,
-                        _ = ticker.tick() => {}
-                    }
-                    match tokio::time::timeout(attempt, claimed.renew(&bucket)).await {
-                        Ok(Ok(Renewal::Renewed)) => {}
-                        Ok(Ok(outcome)) => {
-                            let lost = outcome == Renewal::Lost;
-                            let _ = internal.send(Internal::IdRenewal(outcome));
-                            if lost {
-                                break;
-                            }
-                        }
-                        Ok(Err(err)) => {
-                            let _ = internal.send(Internal::Warning(format!(
-                                "stable ID renewal failed: {err}"
-                            )));
-                        }
-                        Err(_) => {
-                            let _ = internal
-                                .send(Internal::Warning("stable ID renewal timed out".into()));
-                        }
-                    }
-                }
-                claimed
-            })
-        };
-
-        let election_task = {
-            let (stop, bucket, internal) =
-                (stop.clone(), buckets.election.clone(), internal.clone());
-            let period = timing.election_interval();
-            tokio::spawn(async move {
-                let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
-                loop {
-                    tokio::select! {
-                        () = stop.cancelled() => break,
-                        _ = ticker.tick() => {}
-                    }
-                    let (change, error) = election.tick(&bucket).await;
-                    let reason = error.map(|err| err.to_string());
-                    match change {
-                        ElectionChange::Acquired => {
-                            let _ = internal.send(Internal::Leadership(true, None));
-                        }
-                        ElectionChange::Lost => {
-                            let _ = internal.send(Internal::Leadership(false, reason));
-                        }
-                        ElectionChange::None => {}
-                    }
-                }
-                election
-            })
-        };
-
-        let heartbeat_task = {
-            let (stop, bucket, worker_id) =
-                (stop.clone(), buckets.heartbeat.clone(), worker_id.clone());
-            let period = timing.heartbeat_interval;
-            tokio::spawn(async move {
-                let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
-                loop {
-                    tokio::select! {
-                        () = stop.cancelled() => break,
-                        _ = ticker.tick() => {}
-                    }
-                    // Errors are ignored like Go's; liveness is judged by the leader.
-                    let _ = tokio::time::timeout(
-                        HEARTBEAT_TIMEOUT,
-                        heartbeat::publish(&bucket, &worker_id),
-                    )
-                    .await;
-                }
-            })
+        let liveness = {
+            let (stop, internal) = (stop.clone(), internal.clone());
+            let buckets = buckets.clone();
+            let worker_id = worker_id.clone();
+            tokio::spawn(liveness(LivenessInput {
+                stop,
+                internal,
+                buckets,
+                worker_id,
+                timing,
+                claimed,
+                election,
+            }))
         };
 
         let watcher = {
@@ -406,7 +360,7 @@ impl Machine {
                         };
                         match item {
                             Some(Ok(entry)) => {
-                                let _ = internal.send(Internal::Assignment(entry));
+                                let _ = internal.send(Internal::Assignment(Box::new(entry)));
                             }
                             Some(Err(_)) | None => break,
                         }
@@ -417,9 +371,7 @@ impl Machine {
 
         Helpers {
             stop,
-            renewal: AbortOnDropHandle::new(renewal),
-            election: AbortOnDropHandle::new(election_task),
-            heartbeat: AbortOnDropHandle::new(heartbeat_task),
+            liveness: AbortOnDropHandle::new(liveness),
             _watcher: AbortOnDropHandle::new(watcher),
         }
     }
@@ -461,7 +413,7 @@ impl Machine {
                     });
                 }
                 Some(message) = internal.recv() => match message {
-                    Internal::Assignment(entry) => self.on_assignment(running, entry).await,
+                    Internal::Assignment(entry) => self.on_assignment(running, *entry).await,
                     Internal::Leadership(true, _) => {
                         self.status.send_modify(|s| s.is_leader = true);
                         self.emit(WorkerEvent::Leadership { is_leader: true });
@@ -515,9 +467,13 @@ impl Machine {
             }
         };
         let initial = running.held.is_none();
-        if initial {
-            // Accept a first value only if it belongs to the newest publish; an older leftover
-            // from this ID's previous life is not an assignment (Go bug §13.10).
+        let from_before_start = running
+            .leftover_revision
+            .is_some_and(|revision| entry.revision <= revision);
+        if initial && from_before_start {
+            // A value that was already there when this worker started may be a leftover from
+            // this ID's previous life (Go bug §13.10): accept it only if it belongs to the
+            // newest publish. Values written after the start come from the current leader.
             let newest = highest_version(running.buckets.assignment.as_ref())
                 .await
                 .unwrap_or(0);
@@ -655,13 +611,13 @@ impl Machine {
             calculator.stop(CALCULATOR_STOP_BUDGET).await;
         }
         helpers.stop.cancel();
-        let _ = helpers.heartbeat.await;
+        let (claimed, election) = helpers.liveness.await.unwrap_or((None, None));
         let _ = tokio::time::timeout(
             CLEANUP_TIMEOUT,
             heartbeat::remove(&running.buckets.heartbeat, &running.worker_id),
         )
         .await;
-        if let Ok(mut election) = helpers.election.await {
+        if let Some(mut election) = election {
             let _ = tokio::time::timeout(
                 CLEANUP_TIMEOUT,
                 election.step_down(&running.buckets.election),
@@ -669,7 +625,7 @@ impl Machine {
             .await;
         }
         self.status.send_modify(|s| s.is_leader = false);
-        if let Ok(claimed) = helpers.renewal.await
+        if let Some(claimed) = claimed
             && !running.id_lost
         {
             {
