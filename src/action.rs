@@ -76,7 +76,9 @@ impl Action {
             Action::KillWorker(target) => format!("kill {target}"),
             Action::StopWorker(target) => format!("stop {target}"),
             Action::KillHost(host) => format!("kill host {host}"),
-            Action::PauseHost { host, duration } => format!("pause host {host} {}", Human(*duration)),
+            Action::PauseHost { host, duration } => {
+                format!("pause host {host} {}", Human(*duration))
+            }
             Action::RestartNats => "restart nats".into(),
             Action::Mark(label) => format!("mark {label}"),
         }
@@ -107,10 +109,20 @@ mod tests {
     #[test]
     fn labels_are_short_and_name_the_target() {
         assert_eq!(Action::ScaleTo(5).label(), "scale→5");
-        assert_eq!(Action::KillWorker(WorkerTarget::Leader).label(), "kill leader");
-        assert_eq!(Action::KillWorker(WorkerTarget::Id("worker-3".into())).label(), "kill worker-3");
         assert_eq!(
-            Action::PauseHost { host: 1, duration: Duration::from_millis(1500) }.label(),
+            Action::KillWorker(WorkerTarget::Leader).label(),
+            "kill leader"
+        );
+        assert_eq!(
+            Action::KillWorker(WorkerTarget::Id("worker-3".into())).label(),
+            "kill worker-3"
+        );
+        assert_eq!(
+            Action::PauseHost {
+                host: 1,
+                duration: Duration::from_millis(1500)
+            }
+            .label(),
             "pause host 1 1.5s"
         );
         assert!(!Action::Mark("x".into()).is_event());
@@ -122,7 +134,10 @@ mod tests {
         let actions = vec![
             Action::ScaleTo(3),
             Action::KillWorker(WorkerTarget::Id("worker-1".into())),
-            Action::PauseHost { host: 0, duration: Duration::from_secs(2) },
+            Action::PauseHost {
+                host: 0,
+                duration: Duration::from_secs(2),
+            },
             Action::Mark("after".into()),
         ];
         let text = ron::to_string(&actions).expect("serialize");

@@ -50,7 +50,10 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant, reason = "parsed once; boxing would only obscure the clap types")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once; boxing would only obscure the clap types"
+)]
 pub enum Command {
     /// Check a profile; errors carry file:line:col.
     Validate {

@@ -26,7 +26,9 @@ pub struct Subjects {
 
 impl Subjects {
     pub fn new(run_id: &str) -> Self {
-        Self { run: run_id.to_owned() }
+        Self {
+            run: run_id.to_owned(),
+        }
     }
     pub fn run_id(&self) -> &str {
         &self.run
@@ -214,11 +216,16 @@ mod tests {
     fn commands_round_trip_as_json() {
         for command in [
             HostCommand::Start { count: 3 },
-            HostCommand::Kill { worker_id: "worker-1".into() },
+            HostCommand::Kill {
+                worker_id: "worker-1".into(),
+            },
             HostCommand::Shutdown,
         ] {
             let json = serde_json::to_string(&command).expect("json");
-            assert_eq!(serde_json::from_str::<HostCommand>(&json).expect("parse"), command);
+            assert_eq!(
+                serde_json::from_str::<HostCommand>(&json).expect("parse"),
+                command
+            );
         }
     }
 }

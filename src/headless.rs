@@ -39,7 +39,9 @@ pub struct HeadlessOptions {
 /// Where a run is recorded when `--record` is not given.
 pub fn default_recording_path(profile: &Profile, run_id: &str) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from("recordings").join("runs").join(format!("{}-{stamp}-{run_id}.ron", profile.name))
+    PathBuf::from("recordings")
+        .join("runs")
+        .join(format!("{}-{stamp}-{run_id}.ron", profile.name))
 }
 
 /// The recording header of a run.
@@ -49,7 +51,11 @@ pub fn header(workbench: &Workbench, profile: &Profile, mode: RunMode) -> Header
     header
 }
 
-fn resolve_baseline(option: Option<&Path>, profile: &Profile, profile_path: &Path) -> Option<PathBuf> {
+fn resolve_baseline(
+    option: Option<&Path>,
+    profile: &Profile,
+    profile_path: &Path,
+) -> Option<PathBuf> {
     option.map(Path::to_path_buf).or_else(|| {
         profile.baseline.as_ref().map(|spec| {
             let dir = profile_path.parent().unwrap_or_else(|| Path::new("."));
@@ -60,7 +66,8 @@ fn resolve_baseline(option: Option<&Path>, profile: &Profile, profile_path: &Pat
 
 /// Run a profile headless.
 pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
-    let profile = profile::load(&options.profile).map_err(|err| AppError::CouldNotRun(err.message))?;
+    let profile =
+        profile::load(&options.profile).map_err(|err| AppError::CouldNotRun(err.message))?;
     let baseline_path = resolve_baseline(options.baseline.as_deref(), &profile, &options.profile);
     let baseline = match &baseline_path {
         Some(path) => Some(crate::record::io::load(path).map_err(AppError::could_not_run)?),
@@ -73,11 +80,14 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
         server_url: options.server_url.clone(),
         host_env: Vec::new(),
     };
-    let mut workbench = tokio::select! {
+    let workbench = tokio::select! {
         started = Workbench::start(&profile, workbench_options) => started?,
         signal = signals.next() => return Err(AppError::could_not_run(format!("{signal} during start-up"))),
     };
-    let path = options.record.clone().unwrap_or_else(|| default_recording_path(&profile, workbench.run_id()));
+    let path = options
+        .record
+        .clone()
+        .unwrap_or_else(|| default_recording_path(&profile, workbench.run_id()));
     let recorder = Recorder::spawn(
         header(&workbench, &profile, RunMode::Headless),
         path.clone(),
@@ -85,8 +95,18 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
         std::time::Duration::from_secs(2),
     );
     let live = std::io::stderr().is_terminal();
-    let printer = progress::spawn(workbench.subscribe(), workbench.state(), profile.steps.len() * profile.repeats as usize, live);
-    info!("running profile {} (run {}), recording to {}", profile.name, workbench.run_id(), path.display());
+    let printer = progress::spawn(
+        workbench.subscribe(),
+        workbench.state(),
+        profile.steps.len() * profile.repeats as usize,
+        live,
+    );
+    info!(
+        "running profile {} (run {}), recording to {}",
+        profile.name,
+        workbench.run_id(),
+        path.display()
+    );
 
     let cancel = CancellationToken::new();
     let mut outcome = Outcome::Completed;
@@ -94,11 +114,16 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
     for repeat in 0..profile.repeats {
         if repeat > 0 {
             // Each repeat starts from an empty cluster.
-            let reset = [profile::Step::ScaleTo(0), profile::Step::WaitStable { timeout: std::time::Duration::from_secs(60) }];
-            let _ = scenario::run(&mut workbench, &reset, usize::MAX / 2, &cancel).await;
+            let reset = [
+                profile::Step::ScaleTo(0),
+                profile::Step::WaitStable {
+                    timeout: std::time::Duration::from_secs(60),
+                },
+            ];
+            let _ = scenario::run(&workbench, &reset, usize::MAX / 2, &cancel).await;
         }
         let first = repeat as usize * profile.steps.len();
-        let steps = scenario::run(&mut workbench, &profile.steps, first, &cancel);
+        let steps = scenario::run(&workbench, &profile.steps, first, &cancel);
         tokio::pin!(steps);
         outcome = tokio::select! {
             outcome = &mut steps => outcome,
@@ -124,36 +149,65 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
     };
     let comparison = match &baseline {
         Some(baseline) => {
-            let tolerances = profile.baseline.as_ref().map(|b| b.tolerances.clone()).unwrap_or_default();
-            Some(baseline::compare(&recording, baseline, &tolerances, options.force).map_err(AppError::CouldNotRun)?)
+            let tolerances = profile
+                .baseline
+                .as_ref()
+                .map(|b| b.tolerances.clone())
+                .unwrap_or_default();
+            Some(
+                baseline::compare(&recording, baseline, &tolerances, options.force)
+                    .map_err(AppError::CouldNotRun)?,
+            )
         }
         None => None,
     };
     if let Some(junit) = &options.junit {
-        std::fs::write(junit, render::junit(&summary, &profile.name))
-            .map_err(|err| AppError::could_not_run(format!("cannot write {}: {err}", junit.display())))?;
+        std::fs::write(junit, render::junit(&summary, &profile.name)).map_err(|err| {
+            AppError::could_not_run(format!("cannot write {}: {err}", junit.display()))
+        })?;
     }
     let table = render::table(&summary, comparison.as_ref());
     if options.json {
         eprintln!("{table}");
-        println!("{}", render::json(&summary, comparison.as_ref(), Some(&path)));
+        println!(
+            "{}",
+            render::json(&summary, comparison.as_ref(), Some(&path))
+        );
     } else {
         println!("{table}");
     }
     eprintln!("parti-top: recording written to {}", path.display());
     if let Some(signal) = interrupted {
-        return Err(AppError::could_not_run(format!("interrupted by {signal}; partial recording kept")));
+        return Err(AppError::could_not_run(format!(
+            "interrupted by {signal}; partial recording kept"
+        )));
     }
-    let regressed = comparison.as_ref().is_some_and(baseline::Comparison::regressed);
+    let regressed = comparison
+        .as_ref()
+        .is_some_and(baseline::Comparison::regressed);
     match (&outcome, summary.verdict, regressed) {
         (Outcome::Completed, summary::Verdict::Pass, false) => Ok(()),
-        (Outcome::StepFailed { index, label, reason }, _, _) => {
-            Err(AppError::Failed(format!("step {} ({label}) failed: {reason}", index + 1)))
-        }
+        (
+            Outcome::StepFailed {
+                index,
+                label,
+                reason,
+            },
+            _,
+            _,
+        ) => Err(AppError::Failed(format!(
+            "step {} ({label}) failed: {reason}",
+            index + 1
+        ))),
         (_, _, true) => Err(AppError::Failed("regressed against the baseline".into())),
         _ => Err(AppError::Failed(format!(
             "verdict: fail ({})",
-            summary.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            summary
+                .failures
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         ))),
     }
 }

@@ -53,7 +53,11 @@ struct SlotSink {
 impl EventSink for SlotSink {
     fn deliver(&self, worker_id: Option<&str>, event: WorkerEvent) {
         let worker_id = worker_id.map(str::to_owned);
-        let _ = self.events.send(SlotEvent { slot: self.slot, worker_id, event });
+        let _ = self.events.send(SlotEvent {
+            slot: self.slot,
+            worker_id,
+            event,
+        });
     }
 }
 
@@ -112,12 +116,21 @@ impl Pool {
 
     /// A future that opens one connection per reserved slot, concurrently. It borrows nothing
     /// from the pool, so it can run in another task.
-    pub fn connector(&self, reserved: Vec<(u64, String)>) -> impl Future<Output = Connected> + Send + 'static {
+    pub fn connector(
+        &self,
+        reserved: Vec<(u64, String)>,
+    ) -> impl Future<Output = Connected> + Send + 'static {
         let (url, auth) = (self.url.clone(), self.auth.clone());
         async move {
-            let connects = reserved.iter().map(|(_, name)| client::connect(&url, &auth, name));
+            let connects = reserved
+                .iter()
+                .map(|(_, name)| client::connect(&url, &auth, name));
             let clients = futures::future::join_all(connects).await;
-            reserved.into_iter().map(|(slot, _)| slot).zip(clients).collect()
+            reserved
+                .into_iter()
+                .map(|(slot, _)| slot)
+                .zip(clients)
+                .collect()
         }
     }
 
@@ -151,9 +164,16 @@ impl Pool {
     /// Start a worker on an open connection in a reserved slot.
     pub fn spawn_worker(&mut self, slot: u64, client: async_nats::Client) {
         let store = Arc::new(NatsStore::new(client.clone()));
-        let sink = SlotSink { slot, events: self.events.clone() };
+        let sink = SlotSink {
+            slot,
+            events: self.events.clone(),
+        };
         let worker = Worker::spawn(store, self.spec.clone(), sink);
-        self.slots.push(Slot { slot, worker, client });
+        self.slots.push(Slot {
+            slot,
+            worker,
+            client,
+        });
     }
 
     /// Take the newest `count` slots out of the pool (to stop them elsewhere).
@@ -220,8 +240,9 @@ impl Pool {
 
     /// Remove slots whose worker ended on its own (failed start, lost ID), with how it ended.
     pub async fn reap_finished(&mut self) -> Vec<(u64, Result<(), PartiError>)> {
-        let (done, alive): (Vec<Slot>, Vec<Slot>) =
-            std::mem::take(&mut self.slots).into_iter().partition(|s| s.worker.is_finished());
+        let (done, alive): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.slots)
+            .into_iter()
+            .partition(|s| s.worker.is_finished());
         self.slots = alive;
         stop_slots(done).await
     }

@@ -6,20 +6,21 @@
 
 pub mod action;
 pub mod cli;
-pub mod control;
 pub mod commands;
+pub mod control;
 pub mod error;
 pub mod headless;
 pub mod host;
+pub mod measure;
 pub mod nats;
 pub mod observation;
-pub mod measure;
 pub mod observer;
+pub mod parti;
 pub mod procfs;
-pub mod workbench;
 pub mod profile;
 pub mod record;
-pub mod scenario;
 pub mod report;
-pub mod parti;
+pub mod scenario;
 pub mod testkit;
+pub mod tui;
+pub mod workbench;

@@ -33,9 +33,16 @@ pub enum Input<'a> {
     Telemetry(&'a HostTelemetry),
     Kv(&'a KvChange),
     /// A host process ended; `expected` when an action asked for it.
-    HostGone { host: u32, how: String, expected: bool },
+    HostGone {
+        host: u32,
+        how: String,
+        expected: bool,
+    },
     /// An action was carried out; the cluster should end up with `expected_live` workers.
-    Action { action: Action, expected_live: usize },
+    Action {
+        action: Action,
+        expected_live: usize,
+    },
     Tick,
     /// The run is over: close the open event.
     Finish,
@@ -114,7 +121,13 @@ impl Measure {
 
     /// Why the current event has not stabilized yet.
     pub fn unstable_reason(&self) -> Option<String> {
-        self.model.unstable_reason(self.open.as_ref().map(|o| o.expected_live))
+        self.model
+            .unstable_reason(self.open.as_ref().map(|o| o.expected_live))
+    }
+
+    /// Whether an input can be skipped because it changes nothing (a heartbeat refresh).
+    pub fn is_noop(&self, input: &Input<'_>) -> bool {
+        matches!(input, Input::Kv(change) if self.model.is_heartbeat_refresh(change))
     }
 
     /// Feed one input at `t_ms`.
@@ -127,13 +140,24 @@ impl Measure {
                 Vec::new()
             }
             Input::Kv(change) => self.model.apply_kv(change),
-            Input::HostGone { host, how, expected } => {
+            Input::HostGone {
+                host,
+                how,
+                expected,
+            } => {
                 if !expected {
-                    out.push(self.finding(t_ms, Check::Infrastructure, format!("host {host} exited: {how}")));
+                    out.push(self.finding(
+                        t_ms,
+                        Check::Infrastructure,
+                        format!("host {host} exited: {how}"),
+                    ));
                 }
                 self.model.host_gone(host, &how)
             }
-            Input::Action { action, expected_live } => {
+            Input::Action {
+                action,
+                expected_live,
+            } => {
                 self.close(t_ms, &mut out);
                 if action.is_event() {
                     self.open = Some(OpenEvent {
@@ -187,13 +211,22 @@ impl Measure {
     }
 
     fn finding(&self, t_ms: u64, check: Check, message: String) -> Output {
-        Output::Finding(Finding { t_ms, check, message })
+        Output::Finding(Finding {
+            t_ms,
+            check,
+            message,
+        })
     }
 
     /// Stabilization and quiescence of the open event.
     fn track(&mut self, t_ms: u64, out: &mut Vec<Output>) {
         let Some(open) = &mut self.open else { return };
-        if open.stabilized_at_ms.is_none() && self.model.unstable_reason(Some(open.expected_live)).is_none() {
+        if open.stabilized_at_ms.is_none()
+            && self
+                .model
+                .unstable_reason(Some(open.expected_live))
+                .is_none()
+        {
             open.stabilized_at_ms = Some(t_ms);
             open.after = Some(self.model.assignment_map());
             open.workers_after = Some(self.model.live_count());
@@ -211,7 +244,9 @@ impl Measure {
             self.settled = true;
         }
         if let Some(stable_at) = open.stabilized_at_ms {
-            let last_change = open.last_version_at_ms.map_or(stable_at, |v| v.max(stable_at));
+            let last_change = open
+                .last_version_at_ms
+                .map_or(stable_at, |v| v.max(stable_at));
             if t_ms.saturating_sub(last_change) >= self.settings.quiet_period_ms {
                 self.close(t_ms, out);
             }
@@ -223,11 +258,15 @@ impl Measure {
         let Some(open) = self.open.take() else { return };
         let stabilization_ms = open.stabilized_at_ms.map(|t| t - open.t_start_ms);
         let quiet = open.stabilized_at_ms.is_some_and(|stable_at| {
-            let last_change = open.last_version_at_ms.map_or(stable_at, |v| v.max(stable_at));
+            let last_change = open
+                .last_version_at_ms
+                .map_or(stable_at, |v| v.max(stable_at));
             t_ms.saturating_sub(last_change) >= self.settings.quiet_period_ms
         });
-        let quiescence_ms =
-            quiet.then(|| open.last_version_at_ms.map_or(0, |v| v.saturating_sub(open.t_start_ms)));
+        let quiescence_ms = quiet.then(|| {
+            open.last_version_at_ms
+                .map_or(0, |v| v.saturating_sub(open.t_start_ms))
+        });
         let (moved_partitions, moved_percent, balance_ratio) = match &open.after {
             Some(after) => {
                 let moved = movement(&open.before, after);
@@ -247,21 +286,30 @@ impl Measure {
             moved_percent,
             balance: balance_ratio.filter(|b| b.is_finite()),
             workers_before: open.workers_before,
-            workers_after: open.workers_after.unwrap_or_else(|| self.model.live_count()),
+            workers_after: open
+                .workers_after
+                .unwrap_or_else(|| self.model.live_count()),
         }));
     }
 
     /// The continuous invariant checks. Each condition is reported once until it clears.
     fn check(&mut self, t_ms: u64, out: &mut Vec<Output>) {
         let mut now_active = BTreeSet::new();
-        let mut report = |this: &Self, key: String, check: Check, message: String, out: &mut Vec<Output>| {
-            if !this.active.contains(&key) {
-                out.push(this.finding(t_ms, check, message));
-            }
-            now_active.insert(key);
-        };
+        let mut report =
+            |this: &Self, key: String, check: Check, message: String, out: &mut Vec<Output>| {
+                if !this.active.contains(&key) {
+                    out.push(this.finding(t_ms, check, message));
+                }
+                now_active.insert(key);
+            };
         for id in self.model.duplicate_ids() {
-            report(self, format!("dup:{id}"), Check::UniqueIds, format!("{id} is claimed by more than one running worker"), out);
+            report(
+                self,
+                format!("dup:{id}"),
+                Check::UniqueIds,
+                format!("{id} is claimed by more than one running worker"),
+                out,
+            );
         }
         let leaders = self.model.claimed_leaders();
         if leaders.len() > 1 {
@@ -271,27 +319,48 @@ impl Measure {
                     self,
                     "leaders".into(),
                     Check::SingleLeader,
-                    format!("{} workers act as leader: {}", leaders.len(), leaders.join(", ")),
+                    format!(
+                        "{} workers act as leader: {}",
+                        leaders.len(),
+                        leaders.join(", ")
+                    ),
                     out,
                 );
             }
         } else {
             self.leaders_overlap_since_ms = None;
         }
-        if self.settled && self.open.as_ref().is_none_or(|o| o.stabilized_at_ms.is_some()) {
+        if self.settled
+            && self
+                .open
+                .as_ref()
+                .is_none_or(|o| o.stabilized_at_ms.is_some())
+        {
             if self.model.publish_complete()
                 && let Some(problem) = self.model.coverage_problems().into_iter().next()
             {
-                report(self, format!("owner:{problem}"), Check::SingleOwner, problem, out);
+                report(
+                    self,
+                    format!("owner:{problem}"),
+                    Check::SingleOwner,
+                    problem,
+                    out,
+                );
             }
             // With no running worker nobody could have republished: leftovers are expected.
-            let dead_owners = if self.model.live_count() == 0 { Vec::new() } else { self.model.dead_owners() };
+            let dead_owners = if self.model.live_count() == 0 {
+                Vec::new()
+            } else {
+                self.model.dead_owners()
+            };
             for worker in dead_owners {
                 report(
                     self,
                     format!("dead:{worker}"),
                     Check::NoDeadOwner,
-                    format!("{worker} is not running but is assigned partitions at the newest version"),
+                    format!(
+                        "{worker} is not running but is assigned partitions at the newest version"
+                    ),
                     out,
                 );
             }

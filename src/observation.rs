@@ -69,19 +69,46 @@ pub struct WorkerView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ClusterEventKind {
     WorkerStarted,
-    StateChanged { from: State, to: State },
+    StateChanged {
+        from: State,
+        to: State,
+    },
     IdClaimed,
-    IdLost { reclaimed: bool },
-    Leadership { is_leader: bool },
-    AssignmentApplied { version: i64, initial: bool, total: usize, added: usize, removed: usize },
-    Published { version: i64, lifecycle: String, workers: usize, partitions: usize },
+    IdLost {
+        reclaimed: bool,
+    },
+    Leadership {
+        is_leader: bool,
+    },
+    AssignmentApplied {
+        version: i64,
+        initial: bool,
+        total: usize,
+        added: usize,
+        removed: usize,
+    },
+    Published {
+        version: i64,
+        lifecycle: String,
+        workers: usize,
+        partitions: usize,
+    },
     /// The worker's task ended: `how` is `stopped`, `killed` or the error that ended it.
-    WorkerEnded { how: String },
-    Warning { message: String },
+    WorkerEnded {
+        how: String,
+    },
+    Warning {
+        message: String,
+    },
     /// A host process exited (or stopped answering).
-    HostLost { how: String },
+    HostLost {
+        how: String,
+    },
     /// nats-server went down, came back or was restarted.
-    Nats { up: bool, detail: String },
+    Nats {
+        up: bool,
+        detail: String,
+    },
 }
 
 /// A timestamped cluster event.

@@ -34,7 +34,10 @@ pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
 pub fn read(pid: u32) -> Option<ProcReading> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(ProcReading { rss_bytes: parse_status_rss(&status)?, cpu_ticks: parse_stat_ticks(&stat)? })
+    Some(ProcReading {
+        rss_bytes: parse_status_rss(&status)?,
+        cpu_ticks: parse_stat_ticks(&stat)?,
+    })
 }
 
 /// Clock ticks per second (`_SC_CLK_TCK`), 100 when unknown.
@@ -56,7 +59,10 @@ pub struct CpuMeter {
 
 impl Default for CpuMeter {
     fn default() -> Self {
-        Self { ticks_per_second: clock_ticks_per_second(), last: HashMap::new() }
+        Self {
+            ticks_per_second: clock_ticks_per_second(),
+            last: HashMap::new(),
+        }
     }
 }
 
@@ -133,10 +139,15 @@ mod tests {
 
     #[test]
     fn cpu_percent_is_ticks_over_time() {
-        let mut meter = CpuMeter { ticks_per_second: 100, last: HashMap::new() };
+        let mut meter = CpuMeter {
+            ticks_per_second: 100,
+            last: HashMap::new(),
+        };
         let t0 = Instant::now();
         assert_eq!(meter.percent(1, 100, t0), None);
-        let percent = meter.percent(1, 150, t0 + std::time::Duration::from_secs(1)).expect("percent");
+        let percent = meter
+            .percent(1, 150, t0 + std::time::Duration::from_secs(1))
+            .expect("percent");
         assert!((percent - 50.0).abs() < 1e-9);
     }
 

@@ -197,7 +197,10 @@ impl Step {
             Step::StopWorker(target) => Action::StopWorker(target.clone()),
             Step::KillLeader => Action::KillWorker(WorkerTarget::Leader),
             Step::KillHost(host) => Action::KillHost(*host),
-            Step::PauseHost { host, duration } => Action::PauseHost { host: *host, duration: *duration },
+            Step::PauseHost { host, duration } => Action::PauseHost {
+                host: *host,
+                duration: *duration,
+            },
             Step::RestartNats => Action::RestartNats,
             Step::Mark(label) => Action::Mark(label.clone()),
             Step::WaitStable { .. } | Step::Hold(_) => return None,

@@ -19,20 +19,29 @@ pub enum Outcome {
     /// Every step ran.
     Completed,
     /// A step failed; the rest were skipped.
-    StepFailed { index: usize, label: String, reason: String },
+    StepFailed {
+        index: usize,
+        label: String,
+        reason: String,
+    },
     /// Cancelled (a signal, or the operator).
     Cancelled { index: usize },
 }
 
 fn progress(workbench: &Workbench, index: usize, label: &str, status: StepStatus) {
-    let step = StepProgress { t_ms: workbench.now_ms(), index, label: label.to_owned(), status };
+    let step = StepProgress {
+        t_ms: workbench.now_ms(),
+        index,
+        label: label.to_owned(),
+        status,
+    };
     let _ = workbench.observations().send(Observation::Step(step));
 }
 
 /// Run `steps` (numbered from `first_index` in progress reports) until done, failed or
 /// cancelled.
 pub async fn run(
-    workbench: &mut Workbench,
+    workbench: &Workbench,
     steps: &[Step],
     first_index: usize,
     cancel: &CancellationToken,
@@ -54,7 +63,11 @@ pub async fn run(
             Ok(()) => progress(workbench, index, &label, StepStatus::Done),
             Err(reason) => {
                 progress(workbench, index, &label, StepStatus::Failed(reason.clone()));
-                return Outcome::StepFailed { index, label, reason };
+                return Outcome::StepFailed {
+                    index,
+                    label,
+                    reason,
+                };
             }
         }
     }
@@ -62,7 +75,7 @@ pub async fn run(
 }
 
 async fn run_step(
-    workbench: &mut Workbench,
+    workbench: &Workbench,
     step: &Step,
     index: usize,
     last_action: &mut usize,
@@ -77,8 +90,12 @@ async fn run_step(
             Ok(())
         }
         other => {
-            let Some(action) = other.action() else { return Ok(()) };
-            let seq = workbench.act(action, ActionSource::Profile { step: index }).await?;
+            let Some(action) = other.action() else {
+                return Ok(());
+            };
+            let seq = workbench
+                .act(action, ActionSource::Profile { step: index })
+                .await?;
             *last_action = seq;
             Ok(())
         }

@@ -47,29 +47,37 @@ pub struct WorkbenchOptions {
     pub host_env: Vec<(String, String)>,
 }
 
-/// A running workbench.
+/// A running workbench. It is shared (`&self` everywhere): the TUI and a profile's scenario can
+/// act on it at the same time; actions are carried out one at a time.
 pub struct Workbench {
     profile: Profile,
     run_id: String,
     clock: RunClock,
-    managed: Option<ManagedServer>,
     nats_version: Option<String>,
     url: String,
     control: async_nats::Client,
     subjects: Subjects,
-    hosts: Vec<HostProcess>,
     engine: mpsc::UnboundedSender<EngineInput>,
     observations: broadcast::Sender<Observation>,
     state: watch::Receiver<ClusterState>,
     targets: Targets,
     cancel: CancellationToken,
-    /// Workers each host is meant to run.
-    planned: Vec<usize>,
     /// Hosts whose exit an action asked for.
     expected_exits: Arc<Mutex<BTreeSet<u32>>>,
+    mutable: tokio::sync::Mutex<Mutable>,
+    managed_server: bool,
+}
+
+/// The part of a workbench that actions change.
+pub(crate) struct Mutable {
+    managed: Option<ManagedServer>,
+    hosts: Vec<HostProcess>,
+    /// Workers each host is meant to run.
+    planned: Vec<usize>,
     rng: Rng,
     /// Actions handed to the engine so far.
     actions_sent: usize,
+    shut_down: bool,
 }
 
 fn run_id() -> String {
@@ -79,10 +87,16 @@ fn run_id() -> String {
 
 impl Workbench {
     /// Start everything a profile's cluster needs (no workers yet).
-    pub async fn start(profile: &Profile, options: WorkbenchOptions) -> Result<Workbench, AppError> {
+    pub async fn start(
+        profile: &Profile,
+        options: WorkbenchOptions,
+    ) -> Result<Workbench, AppError> {
         let config = {
-            let mut config = crate::parti::config::Config::with_timing(profile.cluster.timing.timing());
-            config.worker_id_prefix.clone_from(&profile.cluster.worker_id_prefix);
+            let mut config =
+                crate::parti::config::Config::with_timing(profile.cluster.timing.timing());
+            config
+                .worker_id_prefix
+                .clone_from(&profile.cluster.worker_id_prefix);
             config.worker_id_min = profile.cluster.worker_id_min;
             config.worker_id_max = profile.cluster.worker_id_max;
             config
@@ -94,7 +108,8 @@ impl Workbench {
         let (managed, url, auth) = match external {
             Some(url) => (None, url, options.auth.clone()),
             None => {
-                let server = crate::commands::host::start_managed(options.nats_server.clone()).await?;
+                let server =
+                    crate::commands::host::start_managed(options.nats_server.clone()).await?;
                 let auth = ClientAuth::from(server.credentials());
                 let url = server.url().to_owned();
                 (Some(server), url, auth)
@@ -102,7 +117,9 @@ impl Workbench {
         };
         let run_id = run_id();
         let subjects = Subjects::new(&run_id);
-        let control = client::connect(&url, &auth, "parti-top-controller").await.map_err(AppError::could_not_run)?;
+        let control = client::connect(&url, &auth, "parti-top-controller")
+            .await
+            .map_err(AppError::could_not_run)?;
         let nats_version = Some(control.server_info().version).filter(|v| !v.is_empty());
         let cancel = CancellationToken::new();
         let clock = RunClock::start();
@@ -115,7 +132,13 @@ impl Workbench {
             leader_overlap_ms: millis(timing.election_interval()) + 1_000,
         };
         let measure = Measure::new(profile.cluster.partitions.partitions(), settings);
-        tokio::spawn(engine::run(measure, clock, engine_rx, observations.clone(), state_tx));
+        tokio::spawn(engine::run(
+            measure,
+            clock,
+            engine_rx,
+            observations.clone(),
+            state_tx,
+        ));
 
         let spec = HostSpec {
             worker_id_prefix: config.worker_id_prefix.clone(),
@@ -129,13 +152,25 @@ impl Workbench {
         };
         let targets = Targets::default();
         targets.set_nats(managed.as_ref().and_then(ManagedServer::pid));
-        serve_link(&control, &subjects, spec, engine_tx.clone(), targets.clone(), cancel.clone()).await?;
+        serve_link(
+            &control,
+            &subjects,
+            spec,
+            engine_tx.clone(),
+            targets.clone(),
+            cancel.clone(),
+        )
+        .await?;
 
-        let observer = client::connect(&url, &auth, "parti-top-observer").await.map_err(AppError::could_not_run)?;
+        let observer = client::connect(&url, &auth, "parti-top-observer")
+            .await
+            .map_err(AppError::could_not_run)?;
         let (kv_tx, mut kv_rx) = mpsc::unbounded_channel();
         crate::observer::watch::spawn(observer, &config, kv_tx, cancel.clone())
             .await
-            .map_err(|err| AppError::could_not_run(format!("cannot watch the parti buckets: {err}")))?;
+            .map_err(|err| {
+                AppError::could_not_run(format!("cannot watch the parti buckets: {err}"))
+            })?;
         let forward = engine_tx.clone();
         tokio::spawn(async move {
             while let Some(change) = kv_rx.recv().await {
@@ -147,7 +182,12 @@ impl Workbench {
 
         let expected_exits = Arc::new(Mutex::new(BTreeSet::new()));
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
-        tokio::spawn(watch_exits(exits_rx, engine_tx.clone(), targets.clone(), expected_exits.clone()));
+        tokio::spawn(watch_exits(
+            exits_rx,
+            engine_tx.clone(),
+            targets.clone(),
+            expected_exits.clone(),
+        ));
         let mut hosts = Vec::new();
         for host in 0..profile.cluster.hosts {
             let bootstrap = Bootstrap {
@@ -160,53 +200,80 @@ impl Workbench {
             };
             let process = HostProcess::spawn(&bootstrap, &options.host_env, exits_tx.clone())
                 .await
-                .map_err(|err| AppError::could_not_run(format!("cannot start host {host}: {err}")))?;
+                .map_err(|err| {
+                    AppError::could_not_run(format!("cannot start host {host}: {err}"))
+                })?;
             targets.set_host(host, Some(process.pid()));
             hosts.push(process);
         }
+        let host_count = hosts.len();
         let workbench = Workbench {
-            planned: vec![0; hosts.len()],
             profile: profile.clone(),
             run_id,
             clock,
-            managed,
             nats_version,
             url,
             control,
             subjects,
-            hosts,
             engine: engine_tx,
             observations,
             state,
             targets: targets.clone(),
             cancel,
             expected_exits,
-            rng: Rng::new(profile.seed),
-            actions_sent: 0,
+            managed_server: managed.is_some(),
+            mutable: tokio::sync::Mutex::new(Mutable {
+                managed,
+                planned: vec![0; host_count],
+                hosts,
+                rng: Rng::new(profile.seed),
+                actions_sent: 0,
+                shut_down: false,
+            }),
         };
-        for host in 0..workbench.hosts.len() {
+        for host in 0..host_count {
             let host = u32::try_from(host).unwrap_or(u32::MAX);
             if let Err(err) = workbench.wait_host_ready(host).await {
                 workbench.shutdown().await;
                 return Err(err);
             }
         }
-        tokio::spawn(sampler::run(targets, profile.sample_interval, clock.started, workbench.observations.clone(), workbench.cancel.clone()));
-        info!("run {} ready: {} host(s) on {}", workbench.run_id, workbench.hosts.len(), workbench.url);
+        tokio::spawn(sampler::run(
+            targets,
+            profile.sample_interval,
+            clock.started,
+            workbench.observations.clone(),
+            workbench.cancel.clone(),
+        ));
+        info!(
+            "run {} ready: {host_count} host(s) on {}",
+            workbench.run_id, workbench.url
+        );
         Ok(workbench)
     }
 
     async fn wait_host_ready(&self, host: u32) -> Result<(), AppError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if self.hosts.get(host as usize).is_none_or(HostProcess::has_exited) {
-                return Err(AppError::could_not_run(format!("host {host} exited during start-up (see the log)")));
+            let exited = self
+                .mutable
+                .lock()
+                .await
+                .hosts
+                .get(host as usize)
+                .is_none_or(HostProcess::has_exited);
+            if exited {
+                return Err(AppError::could_not_run(format!(
+                    "host {host} exited during start-up (see the log)"
+                )));
             }
             if self.command(host, &HostCommand::Status).await.is_ok() {
                 return Ok(());
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(AppError::could_not_run(format!("host {host} did not answer within 20 s")));
+                return Err(AppError::could_not_run(format!(
+                    "host {host} did not answer within 20 s"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -215,13 +282,20 @@ impl Workbench {
     /// Send a command to a host and wait for its reply.
     pub async fn command(&self, host: u32, command: &HostCommand) -> Result<HostReply, String> {
         let body = serde_json::to_vec(command).map_err(|err| err.to_string())?;
-        let request = self.control.request(self.subjects.command(host), body.into());
+        let request = self
+            .control
+            .request(self.subjects.command(host), body.into());
         let message = tokio::time::timeout(Duration::from_secs(5), request)
             .await
             .map_err(|_| format!("host {host} did not answer within 5 s"))?
             .map_err(|err| format!("host {host}: {err}"))?;
-        let reply: HostReply = serde_json::from_slice(&message.payload).map_err(|err| format!("host {host}: bad reply: {err}"))?;
-        if reply.ok { Ok(reply) } else { Err(reply.error.unwrap_or_else(|| "refused".into())) }
+        let reply: HostReply = serde_json::from_slice(&message.payload)
+            .map_err(|err| format!("host {host}: bad reply: {err}"))?;
+        if reply.ok {
+            Ok(reply)
+        } else {
+            Err(reply.error.unwrap_or_else(|| "refused".into()))
+        }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -241,7 +315,7 @@ impl Workbench {
     }
 
     pub fn is_managed(&self) -> bool {
-        self.managed.is_some()
+        self.managed_server
     }
 
     /// Milliseconds since the run started.
@@ -262,15 +336,17 @@ impl Workbench {
     }
 
     /// Workers the workbench means to run.
-    pub fn target_workers(&self) -> usize {
-        self.planned.iter().sum()
+    pub async fn target_workers(&self) -> usize {
+        self.mutable.lock().await.planned.iter().sum()
     }
 
     /// Wait until at least `actions` actions have been processed and the last event is
     /// complete: stable, then quiet for the quiet period. Returns why not on timeout.
     pub async fn wait_stable(&self, actions: usize, timeout: Duration) -> Result<(), String> {
         let mut state = self.state.clone();
-        let waited = tokio::time::timeout(timeout, state.wait_for(|s| s.actions >= actions && s.quiet)).await;
+        let waited =
+            tokio::time::timeout(timeout, state.wait_for(|s| s.actions >= actions && s.quiet))
+                .await;
         match waited {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err("the engine stopped".into()),
@@ -278,7 +354,9 @@ impl Workbench {
                 let state = self.state.borrow();
                 Err(match (&state.reason, state.stable) {
                     (Some(reason), _) => reason.clone(),
-                    (None, true) => "stable, but new versions kept appearing (no quiet period)".into(),
+                    (None, true) => {
+                        "stable, but new versions kept appearing (no quiet period)".into()
+                    }
                     (None, false) => "not stable".into(),
                 })
             }
@@ -286,38 +364,60 @@ impl Workbench {
     }
 
     /// Stop in order: the open event, workers (gracefully), hosts, background tasks, nats-server.
-    pub async fn shutdown(mut self) {
+    /// Waits for an action in progress to finish first; a second call does nothing.
+    pub async fn shutdown(&self) {
+        let mut mutable = self.mutable.lock().await;
+        if std::mem::replace(&mut mutable.shut_down, true) {
+            return;
+        }
         // Close the open event first: stopping the workers is not part of the measured run.
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         if self.engine.send(EngineInput::Finish(done_tx)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
         }
-        let live_hosts: Vec<u32> = (0..self.hosts.len())
-            .filter(|h| !self.hosts[*h].has_exited())
+        let live_hosts: Vec<u32> = (0..mutable.hosts.len())
+            .filter(|h| !mutable.hosts[*h].has_exited())
             .filter_map(|h| u32::try_from(h).ok())
             .collect();
         for host in &live_hosts {
-            let count = self.state.borrow().workers.iter().filter(|w| w.host == *host).count();
+            let count = self
+                .state
+                .borrow()
+                .workers
+                .iter()
+                .filter(|w| w.host == *host)
+                .count();
             if count > 0 {
-                let _ = self.command(*host, &HostCommand::StopNewest { count }).await;
+                let _ = self
+                    .command(*host, &HostCommand::StopNewest { count })
+                    .await;
             }
         }
         let mut state = self.state.clone();
-        if tokio::time::timeout(Duration::from_secs(15), state.wait_for(|s| s.workers.is_empty())).await.is_err() {
+        if tokio::time::timeout(
+            Duration::from_secs(15),
+            state.wait_for(|s| s.workers.is_empty()),
+        )
+        .await
+        .is_err()
+        {
             warn!("workers still running after 15 s; stopping the hosts anyway");
         }
         {
-            let mut expected = self.expected_exits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            expected.extend(0..u32::try_from(self.hosts.len()).unwrap_or(0));
+            let mut expected = self
+                .expected_exits
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            expected.extend(0..u32::try_from(mutable.hosts.len()).unwrap_or(0));
         }
         for host in &live_hosts {
             let _ = self.command(*host, &HostCommand::Shutdown).await;
         }
-        for host in &mut self.hosts {
+        for host in &mut mutable.hosts {
             host.stop(Duration::from_secs(10)).await;
         }
         self.cancel.cancel();
-        if let Some(server) = self.managed.take()
+        if let Some(server) = mutable.managed.take()
             && let Err(err) = server.shutdown().await
         {
             warn!("nats-server shutdown: {err}");
@@ -340,7 +440,12 @@ async fn serve_link(
 ) -> Result<(), AppError> {
     let subscribe = |subject: String| {
         let control = control.clone();
-        async move { control.subscribe(subject).await.map_err(AppError::could_not_run) }
+        async move {
+            control
+                .subscribe(subject)
+                .await
+                .map_err(AppError::could_not_run)
+        }
     };
     let mut spec_requests = subscribe(subjects.spec()).await?;
     let mut events = subscribe(subjects.all_events()).await?;
@@ -401,7 +506,14 @@ async fn watch_exits(
 ) {
     while let Some(exit) = exits.recv().await {
         targets.set_host(exit.host, None);
-        let expected = expected.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&exit.host);
-        let _ = engine.send(EngineInput::HostGone { host: exit.host, how: exit.how, expected });
+        let expected = expected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&exit.host);
+        let _ = engine.send(EngineInput::HostGone {
+            host: exit.host,
+            how: exit.how,
+            expected,
+        });
     }
 }

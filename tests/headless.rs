@@ -58,7 +58,11 @@ fn profile_text(name: &str, hosts: u32, steps: &str, thresholds: &str) -> String
 fn scaling_up_and_down_to_zero_measures_every_event_with_no_findings() {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(10), WaitStable(timeout: "30s"), ScaleTo(3), WaitStable(timeout: "30s"), ScaleTo(0), WaitStable(timeout: "30s")"#;
-    let profile = write_profile(dir.path(), "updown", &profile_text("updown", 1, steps, "max_findings: 0"));
+    let profile = write_profile(
+        dir.path(),
+        "updown",
+        &profile_text("updown", 1, steps, "max_findings: 0"),
+    );
     let record = dir.path().join("run.ron");
     let output = headless(&profile, &record, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -67,39 +71,83 @@ fn scaling_up_and_down_to_zero_measures_every_event_with_no_findings() {
     assert_eq!(summary["verdict"], "pass", "{summary}");
     let recording = load(&record).expect("recording loads");
     assert!(recording.findings.is_empty(), "{:?}", recording.findings);
-    let stabilized: Vec<Option<u64>> = recording.measurements.iter().map(|m| m.stabilization_ms).collect();
+    let stabilized: Vec<Option<u64>> = recording
+        .measurements
+        .iter()
+        .map(|m| m.stabilization_ms)
+        .collect();
     assert_eq!(stabilized.len(), 3, "{stabilized:?}");
     assert!(stabilized.iter().all(Option::is_some), "{stabilized:?}");
-    let after: Vec<usize> = recording.measurements.iter().map(|m| m.workers_after).collect();
+    let after: Vec<usize> = recording
+        .measurements
+        .iter()
+        .map(|m| m.workers_after)
+        .collect();
     assert_eq!(after, vec![10, 3, 0]);
-    assert!(recording.samples.iter().any(|s| s.processes.iter().any(|p| p.live_heap_bytes.is_some())));
+    assert!(
+        recording
+            .samples
+            .iter()
+            .any(|s| s.processes.iter().any(|p| p.live_heap_bytes.is_some()))
+    );
 }
 
 #[test]
 fn killing_a_follower_then_the_leader_converges_without_findings() {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(4), WaitStable(timeout: "30s"), KillWorker(AnyFollower), WaitStable(timeout: "30s"), KillLeader, WaitStable(timeout: "40s")"#;
-    let profile = write_profile(dir.path(), "kills", &profile_text("kills", 1, steps, "max_findings: 0"));
+    let profile = write_profile(
+        dir.path(),
+        "kills",
+        &profile_text("kills", 1, steps, "max_findings: 0"),
+    );
     let record = dir.path().join("run.ron");
     let output = headless(&profile, &record, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let recording = load(&record).expect("recording");
     assert!(recording.findings.is_empty(), "{:?}", recording.findings);
-    let after: Vec<usize> = recording.measurements.iter().map(|m| m.workers_after).collect();
+    let after: Vec<usize> = recording
+        .measurements
+        .iter()
+        .map(|m| m.workers_after)
+        .collect();
     assert_eq!(after, vec![4, 3, 2]);
-    assert!(recording.measurements.iter().all(|m| m.stabilization_ms.is_some()));
+    assert!(
+        recording
+            .measurements
+            .iter()
+            .all(|m| m.stabilization_ms.is_some())
+    );
 }
 
 #[test]
 fn after_kill_9_of_a_host_the_survivors_converge() {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(6), WaitStable(timeout: "30s"), KillHost(1), WaitStable(timeout: "40s"), Hold("1s")"#;
-    let profile = write_profile(dir.path(), "hostkill", &profile_text("hostkill", 2, steps, "max_findings: 0"));
+    let profile = write_profile(
+        dir.path(),
+        "hostkill",
+        &profile_text("hostkill", 2, steps, "max_findings: 0"),
+    );
     let record = dir.path().join("run.ron");
     let output = headless(&profile, &record, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let recording = load(&record).expect("recording");
-    let after: Vec<usize> = recording.measurements.iter().map(|m| m.workers_after).collect();
+    let after: Vec<usize> = recording
+        .measurements
+        .iter()
+        .map(|m| m.workers_after)
+        .collect();
     assert_eq!(after, vec![6, 3]);
 }
 
@@ -110,7 +158,12 @@ fn a_memory_threshold_catches_host_ballast() {
     let profile = write_profile(
         dir.path(),
         "ballast",
-        &profile_text("ballast", 1, steps, r#"peak_rss_per_host: "128MiB", peak_live_heap_per_host: "64MiB""#),
+        &profile_text(
+            "ballast",
+            1,
+            steps,
+            r#"peak_rss_per_host: "128MiB", peak_live_heap_per_host: "64MiB""#,
+        ),
     );
     let record = dir.path().join("run.ron");
     let output = headless(&profile, &record, &[("PARTI_TOP_HOST_BALLAST_MB", "256")]);
@@ -119,7 +172,10 @@ fn a_memory_threshold_catches_host_ballast() {
     let summary = json(&output);
     assert_eq!(summary["verdict"], "fail");
     let text = summary.to_string();
-    assert!(text.contains("peak RSS") && text.contains("128MiB"), "{text}");
+    assert!(
+        text.contains("peak RSS") && text.contains("128MiB"),
+        "{text}"
+    );
     assert!(stderr.contains("peak RSS of host 0"), "{stderr}");
 }
 
@@ -127,33 +183,59 @@ fn a_memory_threshold_catches_host_ballast() {
 fn bad_profiles_exit_2_naming_the_position() {
     let dir = tempfile::tempdir().expect("tempdir");
     let record = dir.path().join("never.ron");
-    let syntax = write_profile(dir.path(), "syntax", "(\n  name: \"x\",\n  cluster: (partitions: Count(10)\n  steps: [],\n)");
+    let syntax = write_profile(
+        dir.path(),
+        "syntax",
+        "(\n  name: \"x\",\n  cluster: (partitions: Count(10)\n  steps: [],\n)",
+    );
     let output = headless(&syntax, &record, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("{}:4:", syntax.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:4:", syntax.display())),
+        "{stderr}"
+    );
 
-    let unknown = write_profile(dir.path(), "unknown", &profile_text("u", 1, "ScaleTo(1)", "max_findings: 0").replace("quiet_period", "bogus_field"));
+    let unknown = write_profile(
+        dir.path(),
+        "unknown",
+        &profile_text("u", 1, "ScaleTo(1)", "max_findings: 0")
+            .replace("quiet_period", "bogus_field"),
+    );
     let output = headless(&unknown, &record, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("{}:5:5:", unknown.display())) && stderr.contains("bogus_field"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:5:5:", unknown.display())) && stderr.contains("bogus_field"),
+        "{stderr}"
+    );
 
     let missing = dir.path().join("missing.ron");
     let output = headless(&missing, &record, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.ron"));
-    assert!(!record.exists(), "nothing is recorded for a run that could not start");
+    assert!(
+        !record.exists(),
+        "nothing is recorded for a run that could not start"
+    );
 }
 
 fn children_of(pid: u32) -> Vec<u32> {
     let mut children = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) && fields.first() != Some(&"Z") {
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid)
+            && fields.first() != Some(&"Z")
+        {
             children.push(child);
         }
     }
@@ -161,15 +243,22 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
 }
 
 #[test]
 fn kill_9_of_the_controller_leaves_no_process_behind() {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(2), WaitStable(timeout: "30s"), Hold("60s")"#;
-    let profile = write_profile(dir.path(), "long", &profile_text("long", 2, steps, "max_findings: 0"));
+    let profile = write_profile(
+        dir.path(),
+        "long",
+        &profile_text("long", 2, steps, "max_findings: 0"),
+    );
     let mut controller = Command::new(BIN)
         .args(["--headless", "--profile"])
         .arg(&profile)
@@ -192,7 +281,10 @@ fn kill_9_of_the_controller_leaves_no_process_behind() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(children.len() >= 3, "expected nats-server and two hosts, found {children:?}");
+    assert!(
+        children.len() >= 3,
+        "expected nats-server and two hosts, found {children:?}"
+    );
     controller.kill().expect("kill -9");
     controller.wait().expect("reap");
     let deadline = Instant::now() + Duration::from_secs(10);

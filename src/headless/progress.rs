@@ -34,7 +34,10 @@ fn seconds(t_ms: u64) -> String {
 
 fn ms_text(ms: Option<u64>) -> String {
     #[allow(clippy::cast_precision_loss)]
-    ms.map_or_else(|| "—".to_owned(), |ms| format!("{:.2} s", ms as f64 / 1000.0))
+    ms.map_or_else(
+        || "—".to_owned(),
+        |ms| format!("{:.2} s", ms as f64 / 1000.0),
+    )
 }
 
 /// One plain line for an observation worth a line.
@@ -45,11 +48,20 @@ pub fn line(observation: &Observation, total_steps: usize) -> Option<String> {
             Some(match &step.status {
                 StepStatus::Started => format!("{} {number}: {}", seconds(step.t_ms), step.label),
                 StepStatus::Done => return None,
-                StepStatus::Failed(reason) => format!("{} {number} FAILED: {}: {reason}", seconds(step.t_ms), step.label),
+                StepStatus::Failed(reason) => format!(
+                    "{} {number} FAILED: {}: {reason}",
+                    seconds(step.t_ms),
+                    step.label
+                ),
             })
         }
         Observation::Measurement(m) => Some(measurement_line(m)),
-        Observation::Finding(f) => Some(format!("{} FINDING {}: {}", seconds(f.t_ms), f.check.name(), f.message)),
+        Observation::Finding(f) => Some(format!(
+            "{} FINDING {}: {}",
+            seconds(f.t_ms),
+            f.check.name(),
+            f.message
+        )),
         Observation::Action(a) => a
             .error
             .as_ref()
@@ -59,7 +71,9 @@ pub fn line(observation: &Observation, total_steps: usize) -> Option<String> {
 }
 
 fn measurement_line(m: &Measurement) -> String {
-    let balance = m.balance.map_or_else(|| "—".to_owned(), |b| format!("{b:.2}"));
+    let balance = m
+        .balance
+        .map_or_else(|| "—".to_owned(), |b| format!("{b:.2}"));
     format!(
         "{} event {} ({}): stable after {}, quiescent after {}, moved {:.1} %, balance {balance}, {} → {} workers",
         seconds(m.t_start_ms),
@@ -75,9 +89,17 @@ fn measurement_line(m: &Measurement) -> String {
 
 /// The live status line.
 pub fn status_line(state: &ClusterState, step: &str) -> String {
-    let stable = state.workers.iter().filter(|w| w.state == State::Stable).count();
+    let stable = state
+        .workers
+        .iter()
+        .filter(|w| w.state == State::Stable)
+        .count();
     let leader = state.leader.as_deref().unwrap_or("none");
-    let condition = if state.stable { "stable".to_owned() } else { state.reason.clone().unwrap_or_default() };
+    let condition = if state.stable {
+        "stable".to_owned()
+    } else {
+        state.reason.clone().unwrap_or_default()
+    };
     format!(
         "{} {step} · {} workers, {stable} Stable · leader {leader} · v{} · findings {} · {condition}",
         seconds(state.t_ms),
@@ -160,10 +182,25 @@ mod tests {
 
     #[test]
     fn lines_name_the_step_the_figures_and_the_finding() {
-        let step = Observation::Step(StepProgress { t_ms: 1_200, index: 1, label: "scale→5".into(), status: StepStatus::Started });
-        assert_eq!(line(&step, 9).as_deref(), Some("[    1.2s] step 2/9: scale→5"));
-        let finding = Observation::Finding(Finding { t_ms: 5_000, check: Check::SingleOwner, message: "partition-3 has 2 owners".into() });
-        assert_eq!(line(&finding, 9).as_deref(), Some("[    5.0s] FINDING single-owner: partition-3 has 2 owners"));
+        let step = Observation::Step(StepProgress {
+            t_ms: 1_200,
+            index: 1,
+            label: "scale→5".into(),
+            status: StepStatus::Started,
+        });
+        assert_eq!(
+            line(&step, 9).as_deref(),
+            Some("[    1.2s] step 2/9: scale→5")
+        );
+        let finding = Observation::Finding(Finding {
+            t_ms: 5_000,
+            check: Check::SingleOwner,
+            message: "partition-3 has 2 owners".into(),
+        });
+        assert_eq!(
+            line(&finding, 9).as_deref(),
+            Some("[    5.0s] FINDING single-owner: partition-3 has 2 owners")
+        );
         let measured = Observation::Measurement(Measurement {
             event: 0,
             action: Action::ScaleTo(5),
@@ -180,7 +217,9 @@ mod tests {
         });
         assert_eq!(
             line(&measured, 9).as_deref(),
-            Some("[    1.0s] event 1 (scale→5): stable after 1.83 s, quiescent after —, moved 12.0 %, balance 1.25, 1 → 5 workers")
+            Some(
+                "[    1.0s] event 1 (scale→5): stable after 1.83 s, quiescent after —, moved 12.0 %, balance 1.25, 1 → 5 workers"
+            )
         );
     }
 }

@@ -45,33 +45,53 @@ pub async fn read_bootstrap(
         .map_err(|_| AppError::could_not_run("no bootstrap line on stdin within 10 s"))?
         .map_err(AppError::could_not_run)?
         .ok_or_else(|| AppError::could_not_run("stdin closed before the bootstrap line"))?;
-    serde_json::from_str(&line).map_err(|err| AppError::could_not_run(format!("bad bootstrap line: {err}")))
+    serde_json::from_str(&line)
+        .map_err(|err| AppError::could_not_run(format!("bad bootstrap line: {err}")))
 }
 
 /// Map a worker event to the observation vocabulary (`None` for internal ones).
 pub fn cluster_event_kind(event: &WorkerEvent) -> Option<ClusterEventKind> {
     Some(match event {
-        WorkerEvent::StateChanged { from, to } => ClusterEventKind::StateChanged { from: *from, to: *to },
+        WorkerEvent::StateChanged { from, to } => ClusterEventKind::StateChanged {
+            from: *from,
+            to: *to,
+        },
         WorkerEvent::IdClaimed { .. } => ClusterEventKind::IdClaimed,
-        WorkerEvent::IdLost { reclaimed, .. } => ClusterEventKind::IdLost { reclaimed: *reclaimed },
-        WorkerEvent::Leadership { is_leader } => ClusterEventKind::Leadership { is_leader: *is_leader },
+        WorkerEvent::IdLost { reclaimed, .. } => ClusterEventKind::IdLost {
+            reclaimed: *reclaimed,
+        },
+        WorkerEvent::Leadership { is_leader } => ClusterEventKind::Leadership {
+            is_leader: *is_leader,
+        },
         WorkerEvent::Calculator { .. } => return None,
-        WorkerEvent::AssignmentApplied { version, initial, total, added, removed, .. } => {
-            ClusterEventKind::AssignmentApplied {
-                version: *version,
-                initial: *initial,
-                total: *total,
-                added: added.len(),
-                removed: removed.len(),
-            }
-        }
-        WorkerEvent::Published { version, lifecycle, workers, partitions } => ClusterEventKind::Published {
+        WorkerEvent::AssignmentApplied {
+            version,
+            initial,
+            total,
+            added,
+            removed,
+            ..
+        } => ClusterEventKind::AssignmentApplied {
+            version: *version,
+            initial: *initial,
+            total: *total,
+            added: added.len(),
+            removed: removed.len(),
+        },
+        WorkerEvent::Published {
+            version,
+            lifecycle,
+            workers,
+            partitions,
+        } => ClusterEventKind::Published {
             version: *version,
             lifecycle: lifecycle.as_str().to_owned(),
             workers: *workers,
             partitions: *partitions,
         },
-        WorkerEvent::Warning { message } => ClusterEventKind::Warning { message: message.clone() },
+        WorkerEvent::Warning { message } => ClusterEventKind::Warning {
+            message: message.clone(),
+        },
     })
 }
 
@@ -129,11 +149,19 @@ pub async fn run() -> Result<(), AppError> {
         ..ClientAuth::default()
     };
     let name = format!("parti-top-host-{}-control", bootstrap.host);
-    let control = client::connect(&bootstrap.server_url, &auth, &name).await.map_err(AppError::could_not_run)?;
+    let control = client::connect(&bootstrap.server_url, &auth, &name)
+        .await
+        .map_err(AppError::could_not_run)?;
     let subjects = Subjects::new(&bootstrap.run_id);
     let spec = request_spec(&control, &subjects, bootstrap.host).await?;
-    let mut commands = control.subscribe(subjects.command(bootstrap.host)).await.map_err(AppError::could_not_run)?;
-    let mut alive = control.subscribe(subjects.alive()).await.map_err(AppError::could_not_run)?;
+    let mut commands = control
+        .subscribe(subjects.command(bootstrap.host))
+        .await
+        .map_err(AppError::could_not_run)?;
+    let mut alive = control
+        .subscribe(subjects.alive())
+        .await
+        .map_err(AppError::could_not_run)?;
     control.flush().await.map_err(AppError::could_not_run)?;
 
     let worker_spec = WorkerSpec {
@@ -150,8 +178,19 @@ pub async fn run() -> Result<(), AppError> {
         events_tx,
     );
     let (done_tx, mut done) = mpsc::unbounded_channel();
-    let mut host = Host { bootstrap, subjects, control, pool, events_dropped: 0, done_tx };
-    info!("host {} ready for run {}", host.bootstrap.host, host.subjects.run_id());
+    let mut host = Host {
+        bootstrap,
+        subjects,
+        control,
+        pool,
+        events_dropped: 0,
+        done_tx,
+    };
+    info!(
+        "host {} ready for run {}",
+        host.bootstrap.host,
+        host.subjects.run_id()
+    );
 
     let mut telemetry = tokio::time::interval(spec.sample_interval());
     telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -200,9 +239,18 @@ pub async fn run() -> Result<(), AppError> {
         Exit::Shutdown => SHUTDOWN_STOP_BUDGET,
         _ => ORPHANED_STOP_BUDGET,
     };
-    let stopped = tokio::time::timeout(budget, host.pool.stop_all()).await.unwrap_or_default();
+    let stopped = tokio::time::timeout(budget, host.pool.stop_all())
+        .await
+        .unwrap_or_default();
     for (slot, _) in stopped {
-        host.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how: "stopped".into() }).await;
+        host.publish_event(
+            Some(slot),
+            None,
+            ClusterEventKind::WorkerEnded {
+                how: "stopped".into(),
+            },
+        )
+        .await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), host.control.flush()).await;
     Ok(())
@@ -210,7 +258,8 @@ pub async fn run() -> Result<(), AppError> {
 
 /// Die with the controller even if it is killed with SIGKILL.
 fn die_with_controller(controller_pid: u32) -> Result<(), AppError> {
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(AppError::could_not_run)?;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+        .map_err(AppError::could_not_run)?;
     let parent = nix::unistd::getppid().as_raw();
     if u32::try_from(parent).ok() != Some(controller_pid) {
         return Err(AppError::could_not_run(format!(
@@ -220,8 +269,16 @@ fn die_with_controller(controller_pid: u32) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn request_spec(control: &async_nats::Client, subjects: &Subjects, host: u32) -> Result<HostSpec, AppError> {
-    let request = serde_json::to_vec(&SpecRequest { host, pid: std::process::id() }).map_err(AppError::could_not_run)?;
+async fn request_spec(
+    control: &async_nats::Client,
+    subjects: &Subjects,
+    host: u32,
+) -> Result<HostSpec, AppError> {
+    let request = serde_json::to_vec(&SpecRequest {
+        host,
+        pid: std::process::id(),
+    })
+    .map_err(AppError::could_not_run)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let reply = tokio::time::timeout(
@@ -235,7 +292,11 @@ async fn request_spec(control: &async_nats::Client, subjects: &Subjects, host: u
                     .map_err(|err| AppError::could_not_run(format!("bad host spec: {err}")));
             }
             _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            _ => return Err(AppError::could_not_run("the controller did not send a host spec within 10 s")),
+            _ => {
+                return Err(AppError::could_not_run(
+                    "the controller did not send a host spec within 10 s",
+                ));
+            }
         }
     }
 }
@@ -260,10 +321,25 @@ impl Host {
             .collect()
     }
 
-    async fn publish_event(&mut self, slot: Option<u64>, worker_id: Option<String>, kind: ClusterEventKind) {
-        let event = HostEvent { t_unix_us: unix_us(), host: self.bootstrap.host, slot, worker_id, kind };
+    async fn publish_event(
+        &mut self,
+        slot: Option<u64>,
+        worker_id: Option<String>,
+        kind: ClusterEventKind,
+    ) {
+        let event = HostEvent {
+            t_unix_us: unix_us(),
+            host: self.bootstrap.host,
+            slot,
+            worker_id,
+            kind,
+        };
         let sent = match serde_json::to_vec(&event) {
-            Ok(body) => self.control.publish(self.subjects.events(self.bootstrap.host), body.into()).await.is_ok(),
+            Ok(body) => self
+                .control
+                .publish(self.subjects.events(self.bootstrap.host), body.into())
+                .await
+                .is_ok(),
             Err(_) => false,
         };
         if !sent {
@@ -273,7 +349,8 @@ impl Host {
 
     async fn forward(&mut self, event: SlotEvent) {
         if let Some(kind) = cluster_event_kind(&event.event) {
-            self.publish_event(Some(event.slot), event.worker_id, kind).await;
+            self.publish_event(Some(event.slot), event.worker_id, kind)
+                .await;
         }
     }
 
@@ -283,12 +360,17 @@ impl Host {
             host: self.bootstrap.host,
             pid: std::process::id(),
             live_heap_bytes: procfs::live_heap_bytes(),
-            tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks() as u64,
+            tasks: tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks() as u64,
             workers: self.views(),
             events_dropped: self.events_dropped,
         };
         if let Ok(body) = serde_json::to_vec(&telemetry) {
-            let _ = self.control.publish(self.subjects.telemetry(self.bootstrap.host), body.into()).await;
+            let _ = self
+                .control
+                .publish(self.subjects.telemetry(self.bootstrap.host), body.into())
+                .await;
         }
     }
 
@@ -299,12 +381,18 @@ impl Host {
                     match client {
                         Ok(client) => {
                             self.pool.spawn_worker(slot, client);
-                            self.publish_event(Some(slot), None, ClusterEventKind::WorkerStarted).await;
+                            self.publish_event(Some(slot), None, ClusterEventKind::WorkerStarted)
+                                .await;
                         }
                         Err(err) => {
                             warn!("slot {slot}: {err}");
                             let how = format!("could not connect: {err}");
-                            self.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how }).await;
+                            self.publish_event(
+                                Some(slot),
+                                None,
+                                ClusterEventKind::WorkerEnded { how },
+                            )
+                            .await;
                         }
                     }
                 }
@@ -315,7 +403,8 @@ impl Host {
                         Ok(()) => "stopped".to_owned(),
                         Err(err) => format!("stopped with error: {err}"),
                     };
-                    self.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how }).await;
+                    self.publish_event(Some(slot), None, ClusterEventKind::WorkerEnded { how })
+                        .await;
                 }
             }
         }
@@ -324,7 +413,12 @@ impl Host {
     /// Handle one command and reply; returns true for `Shutdown`.
     async fn on_command(&mut self, message: async_nats::Message) -> bool {
         let command: Result<HostCommand, _> = serde_json::from_slice(&message.payload);
-        let mut reply = HostReply { ok: true, error: None, workers: Vec::new(), started: Vec::new() };
+        let mut reply = HostReply {
+            ok: true,
+            error: None,
+            workers: Vec::new(),
+            started: Vec::new(),
+        };
         let mut shutdown = false;
         match command {
             Err(err) => {
@@ -348,17 +442,28 @@ impl Host {
                 Some(slot) => self.stop_in_background(vec![slot]),
                 None => {
                     reply.ok = false;
-                    reply.error = Some(format!("no worker {worker_id} on host {}", self.bootstrap.host));
+                    reply.error = Some(format!(
+                        "no worker {worker_id} on host {}",
+                        self.bootstrap.host
+                    ));
                 }
             },
             Ok(HostCommand::Kill { worker_id }) => match self.pool.kill_worker(&worker_id) {
                 Some(slot) => {
                     let how = "killed".to_owned();
-                    self.publish_event(Some(slot), Some(worker_id), ClusterEventKind::WorkerEnded { how }).await;
+                    self.publish_event(
+                        Some(slot),
+                        Some(worker_id),
+                        ClusterEventKind::WorkerEnded { how },
+                    )
+                    .await;
                 }
                 None => {
                     reply.ok = false;
-                    reply.error = Some(format!("no worker {worker_id} on host {}", self.bootstrap.host));
+                    reply.error = Some(format!(
+                        "no worker {worker_id} on host {}",
+                        self.bootstrap.host
+                    ));
                 }
             },
             Ok(HostCommand::Status) => {}

@@ -70,7 +70,10 @@ pub struct ClusterModel {
 
 impl ClusterModel {
     pub fn new(partitions: Vec<Partition>) -> Self {
-        Self { partitions, ..Self::default() }
+        Self {
+            partitions,
+            ..Self::default()
+        }
     }
 
     pub fn partitions(&self) -> &[Partition] {
@@ -93,7 +96,10 @@ impl ClusterModel {
 
     /// Stable IDs of running workers.
     pub fn live_ids(&self) -> BTreeSet<String> {
-        self.workers.values().filter_map(|w| w.worker_id.clone()).collect()
+        self.workers
+            .values()
+            .filter_map(|w| w.worker_id.clone())
+            .collect()
     }
 
     /// Running workers per host.
@@ -103,12 +109,18 @@ impl ClusterModel {
 
     /// The host running the worker with this stable ID.
     pub fn host_of(&self, worker_id: &str) -> Option<u32> {
-        self.workers.values().find(|w| w.worker_id.as_deref() == Some(worker_id)).map(|w| w.host)
+        self.workers
+            .values()
+            .find(|w| w.worker_id.as_deref() == Some(worker_id))
+            .map(|w| w.host)
     }
 
     /// The leader named by the `leader` key (`<id>:<unix>`).
     pub fn leader(&self) -> Option<&str> {
-        self.leader_value.as_deref().and_then(|v| v.rsplit_once(':')).map(|(id, _)| id)
+        self.leader_value
+            .as_deref()
+            .and_then(|v| v.rsplit_once(':'))
+            .map(|(id, _)| id)
     }
 
     pub fn heartbeats(&self) -> &BTreeSet<String> {
@@ -142,11 +154,17 @@ impl ClusterModel {
 
     /// Apply a host's event at `t_ms` (run time).
     pub fn apply_event(&mut self, t_ms: u64, event: &HostEvent) -> Vec<Note> {
-        let Some(slot) = event.slot else { return Vec::new() };
+        let Some(slot) = event.slot else {
+            return Vec::new();
+        };
         let key = (event.host, slot);
         if let ClusterEventKind::WorkerEnded { how } = &event.kind {
             return match self.workers.remove(&key) {
-                Some(_) => vec![Note::WorkerEnded { host: event.host, slot, how: how.clone() }],
+                Some(_) => vec![Note::WorkerEnded {
+                    host: event.host,
+                    slot,
+                    how: how.clone(),
+                }],
                 None => Vec::new(),
             };
         }
@@ -180,17 +198,20 @@ impl ClusterModel {
     /// Apply a host's periodic report: refresh the state of the workers it lists.
     pub fn apply_telemetry(&mut self, t_ms: u64, telemetry: &HostTelemetry) {
         for view in &telemetry.workers {
-            let record = self.workers.entry((view.host, view.slot)).or_insert_with(|| WorkerRecord {
-                host: view.host,
-                slot: view.slot,
-                worker_id: None,
-                state: view.state,
-                is_leader: false,
-                version: 0,
-                partitions: 0,
-                started_ms: t_ms,
-                first_assignment_ms: None,
-            });
+            let record = self
+                .workers
+                .entry((view.host, view.slot))
+                .or_insert_with(|| WorkerRecord {
+                    host: view.host,
+                    slot: view.slot,
+                    worker_id: None,
+                    state: view.state,
+                    is_leader: false,
+                    version: 0,
+                    partitions: 0,
+                    started_ms: t_ms,
+                    first_assignment_ms: None,
+                });
             record.worker_id.clone_from(&view.worker_id);
             record.state = view.state;
             record.is_leader = view.is_leader;
@@ -204,11 +225,30 @@ impl ClusterModel {
 
     /// A host is gone: all of its workers are.
     pub fn host_gone(&mut self, host: u32, how: &str) -> Vec<Note> {
-        let gone: Vec<(u32, u64)> = self.workers.keys().filter(|(h, _)| *h == host).copied().collect();
+        let gone: Vec<(u32, u64)> = self
+            .workers
+            .keys()
+            .filter(|(h, _)| *h == host)
+            .copied()
+            .collect();
         gone.into_iter()
             .filter_map(|key| self.workers.remove(&key))
-            .map(|w| Note::WorkerEnded { host: w.host, slot: w.slot, how: how.to_owned() })
+            .map(|w| Note::WorkerEnded {
+                host: w.host,
+                slot: w.slot,
+                how: how.to_owned(),
+            })
             .collect()
+    }
+
+    /// Whether a change only refreshes a heartbeat already known (the common case: every
+    /// worker writes one every heartbeat interval), which changes nothing the engine measures.
+    pub fn is_heartbeat_refresh(&self, change: &KvChange) -> bool {
+        change.role == BucketRole::Heartbeat
+            && change.value.is_some()
+            && crate::parti::heartbeat::live_workers([change.key.as_str()])
+                .first()
+                .is_some_and(|worker| self.heartbeats.contains(worker))
     }
 
     /// Apply a KV change seen by the observer.
@@ -218,12 +258,16 @@ impl ClusterModel {
             BucketRole::StableId => {}
             BucketRole::Election => {
                 if change.key == crate::parti::election::LEADER_KEY {
-                    self.leader_value =
-                        change.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned());
+                    self.leader_value = change
+                        .value
+                        .as_ref()
+                        .map(|v| String::from_utf8_lossy(v).into_owned());
                 }
             }
             BucketRole::Heartbeat => {
-                if let Some(worker) = crate::parti::heartbeat::live_workers([change.key.as_str()]).pop() {
+                if let Some(worker) =
+                    crate::parti::heartbeat::live_workers([change.key.as_str()]).pop()
+                {
                     if change.value.is_some() {
                         self.heartbeats.insert(worker);
                     } else {
@@ -232,12 +276,18 @@ impl ClusterModel {
                 }
             }
             BucketRole::Assignment => {
-                let Some(worker) = change.key.strip_prefix("assignment.") else { return notes };
-                let decoded = change.value.as_ref().and_then(|v| Assignment::decode(v).ok());
+                let Some(worker) = change.key.strip_prefix("assignment.") else {
+                    return notes;
+                };
+                let decoded = change
+                    .value
+                    .as_ref()
+                    .and_then(|v| Assignment::decode(v).ok());
                 match decoded {
                     Some(assignment) => {
                         let version = assignment.version;
-                        if let Some(previous) = self.key_versions.insert(change.key.clone(), version)
+                        if let Some(previous) =
+                            self.key_versions.insert(change.key.clone(), version)
                             && version < previous
                         {
                             notes.push(Note::VersionDecreased {
@@ -268,7 +318,10 @@ impl ClusterModel {
         for (worker, assignment) in &self.assignments {
             if live.contains(worker) {
                 for partition in &assignment.partitions {
-                    owners.entry(partition.keys.as_slice()).or_default().push(worker.as_str());
+                    owners
+                        .entry(partition.keys.as_slice())
+                        .or_default()
+                        .push(worker.as_str());
                 }
             }
         }
@@ -281,7 +334,11 @@ impl ClusterModel {
         let owners = self.owners();
         let mut problems = Vec::new();
         for partition in &self.partitions {
-            match owners.get(partition.keys.as_slice()).map(Vec::len).unwrap_or(0) {
+            match owners
+                .get(partition.keys.as_slice())
+                .map(Vec::len)
+                .unwrap_or(0)
+            {
                 1 => {}
                 0 => problems.push(format!("partition {} has no owner", partition.id())),
                 n => problems.push(format!(
@@ -291,7 +348,8 @@ impl ClusterModel {
                 )),
             }
         }
-        let known: BTreeSet<&[String]> = self.partitions.iter().map(|p| p.keys.as_slice()).collect();
+        let known: BTreeSet<&[String]> =
+            self.partitions.iter().map(|p| p.keys.as_slice()).collect();
         for keys in owners.keys().filter(|k| !known.contains(*k)) {
             problems.push(format!("unknown partition {} is assigned", keys.join("-")));
         }
@@ -304,13 +362,19 @@ impl ClusterModel {
         if let Some(expected) = expected_live
             && self.workers.len() != expected
         {
-            return Some(format!("{} workers running, {expected} expected", self.workers.len()));
+            return Some(format!(
+                "{} workers running, {expected} expected",
+                self.workers.len()
+            ));
         }
         if self.workers.is_empty() {
             return None;
         }
         if let Some(w) = self.workers.values().find(|w| w.state != State::Stable) {
-            let name = w.worker_id.clone().unwrap_or_else(|| format!("host {} slot {}", w.host, w.slot));
+            let name = w
+                .worker_id
+                .clone()
+                .unwrap_or_else(|| format!("host {} slot {}", w.host, w.slot));
             return Some(format!("{name} is {}", w.state));
         }
         if let Some(problem) = self.coverage_problems().into_iter().next() {
@@ -327,7 +391,11 @@ impl ClusterModel {
     /// The current owner map of running workers, as an assignment map (every running worker has
     /// an entry).
     pub fn assignment_map(&self) -> AssignmentMap {
-        let mut map: AssignmentMap = self.live_ids().into_iter().map(|id| (id, Vec::new())).collect();
+        let mut map: AssignmentMap = self
+            .live_ids()
+            .into_iter()
+            .map(|id| (id, Vec::new()))
+            .collect();
         for (worker, partitions) in map.iter_mut() {
             if let Some(assignment) = self.assignments.get(worker) {
                 partitions.clone_from(&assignment.partitions);
@@ -340,12 +408,15 @@ impl ClusterModel {
     /// publish), so ownership can be judged.
     pub fn publish_complete(&self) -> bool {
         let live = self.live_ids();
-        let versions: BTreeSet<i64> = self
-            .assignments
-            .iter()
-            .filter(|(worker, _)| live.contains(*worker))
-            .map(|(_, a)| a.version)
-            .collect();
+        let mut versions = BTreeSet::new();
+        for worker in &live {
+            match self.assignments.get(worker) {
+                Some(assignment) => versions.insert(assignment.version),
+                // A running worker without a key: a publish is still under way (stale cleanup
+                // deletes before the new values are written) or left it out.
+                None => return false,
+            };
+        }
         versions.len() == 1 && versions.contains(&self.max_version)
     }
 
@@ -363,7 +434,11 @@ impl ClusterModel {
 
     /// Running workers that claim leadership.
     pub fn claimed_leaders(&self) -> Vec<String> {
-        self.workers.values().filter(|w| w.is_leader).filter_map(|w| w.worker_id.clone()).collect()
+        self.workers
+            .values()
+            .filter(|w| w.is_leader)
+            .filter_map(|w| w.worker_id.clone())
+            .collect()
     }
 
     /// Stable IDs claimed by more than one running worker.
@@ -372,7 +447,10 @@ impl ClusterModel {
         for id in self.workers.values().filter_map(|w| w.worker_id.as_ref()) {
             *seen.entry(id.clone()).or_insert(0) += 1;
         }
-        seen.into_iter().filter(|(_, n)| *n > 1).map(|(id, _)| id).collect()
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// The record of a worker by host and slot.

@@ -8,10 +8,19 @@ use crate::parti::assignment::Assignment;
 use crate::parti::source::numbered_partitions;
 use crate::parti::state::State;
 
-const SETTINGS: Settings = Settings { quiet_period_ms: 2_000, leader_overlap_ms: 1_000 };
+const SETTINGS: Settings = Settings {
+    quiet_period_ms: 2_000,
+    leader_overlap_ms: 1_000,
+};
 
 fn event(slot: u64, id: &str, kind: ClusterEventKind) -> HostEvent {
-    HostEvent { t_unix_us: 0, host: 0, slot: Some(slot), worker_id: Some(id.into()), kind }
+    HostEvent {
+        t_unix_us: 0,
+        host: 0,
+        slot: Some(slot),
+        worker_id: Some(id.into()),
+        kind,
+    }
 }
 
 fn put(worker: &str, version: i64, partitions: &[usize]) -> KvChange {
@@ -21,37 +30,90 @@ fn put(worker: &str, version: i64, partitions: &[usize]) -> KvChange {
         lifecycle: "cold_start".into(),
         partitions: partitions.iter().map(|i| all[*i].clone()).collect(),
     };
-    KvChange { role: BucketRole::Assignment, key: format!("assignment.{worker}"), value: Some(assignment.encode()) }
+    KvChange {
+        role: BucketRole::Assignment,
+        key: format!("assignment.{worker}"),
+        value: Some(assignment.encode()),
+    }
 }
 
 fn del(worker: &str) -> KvChange {
-    KvChange { role: BucketRole::Assignment, key: format!("assignment.{worker}"), value: None }
+    KvChange {
+        role: BucketRole::Assignment,
+        key: format!("assignment.{worker}"),
+        value: None,
+    }
 }
 
 /// Bring worker `slot` (`worker-<slot>`) to Stable holding `version`.
 fn stable(m: &mut Measure, t: u64, slot: u64, version: i64, total: usize) -> Vec<Output> {
     let id = format!("worker-{slot}");
-    let mut out = m.input(t, Input::Event(&event(slot, &id, ClusterEventKind::WorkerStarted)));
-    out.extend(m.input(t, Input::Event(&event(slot, &id, ClusterEventKind::StateChanged { from: State::WaitingAssignment, to: State::Stable }))));
+    let mut out = m.input(
+        t,
+        Input::Event(&event(slot, &id, ClusterEventKind::WorkerStarted)),
+    );
     out.extend(m.input(
         t,
-        Input::Event(&event(slot, &id, ClusterEventKind::AssignmentApplied { version, initial: true, total, added: total, removed: 0 })),
+        Input::Event(&event(
+            slot,
+            &id,
+            ClusterEventKind::StateChanged {
+                from: State::WaitingAssignment,
+                to: State::Stable,
+            },
+        )),
+    ));
+    out.extend(m.input(
+        t,
+        Input::Event(&event(
+            slot,
+            &id,
+            ClusterEventKind::AssignmentApplied {
+                version,
+                initial: true,
+                total,
+                added: total,
+                removed: 0,
+            },
+        )),
     ));
     out
 }
 
 fn measurements(out: &[Output]) -> Vec<&Measurement> {
-    out.iter().filter_map(|o| if let Output::Measurement(m) = o { Some(m) } else { None }).collect()
+    out.iter()
+        .filter_map(|o| {
+            if let Output::Measurement(m) = o {
+                Some(m)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn findings(out: &[Output]) -> Vec<&Finding> {
-    out.iter().filter_map(|o| if let Output::Finding(f) = o { Some(f) } else { None }).collect()
+    out.iter()
+        .filter_map(|o| {
+            if let Output::Finding(f) = o {
+                Some(f)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// Two workers, four partitions, stable at version 1 from an event opened at t=0.
 fn two_stable_workers() -> (Measure, Vec<Output>) {
     let mut m = Measure::new(numbered_partitions(4), SETTINGS);
-    let mut out = m.input(0, Input::Action { action: Action::ScaleTo(2), expected_live: 2 });
+    let mut out = m.input(
+        0,
+        Input::Action {
+            action: Action::ScaleTo(2),
+            expected_live: 2,
+        },
+    );
     out.extend(m.input(100, Input::Kv(&put("worker-0", 1, &[0, 1]))));
     out.extend(m.input(110, Input::Kv(&put("worker-1", 1, &[2, 3]))));
     out.extend(stable(&mut m, 200, 0, 1, 2));
@@ -65,18 +127,32 @@ fn an_event_stabilizes_when_all_conditions_hold_and_closes_after_the_quiet_perio
     let (mut m, out) = two_stable_workers();
     assert!(m.is_stable());
     assert!(measurements(&out).is_empty(), "still open until quiet");
-    assert!(m.input(2_299, Input::Tick).is_empty(), "quiet 2 s after stabilizing at t=300");
+    assert!(
+        m.input(2_299, Input::Tick).is_empty(),
+        "quiet 2 s after stabilizing at t=300"
+    );
     let out = m.input(2_300, Input::Tick);
     let measured = measurements(&out);
     assert_eq!(measured.len(), 1);
     let m0 = measured[0];
     assert_eq!(m0.stabilization_ms, Some(300));
-    assert_eq!(m0.quiescence_ms, Some(100), "version 1 first appeared at t=100");
+    assert_eq!(
+        m0.quiescence_ms,
+        Some(100),
+        "version 1 first appeared at t=100"
+    );
     assert_eq!(m0.versions_published, 1);
     assert_eq!((m0.workers_before, m0.workers_after), (0, 2));
     assert_eq!(m0.balance, Some(1.0));
-    assert!(m0.moved_percent.abs() < 1e-9, "first ownership is not movement");
-    let mut first: Vec<_> = m0.first_assignments.iter().map(|f| (f.worker_id.as_str(), f.after_ms)).collect();
+    assert!(
+        m0.moved_percent.abs() < 1e-9,
+        "first ownership is not movement"
+    );
+    let mut first: Vec<_> = m0
+        .first_assignments
+        .iter()
+        .map(|f| (f.worker_id.as_str(), f.after_ms))
+        .collect();
     first.sort_unstable();
     assert_eq!(first, vec![("worker-0", 200), ("worker-1", 300)]);
 }
@@ -85,13 +161,47 @@ fn an_event_stabilizes_when_all_conditions_hold_and_closes_after_the_quiet_perio
 fn a_killed_worker_leaves_the_cluster_unstable_until_its_partitions_move() {
     let (mut m, _) = two_stable_workers();
     m.input(2_500, Input::Tick);
-    m.input(3_000, Input::Action { action: Action::KillWorker(crate::action::WorkerTarget::Id("worker-1".into())), expected_live: 1 });
-    m.input(3_001, Input::Event(&event(1, "worker-1", ClusterEventKind::WorkerEnded { how: "killed".into() })));
-    assert_eq!(m.unstable_reason().as_deref(), Some("partition partition-2 has no owner"));
+    m.input(
+        3_000,
+        Input::Action {
+            action: Action::KillWorker(crate::action::WorkerTarget::Id("worker-1".into())),
+            expected_live: 1,
+        },
+    );
+    m.input(
+        3_001,
+        Input::Event(&event(
+            1,
+            "worker-1",
+            ClusterEventKind::WorkerEnded {
+                how: "killed".into(),
+            },
+        )),
+    );
+    assert_eq!(
+        m.unstable_reason().as_deref(),
+        Some("partition partition-2 has no owner")
+    );
     m.input(6_000, Input::Kv(&del("worker-1")));
     m.input(6_001, Input::Kv(&put("worker-0", 2, &[0, 1, 2, 3])));
-    assert_eq!(m.unstable_reason().as_deref(), Some("worker-0 holds version 1 of 2"));
-    m.input(6_010, Input::Event(&event(0, "worker-0", ClusterEventKind::AssignmentApplied { version: 2, initial: false, total: 4, added: 2, removed: 0 })));
+    assert_eq!(
+        m.unstable_reason().as_deref(),
+        Some("worker-0 holds version 1 of 2")
+    );
+    m.input(
+        6_010,
+        Input::Event(&event(
+            0,
+            "worker-0",
+            ClusterEventKind::AssignmentApplied {
+                version: 2,
+                initial: false,
+                total: 4,
+                added: 2,
+                removed: 0,
+            },
+        )),
+    );
     assert!(m.is_stable());
     let out = m.input(9_000, Input::Finish);
     let measured = measurements(&out);
@@ -104,13 +214,28 @@ fn a_killed_worker_leaves_the_cluster_unstable_until_its_partitions_move() {
 #[test]
 fn the_next_action_closes_an_unstable_event_without_figures() {
     let mut m = Measure::new(numbered_partitions(4), SETTINGS);
-    m.input(0, Input::Action { action: Action::ScaleTo(3), expected_live: 3 });
-    let out = m.input(500, Input::Action { action: Action::ScaleTo(1), expected_live: 1 });
+    m.input(
+        0,
+        Input::Action {
+            action: Action::ScaleTo(3),
+            expected_live: 3,
+        },
+    );
+    let out = m.input(
+        500,
+        Input::Action {
+            action: Action::ScaleTo(1),
+            expected_live: 1,
+        },
+    );
     let measured = measurements(&out);
     assert_eq!(measured.len(), 1);
     assert_eq!(measured[0].stabilization_ms, None);
     assert_eq!(measured[0].quiescence_ms, None);
-    assert!(m.unstable_reason().is_some_and(|r| r.contains("0 workers running, 1 expected")));
+    assert!(
+        m.unstable_reason()
+            .is_some_and(|r| r.contains("0 workers running, 1 expected"))
+    );
 }
 
 #[test]
@@ -128,19 +253,31 @@ fn double_ownership_after_stabilization_is_reported_once() {
     let (mut m, _) = two_stable_workers();
     m.input(2_500, Input::Tick);
     let out = m.input(3_000, Input::Kv(&put("worker-0", 2, &[0, 1, 2])));
-    assert!(findings(&out).is_empty(), "a half-written publish is not judged");
+    assert!(
+        findings(&out).is_empty(),
+        "a half-written publish is not judged"
+    );
     let out = m.input(3_001, Input::Kv(&put("worker-1", 2, &[2, 3])));
     let found = findings(&out);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].check, Check::SingleOwner);
     assert!(found[0].message.contains("partition-2 has 2 owners"));
-    assert!(findings(&m.input(3_100, Input::Tick)).is_empty(), "reported once while it lasts");
+    assert!(
+        findings(&m.input(3_100, Input::Tick)).is_empty(),
+        "reported once while it lasts"
+    );
 }
 
 #[test]
 fn two_leaders_for_longer_than_the_overlap_is_a_finding() {
     let (mut m, _) = two_stable_workers();
-    let lead = |slot: u64| event(slot, &format!("worker-{slot}"), ClusterEventKind::Leadership { is_leader: true });
+    let lead = |slot: u64| {
+        event(
+            slot,
+            &format!("worker-{slot}"),
+            ClusterEventKind::Leadership { is_leader: true },
+        )
+    };
     m.input(3_000, Input::Event(&lead(0)));
     assert!(findings(&m.input(3_100, Input::Event(&lead(1)))).is_empty());
     assert!(findings(&m.input(3_900, Input::Tick)).is_empty());
@@ -152,10 +289,24 @@ fn two_leaders_for_longer_than_the_overlap_is_a_finding() {
 #[test]
 fn an_unexpected_host_exit_is_an_infrastructure_finding() {
     let (mut m, _) = two_stable_workers();
-    let out = m.input(5_000, Input::HostGone { host: 0, how: "killed by signal 9".into(), expected: false });
+    let out = m.input(
+        5_000,
+        Input::HostGone {
+            host: 0,
+            how: "killed by signal 9".into(),
+            expected: false,
+        },
+    );
     assert_eq!(findings(&out)[0].check, Check::Infrastructure);
     assert_eq!(m.model().live_count(), 0);
-    let out = m.input(5_000, Input::HostGone { host: 0, how: "exit 0".into(), expected: true });
+    let out = m.input(
+        5_000,
+        Input::HostGone {
+            host: 0,
+            how: "exit 0".into(),
+            expected: true,
+        },
+    );
     assert!(findings(&out).is_empty());
 }
 
@@ -164,16 +315,79 @@ fn leftover_assignments_are_only_a_finding_while_someone_runs() {
     let (mut m, _) = two_stable_workers();
     m.input(2_500, Input::Tick);
     // worker-1 stops; the leader (worker-0) never republishes: its key still holds partitions.
-    let out = m.input(3_000, Input::Event(&event(1, "worker-1", ClusterEventKind::WorkerEnded { how: "stopped".into() })));
+    let out = m.input(
+        3_000,
+        Input::Event(&event(
+            1,
+            "worker-1",
+            ClusterEventKind::WorkerEnded {
+                how: "stopped".into(),
+            },
+        )),
+    );
     let found = findings(&out);
-    assert!(found.iter().any(|f| f.check == Check::NoDeadOwner && f.message.starts_with("worker-1")), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.check == Check::NoDeadOwner && f.message.starts_with("worker-1")),
+        "{found:?}"
+    );
     // With nobody running, leftovers are expected (parti never deletes assignments on stop).
     let (mut m, _) = two_stable_workers();
-    m.input(2_500, Input::Action { action: Action::ScaleTo(0), expected_live: 0 });
+    m.input(
+        2_500,
+        Input::Action {
+            action: Action::ScaleTo(0),
+            expected_live: 0,
+        },
+    );
     for slot in 0..2 {
         let id = format!("worker-{slot}");
-        m.input(2_600, Input::Event(&event(slot, &id, ClusterEventKind::WorkerEnded { how: "stopped".into() })));
+        m.input(
+            2_600,
+            Input::Event(&event(
+                slot,
+                &id,
+                ClusterEventKind::WorkerEnded {
+                    how: "stopped".into(),
+                },
+            )),
+        );
     }
     assert!(m.is_stable());
     assert!(findings(&m.input(2_700, Input::Tick)).is_empty());
+}
+
+#[test]
+fn a_publish_under_way_is_not_judged() {
+    let (mut m, _) = two_stable_workers();
+    m.input(2_500, Input::Tick);
+    // Stale cleanup deletes a running worker's key before the new values are written.
+    let out = m.input(3_000, Input::Kv(&del("worker-1")));
+    assert!(findings(&out).is_empty(), "{:?}", findings(&out));
+    let out = m.input(3_001, Input::Kv(&put("worker-0", 2, &[0, 1, 2, 3])));
+    assert!(findings(&out).is_empty(), "{:?}", findings(&out));
+}
+
+#[test]
+fn heartbeat_refreshes_are_noops_but_new_heartbeats_are_not() {
+    let (mut m, _) = two_stable_workers();
+    let beat = KvChange {
+        role: BucketRole::Heartbeat,
+        key: "heartbeat.worker-0".into(),
+        value: Some(b"t".to_vec()),
+    };
+    assert!(
+        !m.is_noop(&Input::Kv(&beat)),
+        "first heartbeat of a worker is news"
+    );
+    m.input(100, Input::Kv(&beat));
+    assert!(m.is_noop(&Input::Kv(&beat)));
+    let gone = KvChange {
+        value: None,
+        ..beat.clone()
+    };
+    assert!(!m.is_noop(&Input::Kv(&gone)));
+    m.input(200, Input::Kv(&gone));
+    assert!(m.model().heartbeats().is_empty());
 }

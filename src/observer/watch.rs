@@ -24,7 +24,12 @@ pub async fn spawn(
     cancel: CancellationToken,
 ) -> Result<(), crate::parti::kv::KvError> {
     let store = NatsStore::new(client);
-    let roles = [BucketRole::StableId, BucketRole::Election, BucketRole::Heartbeat, BucketRole::Assignment];
+    let roles = [
+        BucketRole::StableId,
+        BucketRole::Election,
+        BucketRole::Heartbeat,
+        BucketRole::Assignment,
+    ];
     for (role, spec) in roles.into_iter().zip(config.bucket_specs()) {
         let bucket = ensure_with_retry(&store as &dyn Store, &spec).await?;
         tokio::spawn(watch_bucket(role, bucket, changes.clone(), cancel.clone()));
@@ -52,7 +57,14 @@ async fn watch_bucket(
                 match item {
                     Some(Ok(entry)) => {
                         let value = (entry.op == KvOp::Put).then(|| entry.value.to_vec());
-                        if changes.send(KvChange { role, key: entry.key, value }).is_err() {
+                        if changes
+                            .send(KvChange {
+                                role,
+                                key: entry.key,
+                                value,
+                            })
+                            .is_err()
+                        {
                             return;
                         }
                     }

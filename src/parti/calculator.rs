@@ -75,6 +75,10 @@ impl Core {
     /// [`Core::rebalance_finished`].
     pub fn check(&mut self, now: Instant, live: &[String], timing: &Timing) -> Decision {
         let current: BTreeSet<String> = live.iter().cloned().collect();
+        // A worker seen again clears its missing-since time on every check (Go clears it only
+        // on checks where the set shrank, so a stale time could confirm a later blip at once).
+        self.missing_since
+            .retain(|worker, _| !current.contains(worker));
         if current == self.last_workers {
             return Decision::Nothing(Skip::Unchanged);
         }
@@ -317,6 +321,27 @@ mod tests {
             Decision::Emergency {
                 confirmed: workers(&["b"])
             }
+        );
+    }
+
+    #[test]
+    fn a_blip_seen_again_does_not_leave_a_stale_timer() {
+        let timing = Timing::fast();
+        let t0 = Instant::now();
+        let mut core = with_last(&["a", "b", "c"]);
+        assert_eq!(
+            core.check(t0, &workers(&["a", "b"]), &timing),
+            Decision::Nothing(Skip::InGrace)
+        );
+        assert_eq!(
+            core.check(t0, &workers(&["a", "b", "c"]), &timing),
+            Decision::Nothing(Skip::Unchanged)
+        );
+        // Much later c blips again: its grace starts now, not at t0.
+        let later = t0 + timing.emergency_grace_period * 4;
+        assert_eq!(
+            core.check(later, &workers(&["a", "b"]), &timing),
+            Decision::Nothing(Skip::InGrace)
         );
     }
 

@@ -356,13 +356,26 @@ async fn a_leftover_assignment_from_a_previous_life_is_not_taken_as_current() {
         partitions: numbered_partitions(10)[..3].to_vec(),
     };
     let bucket = cluster.store.bucket("parti-assignment").expect("bucket");
-    bucket.put("assignment.worker-2", stale.encode().into()).await.expect("plant");
+    bucket
+        .put("assignment.worker-2", stale.encode().into())
+        .await
+        .expect("plant");
     cluster.drain_events();
     cluster.add();
     assert!(cluster.wait_converged(Duration::from_secs(30)).await);
-    let first = cluster.drain_events().into_iter().find_map(|event| match event {
-        WorkerEvent::AssignmentApplied { initial: true, version, .. } => Some(version),
-        _ => None,
-    });
-    assert!(first.is_some_and(|v| v > newest), "first accepted version {first:?}, newest before {newest}");
+    let first = cluster
+        .drain_events()
+        .into_iter()
+        .find_map(|event| match event {
+            WorkerEvent::AssignmentApplied {
+                initial: true,
+                version,
+                ..
+            } => Some(version),
+            _ => None,
+        });
+    assert!(
+        first.is_some_and(|v| v > newest),
+        "first accepted version {first:?}, newest before {newest}"
+    );
 }

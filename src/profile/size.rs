@@ -12,7 +12,9 @@ impl ByteSize {
     /// Parse `<number>[unit]`: B, kB/MB/GB (powers of 1000), KiB/MiB/GiB (powers of 1024).
     pub fn parse(text: &str) -> Result<ByteSize, String> {
         let trimmed = text.trim();
-        let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+        let split = trimmed
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(trimmed.len());
         let (number, unit) = trimmed.split_at(split);
         let number: f64 = number
             .parse()
@@ -25,7 +27,11 @@ impl ByteSize {
             "KiB" => 1024.0,
             "MiB" => 1024.0 * 1024.0,
             "GiB" => 1024.0 * 1024.0 * 1024.0,
-            other => return Err(format!("invalid size {text:?}: unknown unit {other:?} (use B, kB, MB, GB, KiB, MiB or GiB)")),
+            other => {
+                return Err(format!(
+                    "invalid size {text:?}: unknown unit {other:?} (use B, kB, MB, GB, KiB, MiB or GiB)"
+                ));
+            }
         };
         let bytes = number * factor;
         if !bytes.is_finite() || bytes > 1e18 {

@@ -496,7 +496,10 @@ fn wait_stable_needs_a_timeout() {
         &["t.ron:9:29: steps[1]: WaitStable(timeout:\"0s\"): timeout must be greater than 0"],
     );
     // An empty cluster is a stable state: waiting for every worker to stop is valid.
-    assert_problems(&steps(&["ScaleTo(2)", "ScaleTo(0)", "WaitStable(timeout: \"5s\")"]), &[]);
+    assert_problems(
+        &steps(&["ScaleTo(2)", "ScaleTo(0)", "WaitStable(timeout: \"5s\")"]),
+        &[],
+    );
 }
 
 #[test]

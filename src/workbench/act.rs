@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tracing::info;
 
-use super::Workbench;
 use super::engine::EngineInput;
+use super::{Mutable, Workbench};
 use crate::action::{Action, ActionSource, WorkerTarget};
 use crate::control::HostCommand;
 use crate::observation::{ActionRecord, Observation};
@@ -32,37 +32,75 @@ impl Rng {
 
     /// An index below `len` (0 when `len` is 0).
     pub fn below(&mut self, len: usize) -> usize {
-        if len == 0 { 0 } else { usize::try_from(self.next_u64() % len as u64).unwrap_or(0) }
+        if len == 0 {
+            0
+        } else {
+            usize::try_from(self.next_u64() % len as u64).unwrap_or(0)
+        }
     }
 }
 
 impl Workbench {
-    fn live_hosts(&self) -> Vec<usize> {
-        (0..self.hosts.len()).filter(|h| !self.hosts[*h].has_exited()).collect()
-    }
-
     /// Carry out an action. Returns the number of actions processed so far (to wait on), or why
-    /// it could not be carried out (the failure is recorded too).
-    pub async fn act(&mut self, action: Action, source: ActionSource) -> Result<usize, String> {
-        let result = self.carry_out(action.clone(), source.clone()).await;
+    /// it could not be carried out (the failure is recorded too). Actions are carried out one
+    /// at a time, whoever asks (an operator's key, a profile step).
+    pub async fn act(&self, action: Action, source: ActionSource) -> Result<usize, String> {
+        let mut acting = Acting {
+            wb: self,
+            s: self.mutable.lock().await,
+        };
+        let result = acting.carry_out(action.clone(), source.clone()).await;
+        drop(acting);
         if let Err(error) = &result {
             info!("action {action} failed: {error}");
-            let record = ActionRecord { t_ms: self.now_ms(), action, source, error: Some(error.clone()) };
+            let record = ActionRecord {
+                t_ms: self.now_ms(),
+                action,
+                source,
+                error: Some(error.clone()),
+            };
             let _ = self.observations.send(Observation::Action(record));
         }
         result
     }
+}
+
+/// An action being carried out: the workbench and its locked mutable part.
+struct Acting<'a> {
+    wb: &'a Workbench,
+    s: tokio::sync::MutexGuard<'a, Mutable>,
+}
+
+impl Acting<'_> {
+    fn live_hosts(&self) -> Vec<usize> {
+        (0..self.s.hosts.len())
+            .filter(|h| !self.s.hosts[*h].has_exited())
+            .collect()
+    }
 
     /// Tell the engine an action starts now; returns the action count to wait for.
-    fn open_event(&mut self, action: &Action, source: &ActionSource, expected_live: usize) -> usize {
-        let record = ActionRecord { t_ms: self.now_ms(), action: action.clone(), source: source.clone(), error: None };
-        let _ = self.engine.send(EngineInput::Action { record, expected_live });
-        self.actions_sent += 1;
-        self.actions_sent
+    fn open_event(
+        &mut self,
+        action: &Action,
+        source: &ActionSource,
+        expected_live: usize,
+    ) -> usize {
+        let record = ActionRecord {
+            t_ms: self.wb.now_ms(),
+            action: action.clone(),
+            source: source.clone(),
+            error: None,
+        };
+        let _ = self.wb.engine.send(EngineInput::Action {
+            record,
+            expected_live,
+        });
+        self.s.actions_sent += 1;
+        self.s.actions_sent
     }
 
     async fn carry_out(&mut self, action: Action, source: ActionSource) -> Result<usize, String> {
-        let target = self.target_workers();
+        let target = self.s.planned.iter().sum::<usize>();
         match &action {
             Action::ScaleTo(n) if *n >= target => {
                 let seq = self.open_event(&action, &source, *n);
@@ -90,30 +128,43 @@ impl Workbench {
                 let (worker_id, host) = self.resolve(who)?;
                 let seq = self.open_event(&action, &source, target.saturating_sub(1));
                 let command = if matches!(action, Action::KillWorker(_)) {
-                    HostCommand::Kill { worker_id: worker_id.clone() }
+                    HostCommand::Kill {
+                        worker_id: worker_id.clone(),
+                    }
                 } else {
-                    HostCommand::Stop { worker_id: worker_id.clone() }
+                    HostCommand::Stop {
+                        worker_id: worker_id.clone(),
+                    }
                 };
-                self.command(host, &command).await?;
-                self.planned[host as usize] = self.planned[host as usize].saturating_sub(1);
+                self.wb.command(host, &command).await?;
+                self.s.planned[host as usize] = self.s.planned[host as usize].saturating_sub(1);
                 info!("{action}: {worker_id} on host {host}");
                 Ok(seq)
             }
             Action::KillHost(host) => {
                 let index = *host as usize;
-                if self.hosts.get(index).is_none_or(super::hosts::HostProcess::has_exited) {
+                if self
+                    .s
+                    .hosts
+                    .get(index)
+                    .is_none_or(super::hosts::HostProcess::has_exited)
+                {
                     return Err(format!("host {host} is not running"));
                 }
-                let lost = self.planned[index];
+                let lost = self.s.planned[index];
                 let seq = self.open_event(&action, &source, target - lost);
-                self.expected_exits.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(*host);
-                self.hosts[index].kill();
-                self.planned[index] = 0;
+                self.wb
+                    .expected_exits
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(*host);
+                self.s.hosts[index].kill();
+                self.s.planned[index] = 0;
                 Ok(seq)
             }
             Action::PauseHost { host, duration } => {
                 let index = *host as usize;
-                let Some(process) = self.hosts.get(index).filter(|p| !p.has_exited()) else {
+                let Some(process) = self.s.hosts.get(index).filter(|p| !p.has_exited()) else {
                     return Err(format!("host {host} is not running"));
                 };
                 let pid = process.pid();
@@ -123,19 +174,24 @@ impl Workbench {
                 tokio::spawn(async move {
                     tokio::time::sleep(duration).await;
                     if let Ok(pid) = i32::try_from(pid) {
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGCONT);
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGCONT,
+                        );
                     }
                 });
                 Ok(seq)
             }
             Action::RestartNats => {
-                if self.managed.is_none() {
+                if self.s.managed.is_none() {
                     return Err("nats-server is external; it cannot be restarted from here".into());
                 }
                 let seq = self.open_event(&action, &source, target);
-                let Some(server) = self.managed.as_mut() else { return Ok(seq) };
+                let Some(server) = self.s.managed.as_mut() else {
+                    return Ok(seq);
+                };
                 server.restart().await.map_err(|err| err.to_string())?;
-                self.targets.set_nats(server.pid());
+                self.wb.targets.set_nats(server.pid());
                 Ok(seq)
             }
             Action::Mark(_) => Ok(self.open_event(&action, &source, target)),
@@ -143,19 +199,24 @@ impl Workbench {
     }
 
     fn check_pool(&self, workers: usize) -> Result<(), String> {
-        let cluster = &self.profile.cluster;
+        let cluster = &self.wb.profile.cluster;
         let pool = (cluster.worker_id_max - cluster.worker_id_min) as usize + 1;
         if workers > pool {
-            return Err(format!("{workers} workers exceed the worker ID pool of {pool}"));
+            return Err(format!(
+                "{workers} workers exceed the worker ID pool of {pool}"
+            ));
         }
         Ok(())
     }
 
     /// The worker a target names, and its host.
     fn resolve(&mut self, who: &WorkerTarget) -> Result<(String, u32), String> {
-        let state = self.state.borrow().clone();
-        let running: Vec<(String, u32)> =
-            state.workers.iter().filter_map(|w| Some((w.worker_id.clone()?, w.host))).collect();
+        let state = self.wb.state.borrow().clone();
+        let running: Vec<(String, u32)> = state
+            .workers
+            .iter()
+            .filter_map(|w| Some((w.worker_id.clone()?, w.host)))
+            .collect();
         let pick = |candidates: Vec<(String, u32)>, rng: &mut Rng| {
             let index = rng.below(candidates.len());
             candidates.into_iter().nth(index)
@@ -166,11 +227,13 @@ impl Workbench {
                 running.into_iter().find(|(id, _)| *id == leader)
             }
             WorkerTarget::AnyFollower => {
-                let followers: Vec<_> =
-                    running.into_iter().filter(|(id, _)| Some(id) != state.leader.as_ref()).collect();
-                pick(followers, &mut self.rng)
+                let followers: Vec<_> = running
+                    .into_iter()
+                    .filter(|(id, _)| Some(id) != state.leader.as_ref())
+                    .collect();
+                pick(followers, &mut self.s.rng)
             }
-            WorkerTarget::Any => pick(running, &mut self.rng),
+            WorkerTarget::Any => pick(running, &mut self.s.rng),
             WorkerTarget::Id(id) => running.into_iter().find(|(running_id, _)| running_id == id),
         };
         chosen.ok_or_else(|| format!("no running worker is {who}"))
@@ -178,30 +241,43 @@ impl Workbench {
 
     /// Start `count` workers, spread over the hosts with the fewest.
     async fn add(&mut self, count: usize) -> Result<(), String> {
-        self.check_pool(self.target_workers() + count)?;
+        self.check_pool(self.s.planned.iter().sum::<usize>() + count)?;
         let hosts = self.live_hosts();
         if hosts.is_empty() {
             return Err("no host is running".into());
         }
-        let mut per_host = vec![0usize; self.hosts.len()];
+        let mut per_host = vec![0usize; self.s.hosts.len()];
         for _ in 0..count {
-            let host = *hosts.iter().min_by_key(|h| self.planned[**h] + per_host[**h]).unwrap_or(&hosts[0]);
+            let host = *hosts
+                .iter()
+                .min_by_key(|h| self.s.planned[**h] + per_host[**h])
+                .unwrap_or(&hosts[0]);
             per_host[host] += 1;
         }
-        match self.profile.cluster.start_mode {
+        match self.wb.profile.cluster.start_mode {
             StartMode::Parallel => {
                 for (host, n) in per_host.iter().enumerate().filter(|(_, n)| **n > 0) {
-                    self.command(host as u32, &HostCommand::Start { count: *n }).await?;
-                    self.planned[host] += n;
+                    self.wb
+                        .command(host as u32, &HostCommand::Start { count: *n })
+                        .await?;
+                    self.s.planned[host] += n;
                 }
             }
             StartMode::Serial => {
-                let wait = self.profile.cluster.timing.timing().assignment_wait_timeout();
+                let wait = self
+                    .wb
+                    .profile
+                    .cluster
+                    .timing
+                    .timing()
+                    .assignment_wait_timeout();
                 for (host, n) in per_host.iter().enumerate() {
                     for _ in 0..*n {
-                        let before = self.state.borrow().workers.len();
-                        self.command(host as u32, &HostCommand::Start { count: 1 }).await?;
-                        self.planned[host] += 1;
+                        let before = self.wb.state.borrow().workers.len();
+                        self.wb
+                            .command(host as u32, &HostCommand::Start { count: 1 })
+                            .await?;
+                        self.s.planned[host] += 1;
                         self.wait_all_stable(before + 1, wait).await?;
                     }
                 }
@@ -212,9 +288,12 @@ impl Workbench {
 
     /// Serial start: wait until `count` workers run and every one is Stable.
     async fn wait_all_stable(&self, count: usize, timeout: Duration) -> Result<(), String> {
-        let mut state = self.state.clone();
+        let mut state = self.wb.state.clone();
         let ready = |s: &super::ClusterState| {
-            s.workers.len() >= count && s.workers.iter().all(|w| w.state == crate::parti::state::State::Stable)
+            s.workers.len() >= count
+                && s.workers
+                    .iter()
+                    .all(|w| w.state == crate::parti::state::State::Stable)
         };
         tokio::time::timeout(timeout, state.wait_for(ready))
             .await
@@ -224,16 +303,21 @@ impl Workbench {
 
     /// Gracefully stop `count` workers, taking them from the hosts with the most.
     async fn remove(&mut self, count: usize) -> Result<(), String> {
-        let mut per_host = vec![0usize; self.hosts.len()];
+        let mut per_host = vec![0usize; self.s.hosts.len()];
         for _ in 0..count {
-            let Some(host) = (0..self.hosts.len()).filter(|h| self.planned[*h] > per_host[*h]).max_by_key(|h| self.planned[*h] - per_host[*h]) else {
+            let Some(host) = (0..self.s.hosts.len())
+                .filter(|h| self.s.planned[*h] > per_host[*h])
+                .max_by_key(|h| self.s.planned[*h] - per_host[*h])
+            else {
                 break;
             };
             per_host[host] += 1;
         }
         for (host, n) in per_host.iter().enumerate().filter(|(_, n)| **n > 0) {
-            self.command(host as u32, &HostCommand::StopNewest { count: *n }).await?;
-            self.planned[host] -= n;
+            self.wb
+                .command(host as u32, &HostCommand::StopNewest { count: *n })
+                .await?;
+            self.s.planned[host] -= n;
         }
         Ok(())
     }

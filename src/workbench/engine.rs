@@ -18,9 +18,16 @@ pub enum EngineInput {
     HostEvent(HostEvent),
     Telemetry(HostTelemetry),
     Kv(KvChange),
-    HostGone { host: u32, how: String, expected: bool },
+    HostGone {
+        host: u32,
+        how: String,
+        expected: bool,
+    },
     /// An action about to be carried out (`record.t_ms` is its time).
-    Action { record: ActionRecord, expected_live: usize },
+    Action {
+        record: ActionRecord,
+        expected_live: usize,
+    },
     /// Close the open event and answer.
     Finish(oneshot::Sender<()>),
 }
@@ -54,7 +61,10 @@ pub struct RunClock {
 
 impl RunClock {
     pub fn start() -> Self {
-        Self { started: Instant::now(), started_unix_us: crate::control::unix_us() }
+        Self {
+            started: Instant::now(),
+            started_unix_us: crate::control::unix_us(),
+        }
     }
 
     /// Milliseconds since the run started.
@@ -106,6 +116,9 @@ pub async fn run(
                         (t, measure.input(t, Input::Telemetry(&telemetry)))
                     }
                     EngineInput::Kv(change) => {
+                        if measure.is_noop(&Input::Kv(&change)) {
+                            continue;
+                        }
                         let t = clock.now_ms();
                         (t, measure.input(t, Input::Kv(&change)))
                     }
@@ -150,7 +163,12 @@ pub async fn run(
                 }
                 Output::Finding(f) => {
                     findings += 1;
-                    tracing::warn!("finding at {} ms: {} — {}", f.t_ms, f.check.name(), f.message);
+                    tracing::warn!(
+                        "finding at {} ms: {} — {}",
+                        f.t_ms,
+                        f.check.name(),
+                        f.message
+                    );
                     let _ = observations.send(Observation::Finding(f));
                 }
             }

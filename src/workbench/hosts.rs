@@ -78,7 +78,12 @@ impl HostProcess {
             let _ = exited_tx.send(true);
             let _ = exits.send(HostExit { host, how });
         });
-        Ok(HostProcess { host: bootstrap.host, pid, stdin, exited })
+        Ok(HostProcess {
+            host: bootstrap.host,
+            pid,
+            stdin,
+            exited,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -116,13 +121,22 @@ impl HostProcess {
     pub async fn stop(&mut self, grace: Duration) {
         self.stdin.take();
         let mut exited = self.exited.clone();
-        if tokio::time::timeout(grace / 2, exited.wait_for(|e| *e)).await.is_ok() {
+        if tokio::time::timeout(grace / 2, exited.wait_for(|e| *e))
+            .await
+            .is_ok()
+        {
             return;
         }
         self.resume();
         self.signal(Signal::SIGTERM);
-        if tokio::time::timeout(grace / 2, exited.wait_for(|e| *e)).await.is_err() {
-            warn!("host {} did not exit within {grace:?}; killing it", self.host);
+        if tokio::time::timeout(grace / 2, exited.wait_for(|e| *e))
+            .await
+            .is_err()
+        {
+            warn!(
+                "host {} did not exit within {grace:?}; killing it",
+                self.host
+            );
             self.kill();
             let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(|e| *e)).await;
         }

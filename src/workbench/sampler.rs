@@ -11,7 +11,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::control::HostTelemetry;
-use crate::observation::{Observation, ProcessKind, ProcessSample, Sample};
+use crate::observation::{
+    ClusterEvent, ClusterEventKind, Observation, ProcessKind, ProcessSample, Sample,
+};
 use crate::procfs::{self, CpuMeter};
 
 /// Pids to sample, kept current by the workbench.
@@ -28,7 +30,10 @@ struct TargetsInner {
 }
 
 fn lock(targets: &Targets) -> std::sync::MutexGuard<'_, TargetsInner> {
-    targets.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    targets
+        .inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Targets {
@@ -109,6 +114,7 @@ pub async fn run(
     let mut meter = CpuMeter::default();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut nats_up = true;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
@@ -116,6 +122,29 @@ pub async fn run(
         }
         let t_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let sample = sample(&targets, &mut meter, t_ms);
+        // A managed nats-server that is expected but cannot be read has died.
+        let nats_pid = lock(&targets).nats_pid;
+        if let Some(pid) = nats_pid {
+            let up = sample
+                .processes
+                .iter()
+                .any(|p| p.process == ProcessKind::NatsServer);
+            if up != nats_up {
+                nats_up = up;
+                let detail = if up {
+                    format!("nats-server is running (pid {pid})")
+                } else {
+                    format!("nats-server (pid {pid}) is gone")
+                };
+                let _ = observations.send(Observation::Cluster(ClusterEvent {
+                    t_ms,
+                    host: None,
+                    slot: None,
+                    worker_id: None,
+                    kind: ClusterEventKind::Nats { up, detail },
+                }));
+            }
+        }
         let _ = observations.send(Observation::Sample(sample));
     }
 }

@@ -210,13 +210,24 @@ impl Actor {
 
     /// List the live set and evaluate it. Returns the scaling deadline if Scaling was entered.
     async fn poll_changes(&mut self) -> Option<Instant> {
-        let live = match self.publisher.live_workers().await {
+        let mut live = match self.publisher.live_workers().await {
             Ok(live) => live,
             Err(err) => {
                 self.emit(CalcEvent::Warning(format!("live set unavailable: {err}")));
                 return None;
             }
         };
+        // A key listing can miss a key that is rewritten while the listing runs; a listing can
+        // never invent one. When the set looks smaller, list once more and take the union.
+        if live.len() < self.core.last_workers.len()
+            && let Ok(again) = self.publisher.live_workers().await
+        {
+            for worker in again {
+                if !live.contains(&worker) {
+                    live.push(worker);
+                }
+            }
+        }
         let now = Instant::now();
         match self.core.check(now, &live, &self.timing) {
             Decision::Nothing(_) => None,

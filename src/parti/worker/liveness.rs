@@ -24,6 +24,9 @@ pub(super) struct LivenessInput {
     pub(super) election: Election,
 }
 
+/// A renewal's outcome, or its timeout.
+type RenewalResult = Result<Result<Renewal, KvError>, tokio::time::error::Elapsed>;
+
 type InFlight<T> = Option<futures::future::BoxFuture<'static, T>>;
 
 /// Await an in-flight operation, or never if there is none.
@@ -57,10 +60,7 @@ pub(super) async fn liveness(input: LivenessInput) -> (Option<ClaimedId>, Option
     let mut claimed = Some(claimed);
     let mut election = Some(election);
     let mut id_lost = false;
-    let mut renewing: InFlight<(
-        ClaimedId,
-        Result<Result<Renewal, KvError>, tokio::time::error::Elapsed>,
-    )> = None;
+    let mut renewing: InFlight<(ClaimedId, RenewalResult)> = None;
     let mut electing: InFlight<(Election, (ElectionChange, Option<KvError>))> = None;
     let mut beating: InFlight<()> = None;
     let (mut renew_tick, mut elect_tick, mut beat_tick) = (

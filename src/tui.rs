@@ -1,0 +1,7 @@
+//! The interactive dashboard: a TEA shell around the workbench. `model` is plain data,
+//! `keymap` and `update` are pure, `view` renders from a shared reference, and `run` is the
+//! only part that touches the terminal.
+
+pub mod keymap;
+pub mod model;
+pub mod update;

@@ -1,0 +1,162 @@
+//! The dashboard's state as plain data: what the run looks like (header facts, workers, series,
+//! measurements, findings) and what the operator is looking at (screen, selection, window).
+//! The view reads it; only [`super::update`] changes it.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::observation::{Finding, Measurement, ProcessKind};
+use crate::workbench::engine::ClusterState;
+
+/// Points kept per series (at 2 samples a second, more than two hours).
+pub const SERIES_CAPACITY: usize = 16_384;
+
+/// The chart's time window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Window {
+    #[default]
+    OneMinute,
+    FiveMinutes,
+    Whole,
+}
+
+impl Window {
+    pub fn next(self) -> Window {
+        match self {
+            Window::OneMinute => Window::FiveMinutes,
+            Window::FiveMinutes => Window::Whole,
+            Window::Whole => Window::OneMinute,
+        }
+    }
+
+    /// The span in milliseconds, `None` for the whole run.
+    pub fn span_ms(self) -> Option<u64> {
+        match self {
+            Window::OneMinute => Some(60_000),
+            Window::FiveMinutes => Some(300_000),
+            Window::Whole => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::OneMinute => "1 min",
+            Window::FiveMinutes => "5 min",
+            Window::Whole => "whole run",
+        }
+    }
+}
+
+/// Full-screen views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Screen {
+    #[default]
+    Dashboard,
+    Logs,
+    Findings,
+}
+
+/// Facts for the header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFacts {
+    pub run_id: String,
+    pub profile: String,
+    pub nats_url: String,
+    pub nats_version: Option<String>,
+    pub nats_up: bool,
+    pub managed: bool,
+    pub recording_path: Option<String>,
+    pub recording: bool,
+}
+
+/// One point of a process's memory series.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryPoint {
+    pub t_ms: u64,
+    pub rss_bytes: u64,
+    pub live_heap_bytes: Option<u64>,
+    pub tasks: Option<u64>,
+    pub cpu_percent: Option<f64>,
+}
+
+/// An action shown as a marker on the charts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub t_ms: u64,
+    pub label: String,
+}
+
+/// A one-line message under the header (the last action's outcome, a warning).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub t_ms: u64,
+    pub text: String,
+    pub error: bool,
+}
+
+/// The profile step running now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepView {
+    pub number: usize,
+    pub total: usize,
+    pub label: String,
+    pub failed: Option<String>,
+}
+
+/// Everything the dashboard shows.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// Milliseconds since the run started.
+    pub now_ms: u64,
+    pub facts: RunFacts,
+    pub step: Option<StepView>,
+    pub steps_total: usize,
+    pub cluster: ClusterState,
+    pub memory: BTreeMap<ProcessKind, VecDeque<MemoryPoint>>,
+    pub measurements: Vec<Measurement>,
+    pub markers: Vec<Marker>,
+    pub findings: Vec<Finding>,
+    /// Index into `cluster.workers` of the selected row.
+    pub selected: usize,
+    pub window: Window,
+    pub screen: Screen,
+    pub help: bool,
+    pub log_pane: bool,
+    pub notice: Option<Notice>,
+    /// Actions sent and not answered yet.
+    pub pending_actions: usize,
+    /// Observations the dashboard missed (it fell behind the stream).
+    pub dropped: u64,
+    pub quitting: bool,
+}
+
+impl Model {
+    pub fn new(facts: RunFacts, steps_total: usize) -> Self {
+        Self {
+            facts,
+            steps_total,
+            log_pane: true,
+            ..Self::default()
+        }
+    }
+
+    /// The selected worker's stable ID, if the row has one.
+    pub fn selected_worker(&self) -> Option<&crate::observation::WorkerView> {
+        self.cluster.workers.get(self.selected)
+    }
+
+    /// The first time shown on the charts.
+    pub fn window_start_ms(&self) -> u64 {
+        self.window
+            .span_ms()
+            .map_or(0, |span| self.now_ms.saturating_sub(span))
+    }
+
+    /// Record one memory point, dropping the oldest past the capacity.
+    pub fn push_memory(&mut self, process: ProcessKind, point: MemoryPoint) {
+        let series = self.memory.entry(process).or_default();
+        if series.len() == SERIES_CAPACITY {
+            series.pop_front();
+        }
+        series.push_back(point);
+    }
+}
