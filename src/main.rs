@@ -57,9 +57,16 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             init_stderr_logging_at("warn,async_nats=error");
             commands::headless::run(cli.run).await
         }
-        None => Err(AppError::could_not_run(
-            "the interactive dashboard is not available yet; use --headless --profile P.ron",
-        )),
+        None => {
+            parti_top::tui::run::run(parti_top::tui::run::TuiOptions {
+                profile: cli.run.profile.clone(),
+                record: cli.run.record.clone(),
+                nats_server: cli.run.connection.nats_server.clone(),
+                server_url: cli.run.connection.server.clone(),
+                auth: cli.run.connection.auth(),
+            })
+            .await
+        }
     }
 }
 

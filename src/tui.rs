@@ -2,6 +2,9 @@
 //! `keymap` and `update` are pure, `view` renders from a shared reference, and `run` is the
 //! only part that touches the terminal.
 
+pub mod fixtures;
 pub mod keymap;
 pub mod model;
+pub mod run;
 pub mod update;
+pub mod view;

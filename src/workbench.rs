@@ -77,6 +77,7 @@ pub(crate) struct Mutable {
     rng: Rng,
     /// Actions handed to the engine so far.
     actions_sent: usize,
+    workers_stopped: bool,
     shut_down: bool,
 }
 
@@ -228,6 +229,7 @@ impl Workbench {
                 hosts,
                 rng: Rng::new(profile.seed),
                 actions_sent: 0,
+                workers_stopped: false,
                 shut_down: false,
             }),
         };
@@ -363,11 +365,11 @@ impl Workbench {
         }
     }
 
-    /// Stop in order: the open event, workers (gracefully), hosts, background tasks, nats-server.
-    /// Waits for an action in progress to finish first; a second call does nothing.
-    pub async fn shutdown(&self) {
+    /// Close the open event and stop every worker gracefully (waits for an action in progress
+    /// first). The hosts and nats-server keep running. A second call does nothing.
+    pub async fn stop_workers(&self) {
         let mut mutable = self.mutable.lock().await;
-        if std::mem::replace(&mut mutable.shut_down, true) {
+        if std::mem::replace(&mut mutable.workers_stopped, true) {
             return;
         }
         // Close the open event first: stopping the workers is not part of the measured run.
@@ -375,22 +377,16 @@ impl Workbench {
         if self.engine.send(EngineInput::Finish(done_tx)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
         }
-        let live_hosts: Vec<u32> = (0..mutable.hosts.len())
-            .filter(|h| !mutable.hosts[*h].has_exited())
-            .filter_map(|h| u32::try_from(h).ok())
-            .collect();
-        for host in &live_hosts {
+        for host in live_hosts(&mutable.hosts) {
             let count = self
                 .state
                 .borrow()
                 .workers
                 .iter()
-                .filter(|w| w.host == *host)
+                .filter(|w| w.host == host)
                 .count();
             if count > 0 {
-                let _ = self
-                    .command(*host, &HostCommand::StopNewest { count })
-                    .await;
+                let _ = self.command(host, &HostCommand::StopNewest { count }).await;
             }
         }
         let mut state = self.state.clone();
@@ -403,6 +399,16 @@ impl Workbench {
         {
             warn!("workers still running after 15 s; stopping the hosts anyway");
         }
+    }
+
+    /// Stop in order: the open event, the workers (gracefully), the hosts, the background tasks,
+    /// nats-server. A second call does nothing.
+    pub async fn shutdown(&self) {
+        self.stop_workers().await;
+        let mut mutable = self.mutable.lock().await;
+        if std::mem::replace(&mut mutable.shut_down, true) {
+            return;
+        }
         {
             let mut expected = self
                 .expected_exits
@@ -410,8 +416,8 @@ impl Workbench {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             expected.extend(0..u32::try_from(mutable.hosts.len()).unwrap_or(0));
         }
-        for host in &live_hosts {
-            let _ = self.command(*host, &HostCommand::Shutdown).await;
+        for host in live_hosts(&mutable.hosts) {
+            let _ = self.command(host, &HostCommand::Shutdown).await;
         }
         for host in &mut mutable.hosts {
             host.stop(Duration::from_secs(10)).await;
@@ -423,6 +429,14 @@ impl Workbench {
             warn!("nats-server shutdown: {err}");
         }
     }
+}
+
+fn live_hosts(hosts: &[HostProcess]) -> Vec<u32> {
+    hosts
+        .iter()
+        .filter(|h| !h.has_exited())
+        .map(|h| h.host)
+        .collect()
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -1,0 +1,1 @@
+//! A fixed sample model for snapshot tests and the render benchmark.
