@@ -22,10 +22,10 @@ fn wait_for(
 ) -> Option<Recording> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if let Ok(recording) = load(path) {
-            if ready(&recording) {
-                return Some(recording);
-            }
+        if let Ok(recording) = load(path)
+            && ready(&recording)
+        {
+            return Some(recording);
         }
         std::thread::sleep(Duration::from_millis(200));
     }

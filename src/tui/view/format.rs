@@ -1,0 +1,170 @@
+//! Text formats shared by the panes: run time, durations, sizes, ratios, and fitting a line of
+//! optional segments into a width.
+
+use ratatui::text::{Line, Span};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Run time as `h:mm:ss`.
+pub fn clock(ms: u64) -> String {
+    let secs = ms / 1000;
+    format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// Run time as `m:ss` (or `h:mm:ss` past an hour), for chart axes.
+pub fn axis_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    if secs >= 3600 {
+        clock(ms)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+/// A duration as `850 ms` or `1.23 s`.
+pub fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        #[allow(clippy::cast_precision_loss)]
+        let secs = ms as f64 / 1000.0;
+        format!("{secs:.2} s")
+    }
+}
+
+/// An optional duration, `—` when absent.
+pub fn duration_or_dash(ms: Option<u64>) -> String {
+    ms.map_or_else(|| "—".to_owned(), duration)
+}
+
+/// Bytes as MiB (a float, for charts).
+pub fn mib(bytes: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let bytes = bytes as f64;
+    bytes / MIB
+}
+
+/// A MiB value with one decimal below 100 and none above.
+pub fn mib_label(value: f64) -> String {
+    if value < 100.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// A max/min ratio, `∞` when the minimum is zero.
+pub fn ratio(max: usize, min: usize) -> String {
+    if min == 0 {
+        if max == 0 {
+            "—".to_owned()
+        } else {
+            "∞".to_owned()
+        }
+    } else {
+        #[allow(clippy::cast_precision_loss)]
+        let value = max as f64 / min as f64;
+        format!("{value:.2}")
+    }
+}
+
+/// A segment of a status line: its spans and its priority (lower survives longer).
+pub struct Segment<'a> {
+    pub priority: u8,
+    pub spans: Vec<Span<'a>>,
+    /// The width the segment may be cut to (it must then come last).
+    shrink_to: Option<usize>,
+}
+
+impl<'a> Segment<'a> {
+    pub fn new(priority: u8, spans: Vec<Span<'a>>) -> Self {
+        Self {
+            priority,
+            spans,
+            shrink_to: None,
+        }
+    }
+
+    /// A segment that the line may cut down to `width` columns instead of dropping others.
+    pub fn shrinkable(priority: u8, spans: Vec<Span<'a>>, width: usize) -> Self {
+        Self {
+            priority,
+            spans,
+            shrink_to: Some(width),
+        }
+    }
+
+    fn width(&self) -> usize {
+        let full = self.spans.iter().map(Span::width).sum();
+        self.shrink_to.map_or(full, |w| full.min(w))
+    }
+}
+
+/// Join segments with `separator`, dropping the least important ones until the line fits
+/// `width`; what still overflows is cut by the paragraph that shows it.
+pub fn fit<'a>(mut segments: Vec<Segment<'a>>, separator: Span<'a>, width: u16) -> Line<'a> {
+    let width = usize::from(width);
+    loop {
+        let total: usize = segments.iter().map(Segment::width).sum::<usize>()
+            + separator.width() * segments.len().saturating_sub(1);
+        if total <= width || segments.len() <= 1 {
+            break;
+        }
+        let Some(worst) = segments
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, s)| (s.priority, *i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        if segments[worst].priority == 0 {
+            break;
+        }
+        segments.remove(worst);
+    }
+    let mut spans = Vec::new();
+    for (i, segment) in segments.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(separator.clone());
+        }
+        spans.extend(segment.spans);
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_have_units() {
+        assert_eq!(clock(3_725_000), "1:02:05");
+        assert_eq!(axis_time(65_000), "1:05");
+        assert_eq!(duration(850), "850 ms");
+        assert_eq!(duration(1234), "1.23 s");
+        assert_eq!(duration_or_dash(None), "—");
+        assert_eq!(ratio(13, 12), "1.08");
+        assert_eq!(ratio(3, 0), "∞");
+        assert_eq!(mib_label(mib(3 * 1024 * 1024 / 2)), "1.5");
+    }
+
+    #[test]
+    fn fit_drops_the_least_important_segments() {
+        let segments = vec![
+            Segment::new(0, vec![Span::raw("aaaa")]),
+            Segment::new(5, vec![Span::raw("bbbb")]),
+            Segment::new(1, vec![Span::raw("cccc")]),
+        ];
+        let line = fit(segments, Span::raw(" "), 9);
+        assert_eq!(line.to_string(), "aaaa cccc");
+        let segments = vec![
+            Segment::new(3, vec![Span::raw("bbbb")]),
+            Segment::shrinkable(0, vec![Span::raw("a long reason")], 4),
+        ];
+        assert_eq!(
+            fit(segments, Span::raw(" "), 9).to_string(),
+            "bbbb a long reason"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Snapshots of every dashboard screen rendered from the fixed sample model at 80×24 and
+//! 160×48, cell-style checks of the colours that carry meaning, and rendering at tiny sizes.
+//! Accept changed snapshots with `INSTA_UPDATE=always cargo test --test tui_snapshots`.
+
+use std::sync::Once;
+
+use parti_top::observation::{ProcessKind, WorkerView};
+use parti_top::parti::state::State;
+use parti_top::tui::fixtures::sample_model;
+use parti_top::tui::model::{MemoryPoint, Model, Notice, Screen, StepView, Window};
+use parti_top::tui::view::render;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use tracing_subscriber::layer::SubscriberExt;
+
+static LOGGER: Once = Once::new();
+
+/// Start tui-logger once for this binary and give it a few fixed lines.
+fn init_logs() {
+    LOGGER.call_once(|| {
+        tui_logger::init_logger(tui_logger::LevelFilter::Trace).expect("tui-logger starts");
+        tui_logger::set_default_level(tui_logger::LevelFilter::Trace);
+        let subscriber = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("nats-server 2.15.1 listening on 127.0.0.1:42817");
+            tracing::info!("host 0 and host 1 connected");
+            tracing::warn!("worker-4 applied v9 2.1 s after it was published");
+            tracing::error!("partition 17 owned by worker-2 and worker-4");
+        });
+    });
+}
+
+fn draw(model: &Model, width: u16, height: u16) -> Terminal<TestBackend> {
+    init_logs();
+    tui_logger::move_events();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal
+        .draw(|frame| render(model, frame))
+        .expect("draw into the test backend");
+    terminal
+}
+
+fn with(change: impl FnOnce(&mut Model)) -> Model {
+    let mut model = sample_model();
+    change(&mut model);
+    model
+}
+
+/// The first cell where `needle` starts (one character per cell).
+fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let chars: Vec<String> = needle.chars().map(String::from).collect();
+    let area = buffer.area;
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let fits = chars.iter().enumerate().all(|(i, c)| {
+                let cx = x as usize + i;
+                cx < area.right() as usize && buffer[(cx as u16, y)].symbol() == c
+            });
+            if fits {
+                return Some((x, y));
+            }
+        }
+    }
+    None
+}
+
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    (area.top()..area.bottom())
+        .map(|y| {
+            (area.left()..area.right())
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+macro_rules! snapshot {
+    ($name:ident, $width:expr, $height:expr, $change:expr) => {
+        #[test]
+        fn $name() {
+            let model = with($change);
+            let terminal = draw(&model, $width, $height);
+            insta::assert_snapshot!(stringify!($name), terminal.backend());
+        }
+    };
+}
+
+snapshot!(dashboard_80x24, 80, 24, |_| {});
+snapshot!(dashboard_80x24_no_log, 80, 24, |m| m.log_pane = false);
+snapshot!(dashboard_160x48, 160, 48, |_| {});
+snapshot!(dashboard_160x48_no_log, 160, 48, |m| m.log_pane = false);
+snapshot!(help_80x24, 80, 24, |m| m.help = true);
+snapshot!(help_160x48, 160, 48, |m| m.help = true);
+snapshot!(logs_80x24, 80, 24, |m| m.screen = Screen::Logs);
+snapshot!(logs_160x48, 160, 48, |m| m.screen = Screen::Logs);
+snapshot!(findings_80x24, 80, 24, |m| m.screen = Screen::Findings);
+snapshot!(findings_160x48, 160, 48, |m| m.screen = Screen::Findings);
+snapshot!(dashboard_one_minute_nats_down_120x30, 120, 30, |m| {
+    m.window = Window::OneMinute;
+    m.facts.nats_up = false;
+    m.facts.recording = false;
+    m.log_pane = false;
+});
+
+#[test]
+fn nats_down_is_red_with_the_restart_key() {
+    let model = with(|m| m.facts.nats_up = false);
+    let terminal = draw(&model, 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "DOWN — n to restart").expect("DOWN shown");
+    assert_eq!(y, 0, "in the header");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn findings_count_and_lines_are_red() {
+    let terminal = draw(&sample_model(), 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "findings 1").expect("findings panel title");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+    let (x, y) = find(buffer, "single-owner").expect("the finding's check");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+
+    let clean = with(|m| m.findings.clear());
+    let terminal = draw(&clean, 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "findings 0").expect("findings panel title");
+    assert_eq!(buffer[(x, y)].fg, Color::Green);
+}
+
+#[test]
+fn the_selected_row_is_highlighted_and_the_leader_marked() {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let terminal = draw(&sample_model(), width, height);
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "worker-2 ").expect("selected worker in the table");
+        assert_eq!(buffer[(x, y)].bg, Color::DarkGray, "{width}x{height}");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::BOLD));
+        assert_eq!(buffer[(x - 3, y)].symbol(), "▶");
+        let (x, y) = find(buffer, "worker-1 ").expect("leader in the table");
+        assert_eq!(buffer[(x - 2, y)].symbol(), "★");
+        assert_eq!(buffer[(x - 2, y)].fg, Color::Yellow);
+        assert_ne!(buffer[(x, y)].bg, Color::DarkGray);
+    }
+}
+
+#[test]
+fn worker_states_are_coloured() {
+    let terminal = draw(&sample_model(), 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "Stable").expect("a Stable worker");
+    assert_eq!(buffer[(x, y)].fg, Color::Green);
+    let (x, y) = find(buffer, "Rebalance").expect("a rebalancing worker");
+    assert_eq!(buffer[(x, y)].fg, Color::Yellow);
+
+    let degraded = with(|m| m.cluster.workers[4].state = State::Degraded);
+    let terminal = draw(&degraded, 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "Degraded").expect("a degraded worker");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn the_selection_scrolls_into_view() {
+    let model = with(|m| {
+        m.cluster.workers = (0..60)
+            .map(|i| WorkerView {
+                host: 0,
+                slot: i,
+                worker_id: Some(format!("worker-{i}")),
+                state: State::Stable,
+                is_leader: i == 0,
+                version: 3,
+                partitions: 1,
+            })
+            .collect();
+        m.selected = 47;
+    });
+    let terminal = draw(&model, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "worker-47").expect("selected row visible");
+    assert_eq!(buffer[(x, y)].bg, Color::DarkGray);
+}
+
+#[test]
+fn failed_steps_and_error_notices_are_red() {
+    let model = with(|m| {
+        m.step = Some(StepView {
+            number: 3,
+            total: 8,
+            label: "wait stable 30s".into(),
+            failed: Some("timed out".into()),
+        });
+        m.notice = Some(Notice {
+            t_ms: 180_000,
+            text: "kill worker-9 failed: no such worker".into(),
+            error: true,
+        });
+    });
+    let terminal = draw(&model, 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "step 3/8").expect("the step");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+    let (x, y) = find(buffer, "kill worker-9 failed").expect("the notice");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn header_shows_the_run_facts() {
+    let terminal = draw(&sample_model(), 160, 48);
+    let screen = text(terminal.backend().buffer());
+    let header: Vec<&str> = screen.lines().take(2).collect();
+    for needle in [
+        "parti-top",
+        "r20261127-0930",
+        "NATS up",
+        "v2.15.1",
+        "nats://127.0.0.1:42817",
+        "0:03:05",
+        "● REC recordings/scale-and-kill.ron",
+    ] {
+        assert!(
+            header[0].contains(needle),
+            "{needle} missing: {}",
+            header[0]
+        );
+    }
+    for needle in ["step 6/8 wait stable 30s", "✗ unstable", "pending 1", "+2…"] {
+        assert!(
+            header[1].contains(needle),
+            "{needle} missing: {}",
+            header[1]
+        );
+    }
+}
+
+#[test]
+fn charts_label_the_action_markers() {
+    let terminal = draw(&sample_model(), 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "┴kill leader").expect("marker label on the time axis");
+    assert_eq!(buffer[(x, y)].fg, Color::LightMagenta);
+    // The one-minute window shows only the recent actions.
+    let model = with(|m| m.window = Window::OneMinute);
+    let terminal = draw(&model, 160, 48);
+    let screen = text(terminal.backend().buffer());
+    assert!(!screen.contains("┴kill leader"));
+    assert!(screen.contains("┴+2"));
+    assert!(screen.contains("memory MiB · 1 min"));
+}
+
+#[test]
+fn the_help_lists_every_binding() {
+    let terminal = draw(&with(|m| m.help = true), 160, 48);
+    let screen = text(terminal.backend().buffer());
+    for binding in parti_top::tui::keymap::BINDINGS {
+        assert!(screen.contains(binding.keys), "{} missing", binding.keys);
+        assert!(screen.contains(binding.what), "{} missing", binding.what);
+    }
+}
+
+#[test]
+fn tiny_and_empty_models_do_not_panic() {
+    let mut empty = Model::default();
+    empty.memory.insert(
+        ProcessKind::Host(0),
+        [MemoryPoint {
+            t_ms: 0,
+            rss_bytes: 0,
+            live_heap_bytes: None,
+            tasks: Some(0),
+            cpu_percent: None,
+        }]
+        .into_iter()
+        .collect(),
+    );
+    let models = [sample_model(), Model::default(), empty];
+    let sizes = [
+        (1, 1),
+        (2, 2),
+        (20, 5),
+        (40, 10),
+        (10, 3),
+        (59, 14),
+        (60, 12),
+        (80, 6),
+        (200, 8),
+        (30, 60),
+    ];
+    for model in &models {
+        for screen in [Screen::Dashboard, Screen::Logs, Screen::Findings] {
+            for (help, log_pane) in [(false, true), (true, false), (false, false)] {
+                let mut model = model.clone();
+                model.screen = screen;
+                model.help = help;
+                model.log_pane = log_pane;
+                for (width, height) in sizes {
+                    draw(&model, width, height);
+                }
+            }
+        }
+    }
+}
