@@ -31,8 +31,9 @@ use sampler::Targets;
 
 pub use act::Rng;
 
-/// How many observations the broadcast keeps for a slow consumer before it starts dropping.
-pub const OBSERVATION_BUFFER: usize = 65_536;
+/// How many observations the broadcast keeps for a slow consumer before it starts dropping (the
+/// ring is allocated up front: about 190 bytes a slot).
+pub const OBSERVATION_BUFFER: usize = 8_192;
 
 /// Options that do not come from the profile.
 #[derive(Clone, Debug, Default)]
