@@ -267,21 +267,38 @@ async fn stable_ids_are_reclaimed_after_their_ttl() {
         let claimed = claim_within(&ids, 2, Duration::from_secs(3)).await;
         assert!(claimed.is_some(), "round {round}: no ID within 3 s");
     }
-    // A9 (b): three abandoned claims, then eight concurrent claimers over 0–9: all distinct.
+    // A9 (b): three abandoned claims; once they have expired, eight concurrent claimers over
+    // 0–9 all get distinct IDs within 3 s.
     let ids = id_bucket(&server, "a9-concurrent", Duration::from_millis(350)).await;
     for _ in 0..3 {
         stable_id::claim(&ids, "worker", 0, 9)
             .await
             .expect("abandoned claim");
     }
+    let expired = wait_until(Duration::from_secs(5), || async {
+        ids.keys().await.is_ok_and(|keys| keys.is_empty())
+    })
+    .await;
+    assert!(expired, "the abandoned claims expire");
     let claimers = (0..8).map(|_| {
         let ids = ids.clone();
-        tokio::spawn(async move { claim_within(&ids, 9, Duration::from_secs(3)).await })
+        tokio::spawn(async move {
+            tokio::time::timeout(
+                Duration::from_secs(3),
+                stable_id::claim(&ids, "worker", 0, 9),
+            )
+            .await
+        })
     });
     let claimed: Vec<String> = futures::future::join_all(claimers)
         .await
         .into_iter()
-        .map(|r| r.expect("task").expect("claimed within 3 s"))
+        .map(|r| {
+            r.expect("task")
+                .expect("within 3 s")
+                .expect("claimed")
+                .worker_id
+        })
         .collect();
     let distinct: BTreeSet<&String> = claimed.iter().collect();
     assert_eq!(distinct.len(), 8, "{claimed:?}");

@@ -78,6 +78,15 @@ impl Election {
         }
     }
 
+    /// The outcome of a tick that did not finish in time: a leader has lost its lease.
+    pub fn timed_out(&mut self) -> (ElectionChange, Option<KvError>) {
+        if self.revision.take().is_some() {
+            (ElectionChange::Lost, Some(KvError::Timeout))
+        } else {
+            (ElectionChange::None, Some(KvError::Timeout))
+        }
+    }
+
     /// If leader, delete the key so a follower takes over on its next tick.
     pub async fn step_down(&mut self, bucket: &Arc<dyn Bucket>) -> Result<(), KvError> {
         if self.revision.take().is_some() {

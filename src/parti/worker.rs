@@ -38,6 +38,10 @@ use super::strategy::Strategy;
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Timeout of one heartbeat put.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most a graceful stop may take before the worker is aborted.
+const STOP_BUDGET: Duration = Duration::from_secs(20);
+/// Bound on a KV read done while handling a message in the main loop.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Budget for stopping the calculator.
 const CALCULATOR_STOP_BUDGET: Duration = Duration::from_secs(5);
 /// Degraded mode: disconnected this long enters Degraded, connected this long leaves it
@@ -114,9 +118,16 @@ impl Worker {
     /// Graceful stop: runs the stop sequence and returns how the worker ended.
     pub async fn stop(self) -> Result<(), Error> {
         self.cancel.cancel();
-        match self.task.await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Cancelled("stop")),
+        // Every step of the stop sequence is bounded; this is the last resort if one is not.
+        match tokio::time::timeout(STOP_BUDGET, self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Cancelled("stop")),
+            Err(_) => {
+                tracing::warn!(
+                    "a worker did not finish its stop sequence within {STOP_BUDGET:?}; aborted"
+                );
+                Err(Error::Cancelled("stop (timed out, aborted)"))
+            }
         }
     }
 
@@ -474,9 +485,14 @@ impl Machine {
             // A value that was already there when this worker started may be a leftover from
             // this ID's previous life (Go bug §13.10): accept it only if it belongs to the
             // newest publish. Values written after the start come from the current leader.
-            let newest = highest_version(running.buckets.assignment.as_ref())
-                .await
-                .unwrap_or(0);
+            let newest = tokio::time::timeout(
+                READ_TIMEOUT,
+                highest_version(running.buckets.assignment.as_ref()),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(0);
             if value.version < newest {
                 return;
             }
@@ -577,12 +593,15 @@ impl Machine {
             let since = *connected_since.get_or_insert(now);
             if self.state() == State::Degraded
                 && now - since >= DEGRADED_EXIT
-                && running
-                    .buckets
-                    .assignment
-                    .get(&assignment_key(&running.worker_id))
-                    .await
-                    .is_ok()
+                && tokio::time::timeout(
+                    READ_TIMEOUT,
+                    running
+                        .buckets
+                        .assignment
+                        .get(&assignment_key(&running.worker_id)),
+                )
+                .await
+                .is_ok_and(|read| read.is_ok())
             {
                 self.transition(State::Stable);
             }
@@ -608,10 +627,12 @@ impl Machine {
     async fn shutdown(&self, mut running: Running, helpers: Helpers) {
         self.transition(State::Shutdown);
         if let Some((calculator, _)) = running.calculator.take() {
+            tracing::debug!(worker = %running.worker_id, "stopping the calculator");
             calculator.stop(CALCULATOR_STOP_BUDGET).await;
         }
         helpers.stop.cancel();
         let (claimed, election) = helpers.liveness.await.unwrap_or((None, None));
+        tracing::debug!(worker = %running.worker_id, "liveness stopped; cleaning up KV");
         let _ = tokio::time::timeout(
             CLEANUP_TIMEOUT,
             heartbeat::remove(&running.buckets.heartbeat, &running.worker_id),

@@ -69,6 +69,7 @@ pub(super) async fn liveness(input: LivenessInput) -> (Option<ClaimedId>, Option
         ticker(timing.heartbeat_interval),
     );
     let attempt = timing.id_renewal_timeout();
+    let lease = timing.election_timeout;
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
@@ -102,7 +103,11 @@ pub(super) async fn liveness(input: LivenessInput) -> (Option<ClaimedId>, Option
                 if let Some(mut current) = election.take() {
                     let bucket = buckets.election.clone();
                     electing = Some(Box::pin(async move {
-                        let outcome = current.tick(&bucket).await;
+                        // A tick that does not finish within the lease counts as failed: a
+                        // leader whose renewal hangs is no longer a leader.
+                        let outcome = tokio::time::timeout(lease, current.tick(&bucket))
+                            .await
+                            .unwrap_or_else(|_| current.timed_out());
                         (current, outcome)
                     }));
                 }
