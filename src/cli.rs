@@ -55,9 +55,9 @@ pub struct RunArgs {
     reason = "parsed once; boxing would only obscure the clap types"
 )]
 pub enum Command {
-    /// Check a profile; errors carry file:line:col.
+    /// Check a profile (errors carry file:line:col), or read back a recording.
     Validate {
-        /// The profile file.
+        /// A profile or a recording.
         profile: PathBuf,
     },
     /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by

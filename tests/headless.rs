@@ -71,6 +71,16 @@ fn scaling_up_and_down_to_zero_measures_every_event_with_no_findings() {
     assert_eq!(summary["verdict"], "pass", "{summary}");
     let recording = load(&record).expect("recording loads");
     assert!(recording.findings.is_empty(), "{:?}", recording.findings);
+    let validated = Command::new(BIN)
+        .arg("validate")
+        .arg(&record)
+        .output()
+        .expect("validate");
+    let said = String::from_utf8_lossy(&validated.stdout);
+    assert!(
+        validated.status.success() && said.starts_with("ok: recording of updown"),
+        "{said}"
+    );
     let stabilized: Vec<Option<u64>> = recording
         .measurements
         .iter()
