@@ -45,7 +45,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command {
         Some(Command::Host(args)) if args.controlled => {
-            init_stderr_logging();
+            init_host_logging();
             parti_top::host::controlled::run().await
         }
         Some(Command::Host(args)) => {
@@ -68,6 +68,20 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             .await
         }
     }
+}
+
+/// A controlled host's stderr goes into the controller's log: one compact line per event,
+/// `LEVEL message`, without time or target (the controller adds its own).
+fn init_host_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARTI_TOP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn init_stderr_logging() {

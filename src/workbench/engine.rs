@@ -78,6 +78,48 @@ impl RunClock {
     }
 }
 
+/// Log what an operator wants to see in the log pane: leadership, publishes, workers ending,
+/// lost IDs, hosts and nats-server coming and going. Routine transitions stay out.
+fn log_event(event: &ClusterEvent) {
+    use crate::observation::ClusterEventKind as K;
+    let who = event
+        .worker_id
+        .clone()
+        .unwrap_or_else(|| match (event.host, event.slot) {
+            (Some(host), Some(slot)) => format!("host {host} slot {slot}"),
+            (Some(host), None) => format!("host {host}"),
+            _ => "cluster".to_owned(),
+        });
+    match &event.kind {
+        K::Leadership { is_leader: true } => tracing::info!("{who} became leader"),
+        K::Leadership { is_leader: false } => tracing::info!("{who} lost leadership"),
+        K::Published {
+            version,
+            lifecycle,
+            workers,
+            partitions,
+        } => {
+            tracing::info!(
+                "{who} published v{version} ({lifecycle}): {partitions} partitions over {workers} workers"
+            );
+        }
+        K::WorkerEnded { how } => tracing::info!("{who} ended: {how}"),
+        K::IdLost { reclaimed } => {
+            tracing::warn!("{who} lost its stable ID (reclaimed: {reclaimed})")
+        }
+        K::HostLost { how } => tracing::warn!("{who} exited: {how}"),
+        K::Nats { up, detail } => {
+            if *up {
+                tracing::info!("{detail}");
+            } else {
+                tracing::warn!("{detail}");
+            }
+        }
+        K::Warning { message } => tracing::warn!("{who}: {message}"),
+        K::WorkerStarted | K::StateChanged { .. } | K::IdClaimed | K::AssignmentApplied { .. } => {}
+    }
+}
+
 /// Run the engine until its input channel closes.
 pub async fn run(
     mut measure: Measure,
@@ -102,13 +144,15 @@ pub async fn run(
                 match input {
                     EngineInput::HostEvent(event) => {
                         let t = clock.from_unix_us(event.t_unix_us);
-                        let _ = observations.send(Observation::Cluster(ClusterEvent {
+                        let cluster_event = ClusterEvent {
                             t_ms: t,
                             host: Some(event.host),
                             slot: event.slot,
                             worker_id: event.worker_id.clone(),
                             kind: event.kind.clone(),
-                        }));
+                        };
+                        log_event(&cluster_event);
+                        let _ = observations.send(Observation::Cluster(cluster_event));
                         (t, measure.input(t, Input::Event(&event)))
                     }
                     EngineInput::Telemetry(telemetry) => {
@@ -159,6 +203,19 @@ pub async fn run(
             match output {
                 Output::Measurement(m) => {
                     measurements += 1;
+                    match m.stabilization_ms {
+                        Some(ms) => tracing::info!(
+                            "event #{} ({}): stable after {ms} ms, {} workers",
+                            m.event,
+                            m.action,
+                            m.workers_after
+                        ),
+                        None => tracing::info!(
+                            "event #{} ({}): closed before it stabilized",
+                            m.event,
+                            m.action
+                        ),
+                    }
                     let _ = observations.send(Observation::Measurement(m));
                 }
                 Output::Finding(f) => {

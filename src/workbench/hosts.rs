@@ -155,16 +155,14 @@ async fn describe_exit(child: &mut Child) -> String {
     }
 }
 
-/// Re-log a host's stderr line under the controller's log, at its original level.
+/// Re-log a host's stderr line (`LEVEL message`) under the controller's log at its level.
 fn log_host_line(host: u32, line: &str) {
-    let text = line.trim_end();
-    if text.contains(" ERROR ") {
-        warn!(host, "{text}");
-    } else if text.contains(" WARN ") {
-        warn!(host, "{text}");
-    } else if text.contains(" INFO ") {
-        info!(host, "{text}");
-    } else {
-        debug!(host, "{text}");
+    let text = line.trim();
+    let (level, message) = text.split_once(' ').unwrap_or(("", text));
+    let message = message.trim_start();
+    match level {
+        "ERROR" | "WARN" => warn!("host {host}: {message}"),
+        "INFO" => info!("host {host}: {message}"),
+        _ => debug!("host {host}: {text}"),
     }
 }

@@ -136,6 +136,11 @@ pub async fn run(
                 } else {
                     format!("nats-server (pid {pid}) is gone")
                 };
+                if up {
+                    tracing::info!("{detail}");
+                } else {
+                    tracing::warn!("{detail}");
+                }
                 let _ = observations.send(Observation::Cluster(ClusterEvent {
                     t_ms,
                     host: None,
