@@ -58,6 +58,9 @@ pub enum Action {
     RestartNats,
     /// A named moment in the timeline.
     Mark(String),
+    /// Not asked for: something the cluster did on its own (a worker ended, a host exited),
+    /// measured like an action. Never produced by a key or a profile step.
+    Observed(String),
 }
 
 impl Action {
@@ -81,6 +84,7 @@ impl Action {
             }
             Action::RestartNats => "restart nats".into(),
             Action::Mark(label) => format!("mark {label}"),
+            Action::Observed(what) => what.clone(),
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct Settings {
     pub quiet_period_ms: u64,
     /// Two workers claiming leadership for longer than this is a finding.
     pub leader_overlap_ms: u64,
+    /// A worker that ended on its own (no action asked for it) may keep its partitions until
+    /// the leader notices; only longer than this is a finding.
+    pub dead_owner_grace_ms: u64,
 }
 
 /// One input, at a run time in milliseconds.
@@ -82,6 +85,8 @@ pub struct Measure {
     settled: bool,
     active: BTreeSet<String>,
     leaders_overlap_since_ms: Option<u64>,
+    /// When each non-running owner was first seen.
+    dead_owner_since_ms: std::collections::BTreeMap<String, u64>,
     /// After `Finish` (the run is shutting down) nothing is measured or checked.
     finished: bool,
 }
@@ -96,6 +101,7 @@ impl Measure {
             settled: false,
             active: BTreeSet::new(),
             leaders_overlap_since_ms: None,
+            dead_owner_since_ms: std::collections::BTreeMap::new(),
             finished: false,
         }
     }
@@ -202,12 +208,69 @@ impl Measure {
                     Check::MonotonicVersions,
                     format!("{key} went from version {from} to {to}"),
                 )),
-                Note::WorkerEnded { .. } => {}
+                Note::WorkerEnded {
+                    host,
+                    slot,
+                    worker_id,
+                    how,
+                } => {
+                    self.worker_ended(t_ms, host, slot, worker_id, &how, &mut out);
+                }
             }
         }
         self.track(t_ms, &mut out);
         self.check(t_ms, &mut out);
         out
+    }
+
+    /// A worker ended. If no action explains it (the cluster was stable, or settled), the
+    /// cluster must heal on its own: that opens an observed event, measured like an action, and
+    /// the settled-cluster checks wait for it to stabilize.
+    fn worker_ended(
+        &mut self,
+        t_ms: u64,
+        host: u32,
+        slot: u64,
+        worker_id: Option<String>,
+        how: &str,
+        out: &mut Vec<Output>,
+    ) {
+        let live = self.model.live_count();
+        match &mut self.open {
+            // Part of an observed event still healing: expect one worker fewer.
+            Some(open)
+                if open.stabilized_at_ms.is_none()
+                    && matches!(open.action, Action::Observed(_)) =>
+            {
+                open.expected_live = live;
+                return;
+            }
+            // Part of an action's turmoil (a kill, a scale-down): the action expects it.
+            Some(open) if open.stabilized_at_ms.is_none() && live >= open.expected_live => return,
+            _ => {}
+        }
+        if self.open.is_none() && !self.settled && self.next_event == 0 {
+            return;
+        }
+        self.close(t_ms, out);
+        let before = self.model.assignment_map_with(worker_id.as_deref());
+        let name = worker_id.unwrap_or_else(|| format!("host {host} slot {slot}"));
+        self.open = Some(OpenEvent {
+            index: self.next_event,
+            action: Action::Observed(format!("{name} ended ({how})")),
+            t_start_ms: t_ms,
+            expected_live: live,
+            before,
+            workers_before: live + 1,
+            stabilized_at_ms: None,
+            after: None,
+            workers_after: None,
+            first_assignments: Vec::new(),
+            versions_published: 0,
+            last_version_at_ms: None,
+        });
+        self.next_event += 1;
+        self.settled = false;
     }
 
     fn finding(&self, t_ms: u64, check: Check, message: String) -> Output {
@@ -353,7 +416,16 @@ impl Measure {
             } else {
                 self.model.dead_owners()
             };
+            self.dead_owner_since_ms
+                .retain(|worker, _| dead_owners.contains(worker));
             for worker in dead_owners {
+                let since = *self
+                    .dead_owner_since_ms
+                    .entry(worker.clone())
+                    .or_insert(t_ms);
+                if t_ms - since < self.settings.dead_owner_grace_ms {
+                    continue;
+                }
                 report(
                     self,
                     format!("dead:{worker}"),

@@ -132,6 +132,13 @@ impl Workbench {
         let settings = Settings {
             quiet_period_ms: millis(profile.quiet_period),
             leader_overlap_ms: millis(timing.election_interval()) + 1_000,
+            dead_owner_grace_ms: millis(
+                timing.heartbeat_ttl
+                    + timing.emergency_grace_period
+                    + timing.min_rebalance_interval
+                    + timing.cold_start_window
+                    + timing.election_timeout,
+            ) + 1_000,
         };
         let measure = Measure::new(profile.cluster.partitions.partitions(), settings);
         tokio::spawn(engine::run(

@@ -53,7 +53,12 @@ pub enum Note {
     /// An assignment key was written with a lower version than it held before.
     VersionDecreased { key: String, from: i64, to: i64 },
     /// A worker ended (stopped, killed, failed, or its host died).
-    WorkerEnded { host: u32, slot: u64, how: String },
+    WorkerEnded {
+        host: u32,
+        slot: u64,
+        worker_id: Option<String>,
+        how: String,
+    },
 }
 
 /// The cluster as far as the controller knows it.
@@ -160,9 +165,10 @@ impl ClusterModel {
         let key = (event.host, slot);
         if let ClusterEventKind::WorkerEnded { how } = &event.kind {
             return match self.workers.remove(&key) {
-                Some(_) => vec![Note::WorkerEnded {
+                Some(record) => vec![Note::WorkerEnded {
                     host: event.host,
                     slot,
+                    worker_id: record.worker_id,
                     how: how.clone(),
                 }],
                 None => Vec::new(),
@@ -236,6 +242,7 @@ impl ClusterModel {
             .map(|w| Note::WorkerEnded {
                 host: w.host,
                 slot: w.slot,
+                worker_id: w.worker_id,
                 how: how.to_owned(),
             })
             .collect()
@@ -391,11 +398,14 @@ impl ClusterModel {
     /// The current owner map of running workers, as an assignment map (every running worker has
     /// an entry).
     pub fn assignment_map(&self) -> AssignmentMap {
-        let mut map: AssignmentMap = self
-            .live_ids()
-            .into_iter()
-            .map(|id| (id, Vec::new()))
-            .collect();
+        self.assignment_map_with(None)
+    }
+
+    /// The same, with one more worker's KV assignment (a worker that just ended).
+    pub fn assignment_map_with(&self, extra: Option<&str>) -> AssignmentMap {
+        let mut ids = self.live_ids();
+        ids.extend(extra.map(str::to_owned));
+        let mut map: AssignmentMap = ids.into_iter().map(|id| (id, Vec::new())).collect();
         for (worker, partitions) in map.iter_mut() {
             if let Some(assignment) = self.assignments.get(worker) {
                 partitions.clone_from(&assignment.partitions);

@@ -11,6 +11,7 @@ use crate::parti::state::State;
 const SETTINGS: Settings = Settings {
     quiet_period_ms: 2_000,
     leader_overlap_ms: 1_000,
+    dead_owner_grace_ms: 3_000,
 };
 
 fn event(slot: u64, id: &str, kind: ClusterEventKind) -> HostEvent {
@@ -311,26 +312,65 @@ fn an_unexpected_host_exit_is_an_infrastructure_finding() {
 }
 
 #[test]
-fn leftover_assignments_are_only_a_finding_while_someone_runs() {
+fn a_worker_ending_on_its_own_opens_an_observed_event_that_heals() {
     let (mut m, _) = two_stable_workers();
     m.input(2_500, Input::Tick);
-    // worker-1 stops; the leader (worker-0) never republishes: its key still holds partitions.
-    let out = m.input(
-        3_000,
-        Input::Event(&event(
-            1,
-            "worker-1",
-            ClusterEventKind::WorkerEnded {
-                how: "stopped".into(),
-            },
-        )),
-    );
-    let found = findings(&out);
+    // worker-1 ends with no action asking for it.
+    let ended = ClusterEventKind::WorkerEnded {
+        how: "stable ID taken over".into(),
+    };
+    let out = m.input(3_000, Input::Event(&event(1, "worker-1", ended)));
     assert!(
-        found
+        findings(&out).is_empty(),
+        "the cluster gets time to heal: {:?}",
+        findings(&out)
+    );
+    assert!(!m.is_stable());
+    // The leader republishes everything to worker-0: healed.
+    m.input(6_000, Input::Kv(&del("worker-1")));
+    m.input(6_001, Input::Kv(&put("worker-0", 2, &[0, 1, 2, 3])));
+    let applied = ClusterEventKind::AssignmentApplied {
+        version: 2,
+        initial: false,
+        total: 4,
+        added: 2,
+        removed: 0,
+    };
+    m.input(6_010, Input::Event(&event(0, "worker-0", applied)));
+    assert!(m.is_stable());
+    let out = m.input(9_000, Input::Finish);
+    let measured = measurements(&out);
+    assert_eq!(measured.len(), 1);
+    assert_eq!(
+        measured[0].action,
+        Action::Observed("worker-1 ended (stable ID taken over)".into())
+    );
+    assert_eq!(measured[0].stabilization_ms, Some(3_010));
+    assert_eq!(
+        measured[0].moved_partitions, 2,
+        "worker-1's partitions moved"
+    );
+    assert_eq!(
+        (measured[0].workers_before, measured[0].workers_after),
+        (2, 1)
+    );
+}
+
+#[test]
+fn leftover_assignments_of_dead_workers_are_a_finding_after_the_grace() {
+    let (mut m, _) = two_stable_workers();
+    m.input(2_500, Input::Tick);
+    // A key of a worker nobody runs, at the newest version, with partitions.
+    let out = m.input(3_000, Input::Kv(&put("worker-9", 1, &[0])));
+    assert!(findings(&out).iter().all(|f| f.check != Check::NoDeadOwner));
+    assert!(findings(&m.input(5_999, Input::Tick)).is_empty());
+    let out = m.input(6_000, Input::Tick);
+    assert!(
+        findings(&out)
             .iter()
-            .any(|f| f.check == Check::NoDeadOwner && f.message.starts_with("worker-1")),
-        "{found:?}"
+            .any(|f| f.check == Check::NoDeadOwner && f.message.starts_with("worker-9")),
+        "{:?}",
+        findings(&out)
     );
     // With nobody running, leftovers are expected (parti never deletes assignments on stop).
     let (mut m, _) = two_stable_workers();
@@ -343,19 +383,13 @@ fn leftover_assignments_are_only_a_finding_while_someone_runs() {
     );
     for slot in 0..2 {
         let id = format!("worker-{slot}");
-        m.input(
-            2_600,
-            Input::Event(&event(
-                slot,
-                &id,
-                ClusterEventKind::WorkerEnded {
-                    how: "stopped".into(),
-                },
-            )),
-        );
+        let stopped = ClusterEventKind::WorkerEnded {
+            how: "stopped".into(),
+        };
+        m.input(2_600, Input::Event(&event(slot, &id, stopped)));
     }
     assert!(m.is_stable());
-    assert!(findings(&m.input(2_700, Input::Tick)).is_empty());
+    assert!(findings(&m.input(20_000, Input::Tick)).is_empty());
 }
 
 #[test]

@@ -107,12 +107,15 @@ impl ClaimedId {
             }
         }
         if let Some(entry) = bucket.get(&self.worker_id).await? {
-            // Our earlier, unacknowledged renewal may have landed: adopt its revision.
-            if self
+            // Our earlier, unacknowledged renewal may have landed: adopt its revision. A live
+            // value older than our last write means the server lost recent writes (a crash
+            // without fsync): it is still our key.
+            let ours = self
                 .unacked
                 .take()
                 .is_some_and(|unacked| unacked == entry.value)
-            {
+                || entry.revision < self.revision;
+            if ours {
                 self.revision = entry.revision;
                 let revision = bucket.update(&self.worker_id, value, self.revision).await?;
                 self.revision = revision;

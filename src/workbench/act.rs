@@ -195,6 +195,9 @@ impl Acting<'_> {
                 Ok(seq)
             }
             Action::Mark(_) => Ok(self.open_event(&action, &source, target)),
+            Action::Observed(_) => {
+                Err("observed events are recorded by the engine, not acted".into())
+            }
         }
     }
 
