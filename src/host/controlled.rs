@@ -228,7 +228,12 @@ pub async fn run() -> Result<(), AppError> {
                 }
             }
             _ = watchdog.tick() => {
-                if last_alive.elapsed() > timeout {
+                // Silence only counts while the connection is up: with nats-server down (or
+                // restarting) no controller can be heard. Stdin and the parent-death signal still
+                // catch a dead controller then.
+                if host.control.connection_state() != async_nats::connection::State::Connected {
+                    last_alive = Instant::now();
+                } else if last_alive.elapsed() > timeout {
                     break Exit::ControllerSilent;
                 }
             }
