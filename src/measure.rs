@@ -400,7 +400,7 @@ impl Measure {
                 .is_none_or(|o| o.stabilized_at_ms.is_some())
         {
             if self.model.publish_complete()
-                && let Some(problem) = self.model.coverage_problems().into_iter().next()
+                && let Some(problem) = self.model.coverage_problems().first().cloned()
             {
                 report(
                     self,

@@ -4,6 +4,7 @@
 //! Liveness of a worker comes from its host (started until it ended, was killed, or its host
 //! died). Ownership, versions and the leader come from KV only.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::control::{HostEvent, HostTelemetry};
@@ -71,6 +72,9 @@ pub struct ClusterModel {
     leader_value: Option<String>,
     key_versions: BTreeMap<String, i64>,
     max_version: i64,
+    /// [`Self::coverage_problems`] of the current state, computed on first use after a change
+    /// (the engine asks several times per input and on every tick).
+    coverage: OnceCell<Vec<String>>,
 }
 
 impl ClusterModel {
@@ -87,6 +91,7 @@ impl ClusterModel {
 
     /// Replace the partition list (when partitions are added or removed at run time).
     pub fn set_partitions(&mut self, partitions: Vec<Partition>) {
+        self.coverage.take();
         self.partitions = partitions;
     }
 
@@ -143,7 +148,8 @@ impl ClusterModel {
 
     /// Workers as the table shows them.
     pub fn views(&self) -> Vec<WorkerView> {
-        self.workers
+        let mut views: Vec<WorkerView> = self
+            .workers
             .values()
             .map(|w| WorkerView {
                 host: w.host,
@@ -154,11 +160,14 @@ impl ClusterModel {
                 version: w.version,
                 partitions: w.partitions,
             })
-            .collect()
+            .collect();
+        views.sort_by(|a, b| view_order(a).cmp(&view_order(b)));
+        views
     }
 
     /// Apply a host's event at `t_ms` (run time).
     pub fn apply_event(&mut self, t_ms: u64, event: &HostEvent) -> Vec<Note> {
+        self.coverage.take();
         let Some(slot) = event.slot else {
             return Vec::new();
         };
@@ -203,6 +212,7 @@ impl ClusterModel {
 
     /// Apply a host's periodic report: refresh the state of the workers it lists.
     pub fn apply_telemetry(&mut self, t_ms: u64, telemetry: &HostTelemetry) {
+        self.coverage.take();
         for view in &telemetry.workers {
             let record = self
                 .workers
@@ -231,6 +241,7 @@ impl ClusterModel {
 
     /// A host is gone: all of its workers are.
     pub fn host_gone(&mut self, host: u32, how: &str) -> Vec<Note> {
+        self.coverage.take();
         let gone: Vec<(u32, u64)> = self
             .workers
             .keys()
@@ -260,6 +271,7 @@ impl ClusterModel {
 
     /// Apply a KV change seen by the observer.
     pub fn apply_kv(&mut self, change: &KvChange) -> Vec<Note> {
+        self.coverage.take();
         let mut notes = Vec::new();
         match change.role {
             BucketRole::StableId => {}
@@ -337,7 +349,12 @@ impl ClusterModel {
 
     /// Problems with ownership among running workers: partitions with zero or several owners,
     /// and unknown partitions. Empty means every partition is owned exactly once.
-    pub fn coverage_problems(&self) -> Vec<String> {
+    pub fn coverage_problems(&self) -> &[String] {
+        self.coverage
+            .get_or_init(|| self.compute_coverage_problems())
+    }
+
+    fn compute_coverage_problems(&self) -> Vec<String> {
         let owners = self.owners();
         let mut problems = Vec::new();
         for partition in &self.partitions {
@@ -384,7 +401,7 @@ impl ClusterModel {
                 .unwrap_or_else(|| format!("host {} slot {}", w.host, w.slot));
             return Some(format!("{name} is {}", w.state));
         }
-        if let Some(problem) = self.coverage_problems().into_iter().next() {
+        if let Some(problem) = self.coverage_problems().first().cloned() {
             return Some(problem);
         }
         let newest = self.max_version;
@@ -466,5 +483,24 @@ impl ClusterModel {
     /// The record of a worker by host and slot.
     pub fn worker(&self, host: u32, slot: u64) -> Option<&WorkerRecord> {
         self.workers.get(&(host, slot))
+    }
+}
+
+/// The order workers are listed in: by stable ID with its number compared as a number
+/// (`worker-2` before `worker-10`), then workers still without an ID in start order.
+fn view_order(view: &WorkerView) -> (bool, &str, u64, u32, u64) {
+    match view.worker_id.as_deref() {
+        Some(id) => {
+            let digits = id.len() - id.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            let (prefix, number) = id.split_at(id.len() - digits);
+            (
+                false,
+                prefix,
+                number.parse().unwrap_or(0),
+                view.host,
+                view.slot,
+            )
+        }
+        None => (true, "", 0, view.host, view.slot),
     }
 }

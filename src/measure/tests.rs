@@ -425,3 +425,58 @@ fn heartbeat_refreshes_are_noops_but_new_heartbeats_are_not() {
     m.input(200, Input::Kv(&gone));
     assert!(m.model().heartbeats().is_empty());
 }
+
+#[test]
+fn workers_are_listed_by_stable_id_number_then_unclaimed_in_start_order() {
+    let mut model = model::ClusterModel::new(numbered_partitions(4));
+    let start = |slot: u64, id: Option<&str>| HostEvent {
+        t_unix_us: 0,
+        host: 0,
+        slot: Some(slot),
+        worker_id: id.map(str::to_owned),
+        kind: ClusterEventKind::WorkerStarted,
+    };
+    for (slot, id) in [
+        (0, Some("worker-10")),
+        (1, None),
+        (2, Some("worker-2")),
+        (3, Some("worker-0")),
+        (4, None),
+    ] {
+        model.apply_event(0, &start(slot, id));
+    }
+    let listed: Vec<(u64, Option<String>)> = model
+        .views()
+        .into_iter()
+        .map(|v| (v.slot, v.worker_id))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (3, Some("worker-0".into())),
+            (2, Some("worker-2".into())),
+            (0, Some("worker-10".into())),
+            (1, None),
+            (4, None),
+        ]
+    );
+}
+
+#[test]
+fn coverage_follows_every_change_of_the_model() {
+    let mut m = Measure::new(numbered_partitions(4), SETTINGS);
+    stable(&mut m, 0, 0, 1, 4);
+    assert_eq!(
+        m.model().coverage_problems().len(),
+        4,
+        "nobody owns anything yet"
+    );
+    m.input(10, Input::Kv(&put("worker-0", 1, &[0, 1, 2, 3])));
+    assert!(m.model().coverage_problems().is_empty());
+    m.input(20, Input::Kv(&del("worker-0")));
+    assert_eq!(
+        m.model().coverage_problems().len(),
+        4,
+        "a cached answer would still say every partition is owned"
+    );
+}

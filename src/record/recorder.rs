@@ -12,7 +12,10 @@
 //!   `Closed` before handing the recording back. Observations sent after `finish` was called
 //!   may or may not be included.
 //! - An autosave runs at most every `autosave` and only when something new arrived; it holds
-//!   `summary: None`. The write happens on the blocking pool, one at a time, and the final
+//!   `summary: None`. Autosaves rewrite the whole file, so their cost grows with the run: after
+//!   an autosave that took `d` (copy and write), the next one waits at least
+//!   `d × AUTOSAVE_SPACING`, which keeps autosaving under 1 % of one core however long the
+//!   session gets (at the price of autosaves further apart, never more than five minutes). The write happens on the blocking pool, one at a time, and the final
 //!   write waits for any autosave in flight, so the final file is never replaced by a stale one.
 //! - A recorder dropped without `finish` drains what it can, saves a last partial recording and
 //!   ends.
@@ -114,8 +117,11 @@ impl Recorder {
     }
 }
 
-/// A save running on the blocking pool.
-type SaveTask = JoinHandle<Result<(), RecordError>>;
+/// A save running on the blocking pool; it reports how long the write took.
+type SaveTask = JoinHandle<(Result<(), RecordError>, Duration)>;
+
+/// Autosaves are spaced at least this many times their own duration apart.
+const AUTOSAVE_SPACING: u32 = 100;
 
 async fn run(
     mut recording: Recording,
@@ -131,6 +137,10 @@ async fn run(
     let mut changed = false;
     let mut open = true;
     let mut saving: Option<SaveTask> = None;
+    // When the save in flight (or the last one) started, and how long copying the recording took.
+    let mut save_started = tokio::time::Instant::now();
+    let mut copy_time = Duration::ZERO;
+    let mut next_save_at = save_started;
     let finished = loop {
         tokio::select! {
             received = receiver.recv(), if open => match received {
@@ -142,11 +152,17 @@ async fn run(
                 Err(RecvError::Closed) => open = false,
             },
             _ = ticker.tick() => {
-                if changed && saving.as_ref().is_none_or(JoinHandle::is_finished) {
-                    if let Some(previous) = saving.take() {
-                        report(previous.await);
-                    }
-                    saving = Some(spawn_save(recording.clone(), path.clone()));
+                if saving.as_ref().is_some_and(JoinHandle::is_finished)
+                    && let Some(previous) = saving.take()
+                {
+                    let cost = copy_time + report(previous.await);
+                    next_save_at = save_started + autosave_gap(cost, autosave);
+                }
+                if changed && saving.is_none() && tokio::time::Instant::now() >= next_save_at {
+                    save_started = tokio::time::Instant::now();
+                    let copy = recording.clone();
+                    copy_time = save_started.elapsed();
+                    saving = Some(spawn_save(copy, path.clone()));
                     changed = false;
                 }
             },
@@ -173,14 +189,54 @@ async fn run(
     Collected { recording, dropped }
 }
 
-fn spawn_save(recording: Recording, path: PathBuf) -> SaveTask {
-    tokio::task::spawn_blocking(move || save_atomic(&recording, &path))
+/// Autosaves are never further apart than this: at most this much of a run is lost to a crash.
+const MAX_AUTOSAVE_GAP: Duration = Duration::from_secs(300);
+
+/// How long after the start of an autosave that cost `cost` the next one may start.
+fn autosave_gap(cost: Duration, autosave: Duration) -> Duration {
+    cost.saturating_mul(AUTOSAVE_SPACING)
+        .min(MAX_AUTOSAVE_GAP)
+        .max(autosave)
 }
 
-fn report(outcome: Result<Result<(), RecordError>, tokio::task::JoinError>) {
+fn spawn_save(recording: Recording, path: PathBuf) -> SaveTask {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let saved = save_atomic(&recording, &path);
+        (saved, started.elapsed())
+    })
+}
+
+/// Log a failed save; return how long the save took.
+fn report(
+    outcome: Result<(Result<(), RecordError>, Duration), tokio::task::JoinError>,
+) -> Duration {
     match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!("autosave failed: {err}"),
-        Err(err) => tracing::warn!("autosave task failed: {err}"),
+        Ok((Ok(()), took)) => took,
+        Ok((Err(err), took)) => {
+            tracing::warn!("autosave failed: {err}");
+            took
+        }
+        Err(err) => {
+            tracing::warn!("autosave task failed: {err}");
+            Duration::ZERO
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn autosaves_that_get_slow_are_spaced_out() {
+        let every = Duration::from_secs(2);
+        assert_eq!(autosave_gap(Duration::from_millis(10), every), every);
+        assert_eq!(
+            autosave_gap(Duration::from_millis(100), every),
+            Duration::from_secs(10),
+            "a 100 ms save may take at most 1 % of a core"
+        );
+        assert_eq!(autosave_gap(Duration::MAX, every), MAX_AUTOSAVE_GAP);
     }
 }

@@ -32,6 +32,10 @@ pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/default.ron");
 /// How often the screen is redrawn when something changed.
 const FRAME: Duration = Duration::from_millis(200);
 
+/// How often the screen is redrawn when nothing changed (the clock and the charts' time axis
+/// still move).
+const IDLE_FRAME: Duration = Duration::from_secs(1);
+
 /// What the command line gives the dashboard.
 #[derive(Clone, Debug, Default)]
 pub struct TuiOptions {
@@ -191,7 +195,10 @@ async fn event_loop(
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut frame = tokio::time::interval(FRAME);
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // `dirty`: draw now. `changed`: something arrived since the last frame, draw on the next tick.
     let mut dirty = true;
+    let mut changed = false;
+    let mut drawn_at = tokio::time::Instant::now();
     loop {
         if dirty {
             tui_logger::move_events();
@@ -199,6 +206,8 @@ async fn event_loop(
                 .draw(|f| view::render(model, f))
                 .map_err(AppError::could_not_run)?;
             dirty = false;
+            changed = false;
+            drawn_at = tokio::time::Instant::now();
         }
         let msg = tokio::select! {
             event = events.next() => match event {
@@ -219,9 +228,10 @@ async fn event_loop(
             },
             Some((action, error)) = done_rx.recv() => Some(Msg::ActionDone { action, error }),
             _ = frame.tick() => {
-                // Redraw on the frame clock only when something changed since the last frame.
+                // Redraw on the frame clock when something changed since the last frame, and
+                // at least once a second.
                 update(model, Msg::Tick(workbench.now_ms()));
-                dirty = true;
+                dirty = changed || drawn_at.elapsed() >= IDLE_FRAME;
                 None
             }
             signal = signals.next() => {
@@ -231,6 +241,7 @@ async fn event_loop(
         };
         let Some(msg) = msg else { continue };
         let is_key = matches!(msg, Msg::Key(_));
+        changed = true;
         for effect in update(model, msg) {
             match effect {
                 Effect::Act(action) => spawn_action(workbench.clone(), action, done_tx.clone()),
