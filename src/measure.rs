@@ -5,6 +5,11 @@
 //! An event opens with each disturbing action and closes when the cluster has been stable and
 //! no new version has appeared for the quiet period, or when the next action arrives (then its
 //! missing figures stay `None`).
+//!
+//! A fault that freezes the cluster rather than changing it (a paused host, a restarting
+//! nats-server) leaves the last reports looking stable. Such an event stabilizes only after the
+//! fault has cleared ([`Input::FaultCleared`]) and every running worker has then written a fresh
+//! heartbeat: proof that it talks to NATS again.
 
 pub mod model;
 
@@ -46,6 +51,11 @@ pub enum Input<'a> {
         action: Action,
         expected_live: usize,
     },
+    /// The fault of the event that opened at `event_t_ms` is over (the paused host resumed,
+    /// nats-server is back). For any other event it changes nothing.
+    FaultCleared {
+        event_t_ms: u64,
+    },
     Tick,
     /// The run is over: close the open event.
     Finish,
@@ -72,6 +82,41 @@ struct OpenEvent {
     first_assignments: Vec<FirstAssignment>,
     versions_published: u32,
     last_version_at_ms: Option<u64>,
+    /// For a freezing fault: whether it has cleared, and which workers have written a heartbeat
+    /// since.
+    fault: Option<FaultProgress>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct FaultProgress {
+    cleared: bool,
+    heartbeats: BTreeSet<String>,
+}
+
+impl FaultProgress {
+    /// Why the fault still holds the event back, if it does.
+    fn pending(&self, model: &ClusterModel) -> Option<String> {
+        if !self.cleared {
+            return Some("the fault has not cleared yet".into());
+        }
+        let silent = model
+            .workers()
+            .filter_map(|w| w.worker_id.as_deref())
+            .filter(|id| !self.heartbeats.contains(*id))
+            .count();
+        match silent {
+            0 => None,
+            1 => Some("1 worker has not heartbeated since the fault cleared".into()),
+            n => Some(format!(
+                "{n} workers have not heartbeated since the fault cleared"
+            )),
+        }
+    }
+}
+
+/// Whether an action freezes the cluster instead of changing it.
+fn freezes(action: &Action) -> bool {
+    matches!(action, Action::PauseHost { .. } | Action::RestartNats)
 }
 
 /// The engine.
@@ -127,13 +172,25 @@ impl Measure {
 
     /// Why the current event has not stabilized yet.
     pub fn unstable_reason(&self) -> Option<String> {
-        self.model
-            .unstable_reason(self.open.as_ref().map(|o| o.expected_live))
+        let open = self.open.as_ref();
+        if let Some(pending) = open
+            .filter(|o| o.stabilized_at_ms.is_none())
+            .and_then(|o| o.fault.as_ref())
+            .and_then(|fault| fault.pending(&self.model))
+        {
+            return Some(pending);
+        }
+        self.model.unstable_reason(open.map(|o| o.expected_live))
     }
 
-    /// Whether an input can be skipped because it changes nothing (a heartbeat refresh).
+    /// Whether an input can be skipped because it changes nothing (a heartbeat refresh, unless
+    /// an event is waiting for fresh heartbeats after a fault).
     pub fn is_noop(&self, input: &Input<'_>) -> bool {
-        matches!(input, Input::Kv(change) if self.model.is_heartbeat_refresh(change))
+        let awaiting_heartbeats = self.open.as_ref().is_some_and(|o| {
+            o.stabilized_at_ms.is_none() && o.fault.as_ref().is_some_and(|f| f.cleared)
+        });
+        !awaiting_heartbeats
+            && matches!(input, Input::Kv(change) if self.model.is_heartbeat_refresh(change))
     }
 
     /// Feed one input at `t_ms`.
@@ -145,7 +202,18 @@ impl Measure {
                 self.model.apply_telemetry(t_ms, telemetry);
                 Vec::new()
             }
-            Input::Kv(change) => self.model.apply_kv(change),
+            Input::Kv(change) => {
+                if let Some(fault) = self.open.as_mut().and_then(|o| o.fault.as_mut())
+                    && fault.cleared
+                    && change.role == model::BucketRole::Heartbeat
+                    && change.value.is_some()
+                    && let Some(worker) =
+                        crate::parti::heartbeat::live_workers([change.key.as_str()]).pop()
+                {
+                    fault.heartbeats.insert(worker);
+                }
+                self.model.apply_kv(change)
+            }
             Input::HostGone {
                 host,
                 how,
@@ -166,6 +234,7 @@ impl Measure {
             } => {
                 self.close(t_ms, &mut out);
                 if action.is_event() {
+                    let fault = freezes(&action).then(FaultProgress::default);
                     self.open = Some(OpenEvent {
                         index: self.next_event,
                         action,
@@ -179,9 +248,21 @@ impl Measure {
                         first_assignments: Vec::new(),
                         versions_published: 0,
                         last_version_at_ms: None,
+                        fault,
                     });
                     self.next_event += 1;
                     self.settled = false;
+                }
+                Vec::new()
+            }
+            Input::FaultCleared { event_t_ms } => {
+                if let Some(fault) = self
+                    .open
+                    .as_mut()
+                    .filter(|o| o.t_start_ms == event_t_ms)
+                    .and_then(|o| o.fault.as_mut())
+                {
+                    fault.cleared = true;
                 }
                 Vec::new()
             }
@@ -268,6 +349,7 @@ impl Measure {
             first_assignments: Vec::new(),
             versions_published: 0,
             last_version_at_ms: None,
+            fault: None,
         });
         self.next_event += 1;
         self.settled = false;
@@ -285,6 +367,10 @@ impl Measure {
     fn track(&mut self, t_ms: u64, out: &mut Vec<Output>) {
         let Some(open) = &mut self.open else { return };
         if open.stabilized_at_ms.is_none()
+            && open
+                .fault
+                .as_ref()
+                .is_none_or(|fault| fault.pending(&self.model).is_none())
             && self
                 .model
                 .unstable_reason(Some(open.expected_live))

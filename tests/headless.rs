@@ -162,6 +162,44 @@ fn after_kill_9_of_a_host_the_survivors_converge() {
 }
 
 #[test]
+fn a_paused_host_and_a_restarted_nats_server_are_measured_until_workers_heartbeat_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = r#"ScaleTo(4), WaitStable(timeout: "30s"), PauseHost(host: 1, duration: "1500ms"), WaitStable(timeout: "30s"), RestartNats, WaitStable(timeout: "40s")"#;
+    let profile = write_profile(
+        dir.path(),
+        "faults",
+        &profile_text("faults", 2, steps, "max_findings: 0"),
+    );
+    let record = dir.path().join("run.ron");
+    let output = headless(&profile, &record, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let recording = load(&record).expect("recording");
+    assert!(recording.findings.is_empty(), "{:?}", recording.findings);
+    let stabilized: Vec<Option<u64>> = recording
+        .measurements
+        .iter()
+        .map(|m| m.stabilization_ms)
+        .collect();
+    assert_eq!(stabilized.len(), 3, "{stabilized:?}");
+    // The frozen host's last reports looked stable all along; only its workers' heartbeats
+    // after the resume end the event.
+    assert!(
+        stabilized[1].is_some_and(|ms| ms >= 1_500),
+        "pause: {stabilized:?}"
+    );
+    // Unchanged KV is not proof: the workers must have written to the restarted server.
+    assert!(
+        stabilized[2].is_some_and(|ms| ms > 0),
+        "restart: {stabilized:?}"
+    );
+}
+
+#[test]
 fn a_memory_threshold_catches_host_ballast() {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(1), WaitStable(timeout: "30s"), Hold("1s")"#;

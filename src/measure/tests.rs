@@ -480,3 +480,86 @@ fn coverage_follows_every_change_of_the_model() {
         "a cached answer would still say every partition is owned"
     );
 }
+
+fn heartbeat(worker: &str) -> KvChange {
+    KvChange {
+        role: BucketRole::Heartbeat,
+        key: format!("heartbeat.{worker}"),
+        value: Some(b"2026-11-27T12:00:00Z".to_vec()),
+    }
+}
+
+/// Feed a KV change the way the engine does: skipped when the engine calls it a no-op.
+fn feed(m: &mut Measure, t: u64, change: &KvChange) -> Vec<Output> {
+    if m.is_noop(&Input::Kv(change)) {
+        Vec::new()
+    } else {
+        m.input(t, Input::Kv(change))
+    }
+}
+
+#[test]
+fn a_freezing_fault_stabilizes_only_after_it_cleared_and_every_worker_heartbeated() {
+    let (mut m, _) = two_stable_workers();
+    for worker in ["worker-0", "worker-1"] {
+        feed(&mut m, 400, &heartbeat(worker));
+    }
+    m.input(3_000, Input::Tick);
+    let pause = Action::PauseHost {
+        host: 0,
+        duration: std::time::Duration::from_secs(3),
+    };
+    m.input(
+        5_000,
+        Input::Action {
+            action: pause,
+            expected_live: 2,
+        },
+    );
+    assert!(
+        !m.is_stable(),
+        "the last reports are stale while the host is frozen"
+    );
+    assert!(
+        m.unstable_reason()
+            .is_some_and(|r| r.contains("not cleared")),
+        "{:?}",
+        m.unstable_reason()
+    );
+    // Heartbeats written before the fault cleared prove nothing.
+    feed(&mut m, 5_100, &heartbeat("worker-0"));
+    // A clearance of some other event changes nothing.
+    m.input(7_000, Input::FaultCleared { event_t_ms: 4_999 });
+    assert!(
+        m.unstable_reason()
+            .is_some_and(|r| r.contains("not cleared"))
+    );
+    m.input(8_000, Input::FaultCleared { event_t_ms: 5_000 });
+    assert!(!m.is_stable());
+    feed(&mut m, 8_100, &heartbeat("worker-1"));
+    assert!(
+        m.unstable_reason()
+            .is_some_and(|r| r.contains("1 worker has not heartbeated")),
+        "{:?}",
+        m.unstable_reason()
+    );
+    feed(&mut m, 8_400, &heartbeat("worker-0"));
+    assert!(m.is_stable());
+    let out = m.input(10_400, Input::Tick);
+    let measured = measurements(&out);
+    assert_eq!(measured.len(), 1, "{out:?}");
+    assert_eq!(measured[0].stabilization_ms, Some(3_400));
+}
+
+#[test]
+fn ordinary_events_do_not_wait_for_heartbeats() {
+    let (mut m, _) = two_stable_workers();
+    assert!(m.is_stable());
+    for worker in ["worker-0", "worker-1"] {
+        feed(&mut m, 400, &heartbeat(worker));
+    }
+    assert!(
+        m.is_noop(&Input::Kv(&heartbeat("worker-0"))),
+        "a refresh is a no-op when nothing waits for it"
+    );
+}

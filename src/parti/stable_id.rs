@@ -208,4 +208,51 @@ mod tests {
         assert_eq!(thief.worker_id, "worker-0");
         assert_eq!(mine.renew(&ids).await, Ok(Renewal::Lost));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_that_landed_unacknowledged_is_adopted() {
+        let ids = bucket(0).await;
+        let mut mine = claim(&ids, "worker", 0, 0).await.expect("claim");
+        // Our renewal reached the server but its reply timed out: the key moved on without us
+        // learning the new revision.
+        let landed = Bytes::from_static(b"2026-11-27T12:00:00Z");
+        ids.update(&mine.worker_id, landed.clone(), mine.revision)
+            .await
+            .expect("landed write");
+        mine.unacked = Some(landed);
+        assert_eq!(mine.renew(&ids).await, Ok(Renewal::Renewed));
+        let stored = ids.get("worker-0").await.expect("get").expect("entry");
+        assert_eq!(
+            stored.revision, mine.revision,
+            "the renewal's revision is ours"
+        );
+        assert_ne!(stored.value, Bytes::from_static(b"2026-11-27T12:00:00Z"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_value_older_than_our_last_write_is_still_ours() {
+        let ids = bucket(0).await;
+        let mut mine = claim(&ids, "worker", 0, 0).await.expect("claim");
+        let stored_before = mine.revision;
+        // The server restarted without our latest writes: it holds an older revision than the
+        // one we last wrote.
+        mine.revision = stored_before + 5;
+        assert_eq!(mine.renew(&ids).await, Ok(Renewal::Renewed));
+        let stored = ids.get("worker-0").await.expect("get").expect("entry");
+        assert_eq!(stored.revision, mine.revision);
+        assert!(mine.revision > stored_before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_live_key_rewritten_by_another_writer_is_lost() {
+        let ids = bucket(0).await;
+        let mut mine = claim(&ids, "worker", 0, 0).await.expect("claim");
+        let other = Bytes::from_static(b"2026-11-27T12:00:01Z");
+        ids.update(&mine.worker_id, other.clone(), mine.revision)
+            .await
+            .expect("other writer");
+        assert_eq!(mine.renew(&ids).await, Ok(Renewal::Lost));
+        let stored = ids.get("worker-0").await.expect("get").expect("entry");
+        assert_eq!(stored.value, other, "a lost key is left to its new owner");
+    }
 }

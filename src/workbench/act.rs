@@ -85,8 +85,20 @@ impl Acting<'_> {
         source: &ActionSource,
         expected_live: usize,
     ) -> usize {
+        let t_ms = self.wb.now_ms();
+        self.open_event_at(t_ms, action, source, expected_live)
+    }
+
+    /// [`Self::open_event`] at a given run time (a fault's clearance names its event by it).
+    fn open_event_at(
+        &mut self,
+        t_ms: u64,
+        action: &Action,
+        source: &ActionSource,
+        expected_live: usize,
+    ) -> usize {
         let record = ActionRecord {
-            t_ms: self.wb.now_ms(),
+            t_ms,
             action: action.clone(),
             source: source.clone(),
             error: None,
@@ -169,8 +181,10 @@ impl Acting<'_> {
                 };
                 let pid = process.pid();
                 process.pause();
-                let seq = self.open_event(&action, &source, target);
+                let t_ms = self.wb.now_ms();
+                let seq = self.open_event_at(t_ms, &action, &source, target);
                 let duration = *duration;
+                let engine = self.wb.engine.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(duration).await;
                     if let Ok(pid) = i32::try_from(pid) {
@@ -179,6 +193,7 @@ impl Acting<'_> {
                             nix::sys::signal::Signal::SIGCONT,
                         );
                     }
+                    let _ = engine.send(EngineInput::FaultCleared { event_t_ms: t_ms });
                 });
                 Ok(seq)
             }
@@ -186,12 +201,17 @@ impl Acting<'_> {
                 if self.s.managed.is_none() {
                     return Err("nats-server is external; it cannot be restarted from here".into());
                 }
-                let seq = self.open_event(&action, &source, target);
+                let t_ms = self.wb.now_ms();
+                let seq = self.open_event_at(t_ms, &action, &source, target);
                 let Some(server) = self.s.managed.as_mut() else {
                     return Ok(seq);
                 };
                 server.restart().await.map_err(|err| err.to_string())?;
                 self.wb.targets.set_nats(server.pid());
+                let _ = self
+                    .wb
+                    .engine
+                    .send(EngineInput::FaultCleared { event_t_ms: t_ms });
                 Ok(seq)
             }
             Action::Mark(_) => Ok(self.open_event(&action, &source, target)),

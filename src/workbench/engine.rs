@@ -28,6 +28,11 @@ pub enum EngineInput {
         record: ActionRecord,
         expected_live: usize,
     },
+    /// The fault of the event opened at `event_t_ms` is over (a paused host resumed,
+    /// nats-server is back).
+    FaultCleared {
+        event_t_ms: u64,
+    },
     /// Close the open event and answer.
     Finish(oneshot::Sender<()>),
 }
@@ -183,6 +188,10 @@ pub async fn run(
                         let action = record.action.clone();
                         let _ = observations.send(Observation::Action(record));
                         (t, measure.input(t, Input::Action { action, expected_live }))
+                    }
+                    EngineInput::FaultCleared { event_t_ms } => {
+                        let t = clock.now_ms();
+                        (t, measure.input(t, Input::FaultCleared { event_t_ms }))
                     }
                     EngineInput::Finish(done) => {
                         let t = clock.now_ms();
