@@ -29,6 +29,9 @@ use engine::{ClusterState, EngineInput, RunClock};
 use hosts::{HostExit, HostProcess};
 use sampler::Targets;
 
+/// How soon a command that found no host listening is sent again.
+const COMMAND_RETRY: Duration = Duration::from_millis(100);
+
 pub use act::Rng;
 
 /// How many observations the broadcast keeps for a slow consumer before it starts dropping (the
@@ -291,14 +294,29 @@ impl Workbench {
 
     /// Send a command to a host and wait for its reply.
     pub async fn command(&self, host: u32, command: &HostCommand) -> Result<HostReply, String> {
-        let body = serde_json::to_vec(command).map_err(|err| err.to_string())?;
-        let request = self
-            .control
-            .request(self.subjects.command(host), body.into());
-        let message = tokio::time::timeout(Duration::from_secs(5), request)
-            .await
-            .map_err(|_| format!("host {host} did not answer within 5 s"))?
-            .map_err(|err| format!("host {host}: {err}"))?;
+        let body: bytes::Bytes = serde_json::to_vec(command)
+            .map_err(|err| err.to_string())?
+            .into();
+        // "No responders" means the host never got the command (its control subscription is
+        // not there, e.g. while it reconnects after a nats-server restart): asking again is
+        // safe. A timeout is not retried: the command may have been carried out.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let message = loop {
+            let request = self
+                .control
+                .request(self.subjects.command(host), body.clone());
+            match tokio::time::timeout_at(deadline, request).await {
+                Err(_) => return Err(format!("host {host} did not answer within 5 s")),
+                Ok(Ok(message)) => break message,
+                Ok(Err(err))
+                    if err.kind() == async_nats::RequestErrorKind::NoResponders
+                        && tokio::time::Instant::now() + COMMAND_RETRY < deadline =>
+                {
+                    tokio::time::sleep(COMMAND_RETRY).await;
+                }
+                Ok(Err(err)) => return Err(format!("host {host}: {err}")),
+            }
+        };
         let reply: HostReply = serde_json::from_slice(&message.payload)
             .map_err(|err| format!("host {host}: bad reply: {err}"))?;
         if reply.ok {
@@ -393,8 +411,10 @@ impl Workbench {
                 .iter()
                 .filter(|w| w.host == host)
                 .count();
-            if count > 0 {
-                let _ = self.command(host, &HostCommand::StopNewest { count }).await;
+            if count > 0
+                && let Err(err) = self.command(host, &HostCommand::StopNewest { count }).await
+            {
+                warn!("stopping the workers of host {host}: {err}");
             }
         }
         let mut state = self.state.clone();

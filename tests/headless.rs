@@ -162,9 +162,10 @@ fn after_kill_9_of_a_host_the_survivors_converge() {
 }
 
 #[test]
-fn a_paused_host_and_a_restarted_nats_server_are_measured_until_workers_heartbeat_again() {
+fn a_paused_host_and_a_restarted_nats_server_are_measured_until_workers_heartbeat_again_and_hosts_obey_after()
+ {
     let dir = tempfile::tempdir().expect("tempdir");
-    let steps = r#"ScaleTo(4), WaitStable(timeout: "30s"), PauseHost(host: 1, duration: "1500ms"), WaitStable(timeout: "30s"), RestartNats, WaitStable(timeout: "40s")"#;
+    let steps = r#"ScaleTo(4), WaitStable(timeout: "30s"), PauseHost(host: 1, duration: "1500ms"), WaitStable(timeout: "30s"), RestartNats, WaitStable(timeout: "40s"), ScaleTo(2), WaitStable(timeout: "30s")"#;
     let profile = write_profile(
         dir.path(),
         "faults",
@@ -185,7 +186,10 @@ fn a_paused_host_and_a_restarted_nats_server_are_measured_until_workers_heartbea
         .iter()
         .map(|m| m.stabilization_ms)
         .collect();
-    assert_eq!(stabilized.len(), 3, "{stabilized:?}");
+    assert_eq!(stabilized.len(), 4, "{stabilized:?}");
+    // The hosts take commands again after the restart.
+    assert_eq!(recording.measurements[3].workers_after, 2);
+    assert!(stabilized[3].is_some(), "{stabilized:?}");
     // The frozen host's last reports looked stable all along; only its workers' heartbeats
     // after the resume end the event.
     assert!(
