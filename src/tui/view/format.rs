@@ -74,6 +74,9 @@ pub struct Segment<'a> {
     pub spans: Vec<Span<'a>>,
     /// The width the segment may be cut to (it must then come last).
     shrink_to: Option<usize>,
+    /// Joined to the previous segment by a space instead of the separator (a detail of it that
+    /// can be dropped alone).
+    attached: bool,
 }
 
 impl<'a> Segment<'a> {
@@ -82,6 +85,17 @@ impl<'a> Segment<'a> {
             priority,
             spans,
             shrink_to: None,
+            attached: false,
+        }
+    }
+
+    /// A detail of the previous segment: joined to it by a space, dropped on its own.
+    pub fn attached(priority: u8, spans: Vec<Span<'a>>) -> Self {
+        Self {
+            priority,
+            spans,
+            shrink_to: None,
+            attached: true,
         }
     }
 
@@ -91,6 +105,7 @@ impl<'a> Segment<'a> {
             priority,
             spans,
             shrink_to: Some(width),
+            attached: false,
         }
     }
 
@@ -104,9 +119,16 @@ impl<'a> Segment<'a> {
 /// `width`; what still overflows is cut by the paragraph that shows it.
 pub fn fit<'a>(mut segments: Vec<Segment<'a>>, separator: Span<'a>, width: u16) -> Line<'a> {
     let width = usize::from(width);
+    let joint = |segment: &Segment<'_>| {
+        if segment.attached {
+            1
+        } else {
+            separator.width()
+        }
+    };
     loop {
         let total: usize = segments.iter().map(Segment::width).sum::<usize>()
-            + separator.width() * segments.len().saturating_sub(1);
+            + segments.iter().skip(1).map(joint).sum::<usize>();
         if total <= width || segments.len() <= 1 {
             break;
         }
@@ -126,7 +148,11 @@ pub fn fit<'a>(mut segments: Vec<Segment<'a>>, separator: Span<'a>, width: u16) 
     let mut spans = Vec::new();
     for (i, segment) in segments.into_iter().enumerate() {
         if i > 0 {
-            spans.push(separator.clone());
+            spans.push(if segment.attached {
+                Span::raw(" ")
+            } else {
+                separator.clone()
+            });
         }
         spans.extend(segment.spans);
     }
@@ -165,6 +191,25 @@ mod tests {
         assert_eq!(
             fit(segments, Span::raw(" "), 9).to_string(),
             "bbbb a long reason"
+        );
+    }
+
+    #[test]
+    fn an_attached_detail_joins_with_a_space_and_goes_first() {
+        let segments = || {
+            vec![
+                Segment::new(1, vec![Span::raw("run 7")]),
+                Segment::new(0, vec![Span::raw("REC")]),
+                Segment::attached(2, vec![Span::raw("a.ron")]),
+            ]
+        };
+        assert_eq!(
+            fit(segments(), Span::raw(" | "), 17).to_string(),
+            "run 7 | REC a.ron"
+        );
+        assert_eq!(
+            fit(segments(), Span::raw(" | "), 16).to_string(),
+            "run 7 | REC"
         );
     }
 }

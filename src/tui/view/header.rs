@@ -21,20 +21,18 @@ fn facts_line(model: &Model, width: u16) -> Line<'_> {
         4,
         vec![Span::styled("run ", theme::DIM), Span::raw(&facts.run_id)],
     ));
-    let nats = if facts.nats_up {
+    let mut nats = if facts.nats_up {
         vec![Span::styled("● ", theme::OK), Span::raw("NATS up")]
     } else if facts.managed {
         vec![Span::styled("● NATS DOWN — n to restart", theme::BAD)]
     } else {
         vec![Span::styled("● NATS DOWN (external)", theme::BAD)]
     };
-    segments.push(Segment::new(0, nats));
+    // The version goes with the status: it is short and says which server is measured.
     if let Some(version) = &facts.nats_version {
-        segments.push(Segment::new(
-            5,
-            vec![Span::styled(format!("v{version}"), theme::DIM)],
-        ));
+        nats.push(Span::styled(format!(" v{version}"), theme::DIM));
     }
+    segments.push(Segment::new(0, nats));
     if !facts.nats_url.is_empty() {
         let mut spans = vec![Span::styled(&facts.nats_url, theme::DIM)];
         if !facts.managed {
@@ -50,15 +48,15 @@ fn facts_line(model: &Model, width: u16) -> Line<'_> {
         ],
     ));
     let recording = match (&facts.recording_path, facts.recording) {
-        (Some(path), true) => vec![
-            Span::styled("● REC ", theme::REC),
-            Span::styled(path, theme::DIM),
-        ],
-        (None, true) => vec![Span::styled("● REC", theme::REC)],
-        (Some(_), false) => vec![Span::styled("rec paused", theme::WARN)],
-        (None, false) => vec![Span::styled("not recording", theme::DIM)],
+        (_, true) => Span::styled("● REC", theme::REC),
+        (Some(_), false) => Span::styled("rec paused", theme::WARN),
+        (None, false) => Span::styled("not recording", theme::DIM),
     };
-    segments.push(Segment::new(2, recording));
+    segments.push(Segment::new(2, vec![recording]));
+    // The file is printed again on quit: on a narrow terminal it goes before the run id.
+    if let Some(path) = &facts.recording_path {
+        segments.push(Segment::attached(5, vec![Span::styled(path, theme::DIM)]));
+    }
     format::fit(segments, Span::styled(" │ ", theme::DIM), width)
 }
 
