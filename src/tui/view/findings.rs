@@ -31,9 +31,8 @@ fn finding_line(finding: &Finding) -> Line<'_> {
     ])
 }
 
-/// Draw the dashboard's findings panel: the newest findings that fit.
-pub fn panel(model: &Model, frame: &mut Frame, area: Rect) {
-    let rows = usize::from(area.height.saturating_sub(2));
+/// The newest findings that fit in `rows`, and the bordered block that frames them.
+fn newest(model: &Model, rows: usize) -> (&[Finding], Block<'_>) {
     let shown = &model.findings[model.findings.len().saturating_sub(rows)..];
     let border = if model.findings.is_empty() {
         theme::BORDER
@@ -43,6 +42,12 @@ pub fn panel(model: &Model, frame: &mut Frame, area: Rect) {
     let block = Block::bordered()
         .border_style(border)
         .title(title(model, model.findings.len() - shown.len()));
+    (shown, block)
+}
+
+/// Draw the dashboard's findings panel: the newest findings that fit.
+pub fn panel(model: &Model, frame: &mut Frame, area: Rect) {
+    let (shown, block) = newest(model, usize::from(area.height.saturating_sub(2)));
     let lines: Vec<Line> = if model.findings.is_empty() {
         vec![Line::styled("no invariant violated", theme::OK)]
     } else {
@@ -151,16 +156,7 @@ pub fn screen(model: &Model, frame: &mut Frame, area: Rect) {
     let [list_area, figures_area] =
         Layout::vertical([Constraint::Length(top), Constraint::Fill(1)]).areas(area);
 
-    let rows = usize::from(list_area.height.saturating_sub(3));
-    let shown = &model.findings[model.findings.len().saturating_sub(rows)..];
-    let border = if model.findings.is_empty() {
-        theme::BORDER
-    } else {
-        theme::BAD
-    };
-    let block = Block::bordered()
-        .border_style(border)
-        .title(title(model, model.findings.len() - shown.len()));
+    let (shown, block) = newest(model, usize::from(list_area.height.saturating_sub(3)));
     if model.findings.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled("no invariant violated", theme::OK)).block(block),
