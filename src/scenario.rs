@@ -3,8 +3,6 @@
 //! [`Workbench::act`] exactly like an operator's key press; `WaitStable` waits on the engine's
 //! state; `Hold` lets time pass.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
 use crate::action::ActionSource;
@@ -100,15 +98,4 @@ async fn run_step(
             Ok(())
         }
     }
-}
-
-/// The time a profile's steps take at least (holds and pauses), for progress estimates.
-pub fn minimum_duration(steps: &[Step]) -> Duration {
-    steps
-        .iter()
-        .map(|step| match step {
-            Step::Hold(duration) => *duration,
-            _ => Duration::ZERO,
-        })
-        .sum()
 }
