@@ -1,5 +1,6 @@
 //! Test support shared by unit and integration tests: [`TestServer`], one real nats-server per
-//! test, and [`wait_until`], the polling helper that replaces sleeps as synchronisation.
+//! test, [`wait_until`], the polling helper that replaces sleeps as synchronisation, and
+//! [`descendants`], the process tree a test checks for leftovers.
 //!
 //! The server binary is found once per process by the production resolver
 //! ([`crate::nats::resolve`], provisioning allowed), so `cargo test` works on a fresh machine.
@@ -100,6 +101,38 @@ where
         }
         tokio::time::sleep(poll_interval.min(end - now)).await;
     }
+}
+
+/// The running (not zombie) processes below `root` in the process tree, read from /proc.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (comm) state ppid …"
+            let (_, rest) = stat.rsplit_once(')')?;
+            let mut fields = rest.split_whitespace();
+            let state = fields.next()?;
+            let ppid = fields.next()?.parse::<u32>().ok()?;
+            (state != "Z").then_some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut index = 0;
+    while index < found.len() {
+        let parent = found[index];
+        for (pid, _) in parents.iter().filter(|(_, ppid)| *ppid == parent) {
+            if !found.contains(pid) {
+                found.push(*pid);
+            }
+        }
+        index += 1;
+    }
+    found.remove(0);
+    found
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use parti_top::nats::process::is_process_alive;
 use parti_top::record::io::load;
+use parti_top::testkit::descendants;
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 
@@ -272,36 +274,6 @@ fn bad_profiles_exit_2_naming_the_position() {
     );
 }
 
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut children = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid)
-            && fields.first() != Some(&"Z")
-        {
-            children.push(child);
-        }
-    }
-    children
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-    })
-}
-
 #[test]
 fn kill_9_of_the_controller_leaves_no_process_behind() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -327,7 +299,7 @@ fn kill_9_of_the_controller_leaves_no_process_behind() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut children = Vec::new();
     while Instant::now() < deadline {
-        children = children_of(pid);
+        children = descendants(pid);
         if children.len() >= 3 && dir.path().join("run.ron").exists() {
             break;
         }
@@ -340,10 +312,14 @@ fn kill_9_of_the_controller_leaves_no_process_behind() {
     controller.kill().expect("kill -9");
     controller.wait().expect("reap");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && children.iter().any(|c| alive(*c)) {
+    while Instant::now() < deadline && children.iter().any(|c| is_process_alive(*c)) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let left: Vec<u32> = children.iter().copied().filter(|c| alive(*c)).collect();
+    let left: Vec<u32> = children
+        .iter()
+        .copied()
+        .filter(|c| is_process_alive(*c))
+        .collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
     // The autosaved recording is loadable.
     let recording = load(&dir.path().join("run.ron")).expect("autosaved recording");

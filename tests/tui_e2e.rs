@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parti_top::action::{Action, ActionSource};
+use parti_top::nats::process::is_process_alive;
 use parti_top::record::format::{Recording, TimelineEntry};
 use parti_top::record::io::load;
+use parti_top::testkit::descendants;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
@@ -37,45 +39,6 @@ fn settled_with(recording: &Recording, workers: usize) -> bool {
         .measurements
         .iter()
         .any(|m| m.workers_after == workers && m.stabilization_ms.is_some())
-}
-
-fn descendants(root: u32) -> Vec<u32> {
-    let mut found = vec![root];
-    let mut index = 0;
-    while index < found.len() {
-        let parent = found[index];
-        for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            if rest
-                .split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u32>().ok())
-                == Some(parent)
-                && !found.contains(&pid)
-            {
-                found.push(pid);
-            }
-        }
-        index += 1;
-    }
-    found.remove(0);
-    found
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-    })
 }
 
 #[test]
@@ -153,10 +116,14 @@ fn plus_three_times_adds_three_stable_workers_and_the_recording_keeps_the_keys()
     };
     assert!(status.success(), "exit status {status:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while processes.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+    while processes.iter().any(|p| is_process_alive(*p)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let left: Vec<u32> = processes.iter().copied().filter(|p| alive(*p)).collect();
+    let left: Vec<u32> = processes
+        .iter()
+        .copied()
+        .filter(|p| is_process_alive(*p))
+        .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     std::thread::sleep(Duration::from_millis(200));
     let text = screen();
