@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use parti_top::nats::process::is_process_alive;
+use parti_top::record::format::Recording;
 use parti_top::record::io::load;
 use parti_top::testkit::descendants;
 
@@ -54,6 +55,26 @@ fn profile_text(name: &str, hosts: u32, steps: &str, thresholds: &str) -> String
     thresholds: ({thresholds}),
 )"#
     )
+}
+
+/// Run `steps` on `hosts` hosts with `max_findings: 0`, assert the run passed (exit 0), and
+/// return its recording.
+fn run_passing(name: &str, hosts: u32, steps: &str) -> Recording {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = write_profile(
+        dir.path(),
+        name,
+        &profile_text(name, hosts, steps, "max_findings: 0"),
+    );
+    let record = dir.path().join("run.ron");
+    let output = headless(&profile, &record, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    load(&record).expect("recording")
 }
 
 #[test]
@@ -106,22 +127,8 @@ fn scaling_up_and_down_to_zero_measures_every_event_with_no_findings() {
 
 #[test]
 fn killing_a_follower_then_the_leader_converges_without_findings() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(4), WaitStable(timeout: "30s"), KillWorker(AnyFollower), WaitStable(timeout: "30s"), KillLeader, WaitStable(timeout: "40s")"#;
-    let profile = write_profile(
-        dir.path(),
-        "kills",
-        &profile_text("kills", 1, steps, "max_findings: 0"),
-    );
-    let record = dir.path().join("run.ron");
-    let output = headless(&profile, &record, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let recording = load(&record).expect("recording");
+    let recording = run_passing("kills", 1, steps);
     assert!(recording.findings.is_empty(), "{:?}", recording.findings);
     let after: Vec<usize> = recording
         .measurements
@@ -139,22 +146,8 @@ fn killing_a_follower_then_the_leader_converges_without_findings() {
 
 #[test]
 fn after_kill_9_of_a_host_the_survivors_converge() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(6), WaitStable(timeout: "30s"), KillHost(1), WaitStable(timeout: "40s"), Hold("1s")"#;
-    let profile = write_profile(
-        dir.path(),
-        "hostkill",
-        &profile_text("hostkill", 2, steps, "max_findings: 0"),
-    );
-    let record = dir.path().join("run.ron");
-    let output = headless(&profile, &record, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let recording = load(&record).expect("recording");
+    let recording = run_passing("hostkill", 2, steps);
     let after: Vec<usize> = recording
         .measurements
         .iter()
@@ -166,22 +159,8 @@ fn after_kill_9_of_a_host_the_survivors_converge() {
 #[test]
 fn a_paused_host_and_a_restarted_nats_server_are_measured_until_workers_heartbeat_again_and_hosts_obey_after()
  {
-    let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(4), WaitStable(timeout: "30s"), PauseHost(host: 1, duration: "1500ms"), WaitStable(timeout: "30s"), RestartNats, WaitStable(timeout: "40s"), ScaleTo(2), WaitStable(timeout: "30s")"#;
-    let profile = write_profile(
-        dir.path(),
-        "faults",
-        &profile_text("faults", 2, steps, "max_findings: 0"),
-    );
-    let record = dir.path().join("run.ron");
-    let output = headless(&profile, &record, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let recording = load(&record).expect("recording");
+    let recording = run_passing("faults", 2, steps);
     assert!(recording.findings.is_empty(), "{:?}", recording.findings);
     let stabilized: Vec<Option<u64>> = recording
         .measurements
