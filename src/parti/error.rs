@@ -25,8 +25,6 @@ pub enum Error {
         worker_id: String,
         timeout: Duration,
     },
-    #[error("undecodable assignment under {key}: {message}")]
-    Decode { key: String, message: String },
     #[error("stable ID {worker_id} was taken over by another process")]
     IdLost { worker_id: String },
     #[error("cancelled during {0}")]
@@ -35,8 +33,6 @@ pub enum Error {
     Strategy(#[from] StrategyError),
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("already started")]
-    AlreadyStarted,
 }
 
 impl Error {

@@ -140,11 +140,6 @@ pub struct MemBucket {
 }
 
 impl MemBucket {
-    /// The configured MaxAge.
-    pub fn max_age(&self) -> Duration {
-        self.max_age
-    }
-
     fn check(&self) -> Result<(), KvError> {
         if self.available.load(Ordering::SeqCst) {
             Ok(())

@@ -34,11 +34,6 @@ impl NatsStore {
         self.bucket(name).await
     }
 
-    /// The JetStream context of this connection.
-    pub fn jetstream(&self) -> &jetstream::Context {
-        &self.jetstream
-    }
-
     /// The connection this store uses.
     pub fn client(&self) -> &async_nats::Client {
         &self.client

@@ -105,11 +105,6 @@ impl Worker {
         self.status.borrow().clone()
     }
 
-    /// A receiver that sees every status change.
-    pub fn status_watch(&self) -> watch::Receiver<WorkerStatus> {
-        self.status.clone()
-    }
-
     /// Whether the worker's task has ended (stopped, failed or killed).
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()

@@ -149,11 +149,10 @@ impl Actor {
         else {
             return;
         };
-        let live = match &immediate {
-            Some(outcome) => outcome.workers.len(),
-            None => 0,
-        };
-        let partitions = self.publisher.source.list().map_or(0, |list| list.len());
+        // The immediate rebalance has just listed the partitions.
+        let (live, partitions) = immediate.as_ref().map_or((0, 0), |outcome| {
+            (outcome.workers.len(), outcome.partitions)
+        });
         let mut final_at = Some(Instant::now() + initial_window(live, partitions, &self.timing));
         let mut batch_at: Option<Instant> = None;
         let mut scaling_at: Option<Instant> = None;

@@ -211,11 +211,7 @@ impl RingCache {
         {
             return ring;
         }
-        let owned = distinct_workers
-            .iter()
-            .map(|w| w.as_ref().to_owned())
-            .collect();
-        let ring = Arc::new(Ring::from_distinct(owned, virtual_nodes, seed));
+        let ring = Arc::new(build_uncached(distinct_workers, virtual_nodes, seed));
         *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&ring));
         ring
     }
