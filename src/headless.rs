@@ -66,8 +66,7 @@ fn resolve_baseline(
 
 /// Run a profile headless.
 pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
-    let profile =
-        profile::load(&options.profile).map_err(|err| AppError::CouldNotRun(err.message))?;
+    let profile = profile::load(&options.profile).map_err(AppError::could_not_run)?;
     let baseline_path = resolve_baseline(options.baseline.as_deref(), &profile, &options.profile);
     let baseline = match &baseline_path {
         Some(path) => Some(crate::record::io::load(path).map_err(AppError::could_not_run)?),

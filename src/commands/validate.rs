@@ -16,7 +16,7 @@ pub fn run(path: &Path) -> Result<(), AppError> {
         AppError::could_not_run(format!("{}: cannot read: {err}", path.display()))
     })?;
     if looks_like_recording(&text) {
-        let recording = crate::record::io::load(path).map_err(AppError::could_not_run)?;
+        let recording = crate::record::io::parse(&text, path).map_err(AppError::could_not_run)?;
         let verdict = recording.summary.as_ref().map_or_else(
             || "no summary (the run did not finish)".to_owned(),
             |s| format!("verdict {}", s.verdict.name()),
@@ -34,7 +34,7 @@ pub fn run(path: &Path) -> Result<(), AppError> {
         );
         return Ok(());
     }
-    let profile = crate::profile::load(path).map_err(|err| AppError::CouldNotRun(err.message))?;
+    let profile = crate::profile::parse(&text, path).map_err(AppError::could_not_run)?;
     println!("ok: {}", crate::profile::load::summary(&profile));
     Ok(())
 }

@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::nats::client::ClientAuth;
 use crate::observation::Observation;
 use crate::profile::{self, Profile};
-use crate::record::format::{Header, RunMode};
+use crate::record::format::RunMode;
 use crate::record::recorder::Recorder;
 use crate::report::summary;
 use crate::workbench::{OBSERVATION_BUFFER, Workbench, WorkbenchOptions};
@@ -49,13 +49,13 @@ pub struct TuiOptions {
 /// Load the profile to run: the given file, or the built-in default.
 pub fn load_profile(path: Option<&std::path::Path>) -> Result<Profile, AppError> {
     match path {
-        Some(path) => profile::load(path).map_err(|err| AppError::CouldNotRun(err.message)),
+        Some(path) => profile::load(path),
         None => profile::parse(
             DEFAULT_PROFILE,
             std::path::Path::new("profiles/default.ron"),
-        )
-        .map_err(|err| AppError::CouldNotRun(err.message)),
+        ),
     }
+    .map_err(AppError::could_not_run)
 }
 
 /// Route tracing into tui-logger's buffer: nothing is printed to the terminal under the TUI.
@@ -89,8 +89,9 @@ fn recording_gate(
                             observation,
                             Observation::Sample(_) | Observation::Cluster(_)
                         );
-                    if keep && to.send(observation).is_err() {
-                        // Nobody records any more.
+                    if keep {
+                        // An error only means nobody records any more.
+                        let _ = to.send(observation);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -123,8 +124,7 @@ pub async fn run(options: TuiOptions) -> Result<(), AppError> {
         .record
         .clone()
         .unwrap_or_else(|| crate::headless::default_recording_path(&profile, workbench.run_id()));
-    let mut header = Header::new(RunMode::Interactive, profile.clone(), workbench.run_id());
-    header.nats_server_version = workbench.nats_version().map(str::to_owned);
+    let header = crate::headless::header(&workbench, &profile, RunMode::Interactive);
     let (record_tx, record_rx) = broadcast::channel(OBSERVATION_BUFFER);
     let (recording_tx, recording_rx) = watch::channel(true);
     recording_gate(workbench.subscribe(), record_tx, recording_rx);
