@@ -363,11 +363,6 @@ impl Workbench {
         self.state.clone()
     }
 
-    /// Workers the workbench means to run.
-    pub async fn target_workers(&self) -> usize {
-        self.mutable.lock().await.planned.iter().sum()
-    }
-
     /// Wait until at least `actions` actions have been processed and the last event is
     /// complete: stable, then quiet for the quiet period. Returns why not on timeout.
     pub async fn wait_stable(&self, actions: usize, timeout: Duration) -> Result<(), String> {

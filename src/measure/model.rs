@@ -85,16 +85,6 @@ impl ClusterModel {
         }
     }
 
-    pub fn partitions(&self) -> &[Partition] {
-        &self.partitions
-    }
-
-    /// Replace the partition list (when partitions are added or removed at run time).
-    pub fn set_partitions(&mut self, partitions: Vec<Partition>) {
-        self.coverage.take();
-        self.partitions = partitions;
-    }
-
     /// Running workers.
     pub fn workers(&self) -> impl Iterator<Item = &WorkerRecord> {
         self.workers.values()
@@ -112,19 +102,6 @@ impl ClusterModel {
             .collect()
     }
 
-    /// Running workers per host.
-    pub fn workers_on(&self, host: u32) -> usize {
-        self.workers.keys().filter(|(h, _)| *h == host).count()
-    }
-
-    /// The host running the worker with this stable ID.
-    pub fn host_of(&self, worker_id: &str) -> Option<u32> {
-        self.workers
-            .values()
-            .find(|w| w.worker_id.as_deref() == Some(worker_id))
-            .map(|w| w.host)
-    }
-
     /// The leader named by the `leader` key (`<id>:<unix>`).
     pub fn leader(&self) -> Option<&str> {
         self.leader_value
@@ -135,10 +112,6 @@ impl ClusterModel {
 
     pub fn heartbeats(&self) -> &BTreeSet<String> {
         &self.heartbeats
-    }
-
-    pub fn assignments(&self) -> &BTreeMap<String, Assignment> {
-        &self.assignments
     }
 
     /// The highest assignment version seen in KV.
@@ -478,11 +451,6 @@ impl ClusterModel {
             .filter(|(_, n)| *n > 1)
             .map(|(id, _)| id)
             .collect()
-    }
-
-    /// The record of a worker by host and slot.
-    pub fn worker(&self, host: u32, slot: u64) -> Option<&WorkerRecord> {
-        self.workers.get(&(host, slot))
     }
 }
 

@@ -171,24 +171,12 @@ impl ManagedServer {
         &self.monitor_url
     }
 
-    pub fn client_port(&self) -> u16 {
-        self.ports.client
-    }
-
-    pub fn monitor_port(&self) -> u16 {
-        self.ports.monitor
-    }
-
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
     }
 
     pub fn version(&self) -> &str {
         &self.binary.version
-    }
-
-    pub fn binary(&self) -> &ServerBinary {
-        &self.binary
     }
 
     /// The server's process id; `None` while stopped.
@@ -204,11 +192,6 @@ impl ManagedServer {
     /// The temporary directory holding the config, the ports file and the store.
     pub fn temp_dir(&self) -> &Path {
         &self.root
-    }
-
-    /// The last lines the server wrote to stderr (its log), oldest first.
-    pub fn stderr_tail(&self) -> Vec<String> {
-        self.stderr.lines()
     }
 
     /// How the previous process ended, once it has been reaped.

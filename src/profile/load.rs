@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use super::{NatsSetup, PartitionsSetup, Profile, StartMode, Step, TimingSetup};
 
-pub use validate::{HOSTS_MAX, PARTITIONS_MAX, SAMPLE_INTERVAL_MAX, SAMPLE_INTERVAL_MIN};
-
 /// A profile that could not be used. `message` has one line per problem; each line starts with
 /// `file:line:col: ` where the text has a position for it, else with `file: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -172,13 +172,6 @@ impl Failure {
     }
 }
 
-impl Summary {
-    /// Whether the run passed its thresholds.
-    pub fn passed(&self) -> bool {
-        self.verdict == Verdict::Pass
-    }
-}
-
 /// A duration in milliseconds as `1.5s`, `800ms`, `2m`.
 pub fn human_ms(ms: u64) -> String {
     Human(Duration::from_millis(ms)).to_string()

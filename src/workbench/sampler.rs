@@ -52,13 +52,6 @@ impl Targets {
     pub fn telemetry(&self, telemetry: HostTelemetry) {
         lock(self).telemetry.insert(telemetry.host, telemetry);
     }
-
-    /// The latest telemetry of every host.
-    pub fn latest(&self) -> Vec<HostTelemetry> {
-        let mut all: Vec<_> = lock(self).telemetry.values().cloned().collect();
-        all.sort_by_key(|t| t.host);
-        all
-    }
 }
 
 /// Read every target once.
