@@ -207,10 +207,9 @@ impl Measure {
                     && fault.cleared
                     && change.role == model::BucketRole::Heartbeat
                     && change.value.is_some()
-                    && let Some(worker) =
-                        crate::parti::heartbeat::live_workers([change.key.as_str()]).pop()
+                    && let Some(worker) = crate::parti::heartbeat::worker_of(&change.key)
                 {
-                    fault.heartbeats.insert(worker);
+                    fault.heartbeats.insert(worker.to_owned());
                 }
                 self.model.apply_kv(change)
             }

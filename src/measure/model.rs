@@ -237,8 +237,7 @@ impl ClusterModel {
     pub fn is_heartbeat_refresh(&self, change: &KvChange) -> bool {
         change.role == BucketRole::Heartbeat
             && change.value.is_some()
-            && crate::parti::heartbeat::live_workers([change.key.as_str()])
-                .first()
+            && crate::parti::heartbeat::worker_of(&change.key)
                 .is_some_and(|worker| self.heartbeats.contains(worker))
     }
 
@@ -257,13 +256,11 @@ impl ClusterModel {
                 }
             }
             BucketRole::Heartbeat => {
-                if let Some(worker) =
-                    crate::parti::heartbeat::live_workers([change.key.as_str()]).pop()
-                {
+                if let Some(worker) = crate::parti::heartbeat::worker_of(&change.key) {
                     if change.value.is_some() {
-                        self.heartbeats.insert(worker);
+                        self.heartbeats.insert(worker.to_owned());
                     } else {
-                        self.heartbeats.remove(&worker);
+                        self.heartbeats.remove(worker);
                     }
                 }
             }

@@ -58,9 +58,7 @@ impl Snapshot {
             .await?
             .into_iter()
             .filter_map(|(key, value)| {
-                heartbeat::live_workers([key.as_str()])
-                    .pop()
-                    .map(|worker| (worker, value))
+                heartbeat::worker_of(&key).map(|worker| (worker.to_owned(), value))
             })
             .collect();
         let mut assignments = BTreeMap::new();

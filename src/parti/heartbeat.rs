@@ -28,19 +28,21 @@ pub async fn remove(bucket: &Arc<dyn Bucket>, worker_id: &str) -> Result<(), KvE
 }
 
 /// Go's rule: a key that starts with `heartbeat` and is longer than `heartbeat` + 1 gives the
-/// text after the first `len("heartbeat") + 1` characters as a worker ID. Order is preserved.
+/// text after the first `len("heartbeat") + 1` characters as a worker ID.
+pub fn worker_of(key: &str) -> Option<&str> {
+    (key.starts_with(PREFIX) && key.len() > PREFIX.len() + 1)
+        .then(|| key.get(PREFIX.len() + 1..))
+        .flatten()
+}
+
+/// The worker IDs of heartbeat keys ([`worker_of`]), in order.
 pub fn live_workers<I, S>(keys: I) -> Vec<String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
     keys.into_iter()
-        .filter_map(|key| {
-            let key = key.as_ref();
-            (key.starts_with(PREFIX) && key.len() > PREFIX.len() + 1)
-                .then(|| key.get(PREFIX.len() + 1..).map(str::to_owned))
-                .flatten()
-        })
+        .filter_map(|key| worker_of(key.as_ref()).map(str::to_owned))
         .collect()
 }
 
