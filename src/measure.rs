@@ -87,6 +87,19 @@ struct OpenEvent {
     fault: Option<FaultProgress>,
 }
 
+impl OpenEvent {
+    /// Whether the event had stabilized and no new version appeared for `quiet_period_ms`
+    /// before `t_ms`.
+    fn is_quiet_at(&self, t_ms: u64, quiet_period_ms: u64) -> bool {
+        self.stabilized_at_ms.is_some_and(|stable_at| {
+            let last_change = self
+                .last_version_at_ms
+                .map_or(stable_at, |v| v.max(stable_at));
+            t_ms.saturating_sub(last_change) >= quiet_period_ms
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct FaultProgress {
     cleared: bool,
@@ -233,24 +246,9 @@ impl Measure {
             } => {
                 self.close(t_ms, &mut out);
                 if action.is_event() {
-                    let fault = freezes(&action).then(FaultProgress::default);
-                    self.open = Some(OpenEvent {
-                        index: self.next_event,
-                        action,
-                        t_start_ms: t_ms,
-                        expected_live,
-                        before: self.model.assignment_map(),
-                        workers_before: self.model.live_count(),
-                        stabilized_at_ms: None,
-                        after: None,
-                        workers_after: None,
-                        first_assignments: Vec::new(),
-                        versions_published: 0,
-                        last_version_at_ms: None,
-                        fault,
-                    });
-                    self.next_event += 1;
-                    self.settled = false;
+                    let before = self.model.assignment_map();
+                    let workers_before = self.model.live_count();
+                    self.open_event(t_ms, action, expected_live, before, workers_before);
                 }
                 Vec::new()
             }
@@ -335,20 +333,33 @@ impl Measure {
         self.close(t_ms, out);
         let before = self.model.assignment_map_with(worker_id.as_deref());
         let name = worker_id.unwrap_or_else(|| format!("host {host} slot {slot}"));
+        let action = Action::Observed(format!("{name} ended ({how})"));
+        self.open_event(t_ms, action, live, before, live + 1);
+    }
+
+    /// Open the next event at `t_ms`.
+    fn open_event(
+        &mut self,
+        t_ms: u64,
+        action: Action,
+        expected_live: usize,
+        before: AssignmentMap,
+        workers_before: usize,
+    ) {
         self.open = Some(OpenEvent {
             index: self.next_event,
-            action: Action::Observed(format!("{name} ended ({how})")),
+            fault: freezes(&action).then(FaultProgress::default),
+            action,
             t_start_ms: t_ms,
-            expected_live: live,
+            expected_live,
             before,
-            workers_before: live + 1,
+            workers_before,
             stabilized_at_ms: None,
             after: None,
             workers_after: None,
             first_assignments: Vec::new(),
             versions_published: 0,
             last_version_at_ms: None,
-            fault: None,
         });
         self.next_event += 1;
         self.settled = false;
@@ -391,13 +402,8 @@ impl Measure {
                 .collect();
             self.settled = true;
         }
-        if let Some(stable_at) = open.stabilized_at_ms {
-            let last_change = open
-                .last_version_at_ms
-                .map_or(stable_at, |v| v.max(stable_at));
-            if t_ms.saturating_sub(last_change) >= self.settings.quiet_period_ms {
-                self.close(t_ms, out);
-            }
+        if open.is_quiet_at(t_ms, self.settings.quiet_period_ms) {
+            self.close(t_ms, out);
         }
     }
 
@@ -405,12 +411,7 @@ impl Measure {
     fn close(&mut self, t_ms: u64, out: &mut Vec<Output>) {
         let Some(open) = self.open.take() else { return };
         let stabilization_ms = open.stabilized_at_ms.map(|t| t - open.t_start_ms);
-        let quiet = open.stabilized_at_ms.is_some_and(|stable_at| {
-            let last_change = open
-                .last_version_at_ms
-                .map_or(stable_at, |v| v.max(stable_at));
-            t_ms.saturating_sub(last_change) >= self.settings.quiet_period_ms
-        });
+        let quiet = open.is_quiet_at(t_ms, self.settings.quiet_period_ms);
         let quiescence_ms = quiet.then(|| {
             open.last_version_at_ms
                 .map_or(0, |v| v.saturating_sub(open.t_start_ms))

@@ -46,6 +46,23 @@ pub struct WorkerRecord {
     pub first_assignment_ms: Option<u64>,
 }
 
+impl WorkerRecord {
+    /// A worker first heard of at `started_ms`, with no ID, leadership or assignment yet.
+    fn new(host: u32, slot: u64, state: State, started_ms: u64) -> Self {
+        Self {
+            host,
+            slot,
+            worker_id: None,
+            state,
+            is_leader: false,
+            version: 0,
+            partitions: 0,
+            started_ms,
+            first_assignment_ms: None,
+        }
+    }
+}
+
 /// What an input changed that others care about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
@@ -156,17 +173,10 @@ impl ClusterModel {
                 None => Vec::new(),
             };
         }
-        let record = self.workers.entry(key).or_insert_with(|| WorkerRecord {
-            host: event.host,
-            slot,
-            worker_id: None,
-            state: State::Init,
-            is_leader: false,
-            version: 0,
-            partitions: 0,
-            started_ms: t_ms,
-            first_assignment_ms: None,
-        });
+        let record = self
+            .workers
+            .entry(key)
+            .or_insert_with(|| WorkerRecord::new(event.host, slot, State::Init, t_ms));
         if event.worker_id.is_some() {
             record.worker_id.clone_from(&event.worker_id);
         }
@@ -190,17 +200,7 @@ impl ClusterModel {
             let record = self
                 .workers
                 .entry((view.host, view.slot))
-                .or_insert_with(|| WorkerRecord {
-                    host: view.host,
-                    slot: view.slot,
-                    worker_id: None,
-                    state: view.state,
-                    is_leader: false,
-                    version: 0,
-                    partitions: 0,
-                    started_ms: t_ms,
-                    first_assignment_ms: None,
-                });
+                .or_insert_with(|| WorkerRecord::new(view.host, view.slot, view.state, t_ms));
             record.worker_id.clone_from(&view.worker_id);
             record.state = view.state;
             record.is_leader = view.is_leader;
