@@ -179,7 +179,7 @@ impl Acting<'_> {
                 let Some(process) = self.s.hosts.get(index).filter(|p| !p.has_exited()) else {
                     return Err(format!("host {host} is not running"));
                 };
-                let pid = process.pid();
+                let signaller = process.signaller();
                 process.pause();
                 let t_ms = self.wb.now_ms();
                 let seq = self.open_event_at(t_ms, &action, &source, target);
@@ -187,12 +187,7 @@ impl Acting<'_> {
                 let engine = self.wb.engine.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(duration).await;
-                    if let Ok(pid) = i32::try_from(pid) {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGCONT,
-                        );
-                    }
+                    signaller.resume();
                     let _ = engine.send(EngineInput::FaultCleared { event_t_ms: t_ms });
                 });
                 Ok(seq)

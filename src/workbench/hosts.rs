@@ -32,6 +32,28 @@ pub struct HostProcess {
     exited: tokio::sync::watch::Receiver<bool>,
 }
 
+/// Signals a host process from anywhere; once the host has exited it signals nothing, so a
+/// reused pid is never hit.
+#[derive(Clone, Debug)]
+pub struct HostSignal {
+    pid: u32,
+    exited: tokio::sync::watch::Receiver<bool>,
+}
+
+impl HostSignal {
+    fn send(&self, signal: Signal) -> bool {
+        if *self.exited.borrow() {
+            return false;
+        }
+        i32::try_from(self.pid).is_ok_and(|pid| kill(Pid::from_raw(pid), signal).is_ok())
+    }
+
+    /// Resume (SIGCONT).
+    pub fn resume(&self) -> bool {
+        self.send(Signal::SIGCONT)
+    }
+}
+
 impl HostProcess {
     /// Start host `bootstrap.host`; its exit is reported on `exits`.
     pub async fn spawn(
@@ -94,11 +116,16 @@ impl HostProcess {
         *self.exited.borrow()
     }
 
-    fn signal(&self, signal: Signal) -> bool {
-        if self.has_exited() {
-            return false;
+    /// A handle to signal this host from another task.
+    pub fn signaller(&self) -> HostSignal {
+        HostSignal {
+            pid: self.pid,
+            exited: self.exited.clone(),
         }
-        i32::try_from(self.pid).is_ok_and(|pid| kill(Pid::from_raw(pid), signal).is_ok())
+    }
+
+    fn signal(&self, signal: Signal) -> bool {
+        self.signaller().send(signal)
     }
 
     /// `kill -9`.
