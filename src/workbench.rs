@@ -96,16 +96,17 @@ impl Workbench {
         profile: &Profile,
         options: WorkbenchOptions,
     ) -> Result<Workbench, AppError> {
-        let config = {
-            let mut config =
-                crate::parti::config::Config::with_timing(profile.cluster.timing.timing());
-            config
-                .worker_id_prefix
-                .clone_from(&profile.cluster.worker_id_prefix);
-            config.worker_id_min = profile.cluster.worker_id_min;
-            config.worker_id_max = profile.cluster.worker_id_max;
-            config
+        let spec = HostSpec {
+            worker_id_prefix: profile.cluster.worker_id_prefix.clone(),
+            worker_id_min: profile.cluster.worker_id_min,
+            worker_id_max: profile.cluster.worker_id_max,
+            timing: profile.cluster.timing.timing(),
+            partitions: profile.cluster.partitions.partitions(),
+            strategy: profile.cluster.strategy.clone(),
+            sample_interval_ms: millis(profile.sample_interval),
+            controller_timeout_ms: 5_000,
         };
+        let config = spec.config();
         let external = options.server_url.clone().or(match &profile.nats {
             NatsSetup::External { url } => Some(url.clone()),
             NatsSetup::Managed => None,
@@ -131,7 +132,7 @@ impl Workbench {
         let (observations, _) = broadcast::channel(OBSERVATION_BUFFER);
         let (engine_tx, engine_rx) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(ClusterState::default());
-        let timing = config.timing.clone();
+        let timing = &spec.timing;
         let settings = Settings {
             quiet_period_ms: millis(profile.quiet_period),
             leader_overlap_ms: millis(timing.election_interval()) + 1_000,
@@ -143,7 +144,7 @@ impl Workbench {
                     + timing.election_timeout,
             ) + 1_000,
         };
-        let measure = Measure::new(profile.cluster.partitions.partitions(), settings);
+        let measure = Measure::new(spec.partitions.clone(), settings);
         tokio::spawn(engine::run(
             measure,
             clock,
@@ -152,16 +153,6 @@ impl Workbench {
             state_tx,
         ));
 
-        let spec = HostSpec {
-            worker_id_prefix: config.worker_id_prefix.clone(),
-            worker_id_min: config.worker_id_min,
-            worker_id_max: config.worker_id_max,
-            timing,
-            partitions: profile.cluster.partitions.partitions(),
-            strategy: profile.cluster.strategy.clone(),
-            sample_interval_ms: millis(profile.sample_interval),
-            controller_timeout_ms: 5_000,
-        };
         let targets = Targets::default();
         targets.set_nats(managed.as_ref().and_then(ManagedServer::pid));
         serve_link(
@@ -524,7 +515,7 @@ async fn serve_link(
                 }
                 Some(message) = telemetry.next() => {
                     if let Ok(report) = serde_json::from_slice::<crate::control::HostTelemetry>(&message.payload) {
-                        targets.telemetry(report.clone());
+                        targets.telemetry(&report);
                         let _ = forward.send(EngineInput::Telemetry(report));
                     }
                 }

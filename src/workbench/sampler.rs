@@ -26,7 +26,15 @@ pub struct Targets {
 struct TargetsInner {
     hosts: HashMap<u32, u32>,
     nats_pid: Option<u32>,
-    telemetry: HashMap<u32, HostTelemetry>,
+    reports: HashMap<u32, HostReport>,
+}
+
+/// What a sample takes from a host's latest telemetry.
+#[derive(Clone, Copy)]
+struct HostReport {
+    live_heap_bytes: u64,
+    tasks: u64,
+    workers: Option<u32>,
 }
 
 fn lock(targets: &Targets) -> std::sync::MutexGuard<'_, TargetsInner> {
@@ -49,18 +57,28 @@ impl Targets {
         lock(self).nats_pid = pid;
     }
 
-    pub fn telemetry(&self, telemetry: HostTelemetry) {
-        lock(self).telemetry.insert(telemetry.host, telemetry);
+    /// Keep what the next sample needs from a host's telemetry.
+    pub fn telemetry(&self, telemetry: &HostTelemetry) {
+        let report = HostReport {
+            live_heap_bytes: telemetry.live_heap_bytes,
+            tasks: telemetry.tasks,
+            workers: u32::try_from(telemetry.workers.len()).ok(),
+        };
+        lock(self).reports.insert(telemetry.host, report);
     }
 }
 
 /// Read every target once.
 pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
-    let (hosts, nats_pid, telemetry) = {
+    let (hosts, nats_pid) = {
         let inner = lock(targets);
         let mut hosts: Vec<(u32, u32)> = inner.hosts.iter().map(|(h, p)| (*h, *p)).collect();
         hosts.sort_unstable();
-        (hosts, inner.nats_pid, inner.telemetry.clone())
+        let hosts: Vec<(u32, u32, Option<HostReport>)> = hosts
+            .into_iter()
+            .map(|(host, pid)| (host, pid, inner.reports.get(&host).copied()))
+            .collect();
+        (hosts, inner.nats_pid)
     };
     let now = std::time::Instant::now();
     let mut processes = Vec::new();
@@ -75,12 +93,12 @@ pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
             cpu_percent: meter.percent(pid, reading.cpu_ticks, now),
         })
     };
-    for (host, pid) in hosts {
+    for (host, pid, report) in hosts {
         if let Some(mut sample) = read(ProcessKind::Host(host), pid, meter) {
-            if let Some(report) = telemetry.get(&host) {
+            if let Some(report) = report {
                 sample.live_heap_bytes = Some(report.live_heap_bytes);
                 sample.tasks = Some(report.tasks);
-                sample.workers = u32::try_from(report.workers.len()).ok();
+                sample.workers = report.workers;
             }
             processes.push(sample);
         }
