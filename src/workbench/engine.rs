@@ -84,8 +84,8 @@ impl RunClock {
 }
 
 /// Log what an operator wants to see in the log pane: leadership, publishes, workers ending,
-/// lost IDs, hosts and nats-server coming and going. Routine transitions stay out.
-fn log_event(event: &ClusterEvent) {
+/// lost IDs, nats-server coming and going. Routine transitions stay out.
+pub(super) fn log_event(event: &ClusterEvent) {
     use crate::observation::ClusterEventKind as K;
     let who = event
         .worker_id
@@ -112,7 +112,6 @@ fn log_event(event: &ClusterEvent) {
         K::IdLost { reclaimed } => {
             tracing::warn!("{who} lost its stable ID (reclaimed: {reclaimed})")
         }
-        K::HostLost { how } => tracing::warn!("{who} exited: {how}"),
         K::Nats { up, detail } => {
             if *up {
                 tracing::info!("{detail}");
@@ -121,7 +120,12 @@ fn log_event(event: &ClusterEvent) {
             }
         }
         K::Warning { message } => tracing::warn!("{who}: {message}"),
-        K::WorkerStarted | K::StateChanged { .. } | K::IdClaimed | K::AssignmentApplied { .. } => {}
+        // A host's exit is reported as a finding when nobody asked for it.
+        K::HostLost { .. }
+        | K::WorkerStarted
+        | K::StateChanged { .. }
+        | K::IdClaimed
+        | K::AssignmentApplied { .. } => {}
     }
 }
 

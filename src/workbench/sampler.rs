@@ -147,18 +147,15 @@ pub async fn run(
                 } else {
                     format!("nats-server (pid {pid}) is gone")
                 };
-                if up {
-                    tracing::info!("{detail}");
-                } else {
-                    tracing::warn!("{detail}");
-                }
-                let _ = observations.send(Observation::Cluster(ClusterEvent {
+                let event = ClusterEvent {
                     t_ms,
                     host: None,
                     slot: None,
                     worker_id: None,
                     kind: ClusterEventKind::Nats { up, detail },
-                }));
+                };
+                super::engine::log_event(&event);
+                let _ = observations.send(Observation::Cluster(event));
             }
         }
         let _ = observations.send(Observation::Sample(sample));
