@@ -143,9 +143,11 @@ pub async fn run(
     let mut findings = 0usize;
     let mut measurements = 0usize;
     loop {
+        let mut ticked = false;
         let (t_ms, outputs) = tokio::select! {
             _ = tick.tick() => {
                 let t = clock.now_ms();
+                ticked = true;
                 (t, measure.input(t, Input::Tick))
             }
             input = inputs.recv() => {
@@ -244,29 +246,41 @@ pub async fn run(
             }
         }
         let model = measure.model();
-        let next = ClusterState {
-            t_ms,
-            stable: measure.is_stable(),
-            quiet: measure.is_quiet(),
-            reason: measure.unstable_reason(),
-            actions,
-            workers: model.views(),
-            leader: model.leader().map(str::to_owned),
-            max_version: model.max_version(),
-            findings,
-            measurements,
-        };
+        let (stable, quiet, reason) = (
+            measure.is_stable(),
+            measure.is_quiet(),
+            measure.unstable_reason(),
+        );
+        // A tick changes no worker, leader or version: only the time-driven fields move.
+        let cluster = (!ticked).then(|| {
+            (
+                model.views(),
+                model.leader().map(str::to_owned),
+                model.max_version(),
+            )
+        });
         state.send_if_modified(|current| {
-            let changed = current.stable != next.stable
-                || current.quiet != next.quiet
-                || current.actions != next.actions
-                || current.workers != next.workers
-                || current.leader != next.leader
-                || current.max_version != next.max_version
-                || current.findings != next.findings
-                || current.measurements != next.measurements
-                || current.reason != next.reason;
-            *current = next;
+            let mut changed = current.stable != stable
+                || current.quiet != quiet
+                || current.actions != actions
+                || current.findings != findings
+                || current.measurements != measurements
+                || current.reason != reason;
+            current.t_ms = t_ms;
+            current.stable = stable;
+            current.quiet = quiet;
+            current.reason = reason;
+            current.actions = actions;
+            current.findings = findings;
+            current.measurements = measurements;
+            if let Some((workers, leader, max_version)) = cluster {
+                changed |= current.workers != workers
+                    || current.leader != leader
+                    || current.max_version != max_version;
+                current.workers = workers;
+                current.leader = leader;
+                current.max_version = max_version;
+            }
             changed
         });
     }
