@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::commands::host::Signals;
 use crate::error::AppError;
 use crate::nats::client::ClientAuth;
 use crate::profile::{self, Profile};
@@ -20,6 +19,7 @@ use crate::record::format::{Header, RunMode};
 use crate::record::recorder::Recorder;
 use crate::report::{baseline, render, summary};
 use crate::scenario::{self, Outcome};
+use crate::signals::Signals;
 use crate::workbench::{Workbench, WorkbenchOptions};
 
 /// Everything the headless command line gives.

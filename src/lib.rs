@@ -21,6 +21,7 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod scenario;
+pub mod signals;
 pub mod testkit;
 pub mod tui;
 pub mod workbench;

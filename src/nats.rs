@@ -8,6 +8,7 @@
 //! - [`process`]: spawning children that die with this process, draining their stderr.
 //! - [`credentials`]: generated user/password pairs whose `Debug` hides the password.
 //! - [`client`]: connecting an `async_nats::Client` with NATS-tool style authentication.
+//! - [`start_managed`]: resolve (or provision) the binary and start a managed server.
 
 pub mod args;
 pub mod client;
@@ -16,3 +17,34 @@ pub mod process;
 pub mod provision;
 pub mod resolve;
 pub mod supervisor;
+
+use tracing::info;
+
+use crate::error::AppError;
+use resolve::ResolveOptions;
+use supervisor::{ManagedServer, ServerOptions};
+
+/// Resolve (or provision) nats-server and start a managed one.
+pub async fn start_managed(
+    explicit: Option<std::path::PathBuf>,
+) -> Result<ManagedServer, AppError> {
+    let binary = tokio::task::spawn_blocking(move || {
+        let options = ResolveOptions::from_env(explicit);
+        resolve::resolve(&options, &mut |message: &str| {
+            eprintln!("parti-top: {message}")
+        })
+    })
+    .await
+    .map_err(AppError::could_not_run)?
+    .map_err(AppError::could_not_run)?;
+    let server = ManagedServer::start(&binary, ServerOptions::default())
+        .await
+        .map_err(AppError::could_not_run)?;
+    info!(
+        "managed nats-server {} at {} (credentials in {})",
+        server.version(),
+        server.url(),
+        server.temp_dir().display()
+    );
+    Ok(server)
+}

@@ -114,8 +114,7 @@ impl Workbench {
         let (managed, url, auth) = match external {
             Some(url) => (None, url, options.auth.clone()),
             None => {
-                let server =
-                    crate::commands::host::start_managed(options.nats_server.clone()).await?;
+                let server = crate::nats::start_managed(options.nats_server.clone()).await?;
                 let auth = ClientAuth::from(server.credentials());
                 let url = server.url().to_owned();
                 (Some(server), url, auth)

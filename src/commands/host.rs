@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -11,10 +10,10 @@ use crate::cli::HostArgs;
 use crate::error::AppError;
 use crate::host::{Pool, log_event};
 use crate::nats::client::ClientAuth;
-use crate::nats::resolve::{self, ResolveOptions};
-use crate::nats::supervisor::{ManagedServer, ServerOptions};
+use crate::nats::start_managed;
 use crate::parti::source::{StaticSource, numbered_partitions};
 use crate::parti::worker::WorkerSpec;
+use crate::signals::Signals;
 
 /// Run the host command to completion.
 pub async fn run(args: HostArgs) -> Result<(), AppError> {
@@ -103,55 +102,4 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
         server.shutdown().await.map_err(AppError::could_not_run)?;
     }
     outcome
-}
-
-/// Resolve (or provision) nats-server and start a managed one.
-pub async fn start_managed(
-    explicit: Option<std::path::PathBuf>,
-) -> Result<ManagedServer, AppError> {
-    let binary = tokio::task::spawn_blocking(move || {
-        let options = ResolveOptions::from_env(explicit);
-        resolve::resolve(&options, &mut |message: &str| {
-            eprintln!("parti-top: {message}")
-        })
-    })
-    .await
-    .map_err(AppError::could_not_run)?
-    .map_err(AppError::could_not_run)?;
-    let server = ManagedServer::start(&binary, ServerOptions::default())
-        .await
-        .map_err(AppError::could_not_run)?;
-    info!(
-        "managed nats-server {} at {} (credentials in {})",
-        server.version(),
-        server.url(),
-        server.temp_dir().display()
-    );
-    Ok(server)
-}
-
-/// SIGTERM, SIGINT and SIGHUP as one stream.
-pub struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub fn new() -> std::io::Result<Self> {
-        Ok(Self {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-            hup: signal(SignalKind::hangup())?,
-        })
-    }
-
-    /// The next signal's name.
-    pub async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
-            _ = self.hup.recv() => "SIGHUP",
-        }
-    }
 }

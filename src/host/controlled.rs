@@ -132,7 +132,7 @@ struct Host {
 
 /// Run a controlled host to completion.
 pub async fn run() -> Result<(), AppError> {
-    let mut signals = crate::commands::host::Signals::new().map_err(AppError::could_not_run)?;
+    let mut signals = crate::signals::Signals::new().map_err(AppError::could_not_run)?;
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let bootstrap = read_bootstrap(&mut stdin).await?;
     die_with_controller(bootstrap.controller_pid)?;

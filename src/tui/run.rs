@@ -16,7 +16,6 @@ use super::model::{Model, RunFacts};
 use super::update::{Effect, Msg, update};
 use super::view;
 use crate::action::{Action, ActionSource};
-use crate::commands::host::Signals;
 use crate::error::AppError;
 use crate::nats::client::ClientAuth;
 use crate::observation::Observation;
@@ -24,6 +23,7 @@ use crate::profile::{self, Profile};
 use crate::record::format::RunMode;
 use crate::record::recorder::Recorder;
 use crate::report::summary;
+use crate::signals::Signals;
 use crate::workbench::{OBSERVATION_BUFFER, Workbench, WorkbenchOptions};
 
 /// The profile `parti-top` runs with no `--profile`.
