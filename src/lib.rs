@@ -11,6 +11,7 @@ pub mod control;
 pub mod error;
 pub mod headless;
 pub mod host;
+pub mod logging;
 pub mod measure;
 pub mod nats;
 pub mod observation;

@@ -49,12 +49,12 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             parti_top::host::controlled::run().await
         }
         Some(Command::Host(args)) => {
-            init_stderr_logging();
+            init_stderr_logging(parti_top::logging::DEFAULT);
             commands::host::run(args).await
         }
         Some(Command::Validate { profile }) => commands::validate::run(&profile),
         None if cli.run.headless => {
-            init_stderr_logging_at("warn,async_nats=error");
+            init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await
         }
         None => {
@@ -73,10 +73,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
 /// A controlled host's stderr goes into the controller's log: one compact line per event,
 /// `LEVEL message`, without time or target (the controller adds its own).
 fn init_host_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARTI_TOP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn"));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(parti_top::logging::filter(parti_top::logging::DEFAULT))
         .without_time()
         .with_target(false)
         .with_ansi(false)
@@ -84,16 +82,10 @@ fn init_host_logging() {
         .try_init();
 }
 
-fn init_stderr_logging() {
-    init_stderr_logging_at("info,async_nats=warn");
-}
-
-fn init_stderr_logging_at(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARTI_TOP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+fn init_stderr_logging(default: &str) {
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(parti_top::logging::filter(default))
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();

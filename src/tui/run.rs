@@ -64,10 +64,8 @@ fn init_logging() {
     use tracing_subscriber::util::SubscriberInitExt;
     let _ = tui_logger::init_logger(tui_logger::LevelFilter::Info);
     tui_logger::set_default_level(tui_logger::LevelFilter::Info);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARTI_TOP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn"));
     let _ = tracing_subscriber::registry()
-        .with(filter)
+        .with(crate::logging::filter(crate::logging::DEFAULT))
         .with(tui_logger::TuiTracingSubscriberLayer)
         .try_init();
 }
