@@ -64,12 +64,8 @@ fn dashboard(model: &Model, frame: &mut Frame, area: Rect) {
     let memory = Pane::new(7, None, 3, 0);
     let tasks = Pane::new(7, None, 2, 4);
     let bars = Pane::new(4, Some(stabilization::wanted_height(model)), 2, 2);
-    let table = Pane::new(
-        workers::wanted_height(model).min(10),
-        Some(workers::wanted_height(model)),
-        3,
-        1,
-    );
+    let table_height = workers::wanted_height(model);
+    let table = Pane::new(table_height.min(10), Some(table_height), 3, 1);
     let ownership = Pane::new(4, Some(workers::ownership_height(model)), 2, 5);
     let found = Pane::new(3, None, 1, 3);
     if area.width >= 60 {

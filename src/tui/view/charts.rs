@@ -15,7 +15,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition};
 use super::format;
 use super::theme;
 use crate::observation::ProcessKind;
-use crate::tui::model::{MemoryPoint, Model};
+use crate::tui::model::{Marker, MemoryPoint, Model};
 
 /// One line on a chart.
 struct Series {
@@ -153,12 +153,12 @@ fn time_chart(
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(0.0, f64::max);
     let y_top = top(y_max, y_floor);
-    let marks: Vec<(f64, f64)> = model
+    let shown: Vec<&Marker> = model
         .markers
         .iter()
         .filter(|m| (span.start_ms..=span.end_ms).contains(&m.t_ms))
-        .map(|m| (seconds(m.t_ms), y_top))
         .collect();
+    let marks: Vec<(f64, f64)> = shown.iter().map(|m| (seconds(m.t_ms), y_top)).collect();
     let mut datasets = vec![
         Dataset::default()
             .marker(Dots::Braille)
@@ -194,11 +194,11 @@ fn time_chart(
                 .labels([y_label(0.0), y_label(y_top / 2.0), y_label(y_top)]),
         );
     frame.render_widget(chart, area);
-    label_markers(model, frame.buffer_mut(), inner, span);
+    label_markers(&shown, frame.buffer_mut(), inner, span);
 }
 
 /// Write each marker's label on the chart's time axis, under its vertical mark.
-fn label_markers(model: &Model, buf: &mut Buffer, inner: Rect, span: TimeSpan) {
+fn label_markers(shown: &[&Marker], buf: &mut Buffer, inner: Rect, span: TimeSpan) {
     let Some((axis_x, axis_y)) = axis_corner(buf, inner) else {
         return;
     };
@@ -209,10 +209,8 @@ fn label_markers(model: &Model, buf: &mut Buffer, inner: Rect, span: TimeSpan) {
     }
     let dots = f64::from(width) * 2.0;
     let range = seconds(span.end_ms) - seconds(span.start_ms);
-    let mut columns: Vec<(u16, &str)> = model
-        .markers
+    let mut columns: Vec<(u16, &str)> = shown
         .iter()
-        .filter(|m| (span.start_ms..=span.end_ms).contains(&m.t_ms))
         .map(|m| {
             let dot = ((seconds(m.t_ms) - seconds(span.start_ms)) * (dots - 1.0) / range).round();
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
