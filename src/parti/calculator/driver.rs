@@ -121,8 +121,16 @@ impl Actor {
         let _ = self.events.send(event);
     }
 
-    fn set_state(&mut self, state: CalculatorState) {
-        self.emit(CalcEvent::State(state));
+    /// Report the core's state (after it changed).
+    fn report_state(&self) {
+        self.emit(CalcEvent::State(self.core.state));
+    }
+
+    /// Run the rebalance the state machine decided on, then go back to Idle.
+    async fn run_decided(&mut self, lifecycle: Lifecycle) {
+        let outcome = self.rebalance(lifecycle).await;
+        self.core.rebalance_finished(outcome.as_ref());
+        self.report_state();
     }
 
     async fn open_watch(&self) -> Option<KvWatch> {
@@ -186,10 +194,8 @@ impl Actor {
                 () = at(scaling_at) => {
                     scaling_at = None;
                     let reason = self.core.begin_scaled_rebalance();
-                    self.set_state(CalculatorState::Rebalancing);
-                    let outcome = self.rebalance(reason).await;
-                    self.core.rebalance_finished(outcome.as_ref());
-                    self.set_state(CalculatorState::Idle);
+                    self.report_state();
+                    self.run_decided(reason).await;
                 }
                 () = at(final_at) => {
                     final_at = None;
@@ -231,14 +237,12 @@ impl Actor {
         match self.core.check(now, &live, &self.timing) {
             Decision::Nothing(_) => None,
             Decision::Scale { window, .. } => {
-                self.set_state(CalculatorState::Scaling);
+                self.report_state();
                 Some(now + window)
             }
             Decision::Emergency { .. } => {
-                self.set_state(CalculatorState::Emergency);
-                let outcome = self.rebalance(Lifecycle::Emergency).await;
-                self.core.rebalance_finished(outcome.as_ref());
-                self.set_state(CalculatorState::Idle);
+                self.report_state();
+                self.run_decided(Lifecycle::Emergency).await;
                 None
             }
         }
