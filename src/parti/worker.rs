@@ -26,7 +26,7 @@ use super::election::Election;
 use super::error::Error;
 use super::events::{WorkerEvent, WorkerStatus};
 use super::heartbeat;
-use super::kv::{Buckets, KvEntry, KvOp, Store, ensure_with_retry};
+use super::kv::{BucketSpec, Buckets, KvEntry, KvOp, Store, ensure_with_retry};
 use super::partition::Partition;
 use super::publisher::{Publisher, assignment_key, highest_version};
 use super::source::PartitionSource;
@@ -264,21 +264,18 @@ impl Machine {
     /// Ensure buckets, claim an ID, run the first election and write the first heartbeat.
     async fn start(&self) -> Result<(Buckets, ClaimedId, Election), Error> {
         let config = &self.spec.config;
-        let [stable_id, election, heartbeat_spec, assignment] = config.bucket_specs();
-        let mut opened = Vec::with_capacity(4);
-        for spec in [&stable_id, &election, &heartbeat_spec, &assignment] {
-            let bucket = ensure_with_retry(self.store.as_ref(), spec)
+        let [stable_id, election, heartbeat, assignment] = config.bucket_specs();
+        let ensure = |spec: BucketSpec| async move {
+            ensure_with_retry(self.store.as_ref(), &spec)
                 .await
-                .map_err(|err| Error::kv(format!("ensure bucket {}", spec.name), err))?;
-            opened.push(bucket);
-        }
-        let [stable_id, election_bucket, heartbeat_bucket, assignment] =
-            <[_; 4]>::try_from(opened).map_err(|_| Error::Cancelled("bucket setup"))?;
+                .map_err(|err| Error::kv(format!("ensure bucket {}", spec.name), err))
+        };
+        // Opened one after the other, in this order (struct fields are evaluated as written).
         let buckets = Buckets {
-            stable_id,
-            election: election_bucket,
-            heartbeat: heartbeat_bucket,
-            assignment,
+            stable_id: ensure(stable_id).await?,
+            election: ensure(election).await?,
+            heartbeat: ensure(heartbeat).await?,
+            assignment: ensure(assignment).await?,
         };
         self.transition(State::ClaimingId);
         let claimed = stable_id::claim(
