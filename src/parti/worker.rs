@@ -305,8 +305,7 @@ impl Machine {
             return Err(Error::kv("first heartbeat", err));
         }
         if leader {
-            self.status.send_modify(|s| s.is_leader = true);
-            self.emit(WorkerEvent::Leadership { is_leader: true });
+            self.set_leader(true);
         }
         Ok((buckets, claimed, election))
     }
@@ -418,8 +417,7 @@ impl Machine {
                 Some(message) = internal.recv() => match message {
                     Internal::Assignment(entry) => self.on_assignment(running, *entry).await,
                     Internal::Leadership(true, _) => {
-                        self.status.send_modify(|s| s.is_leader = true);
-                        self.emit(WorkerEvent::Leadership { is_leader: true });
+                        self.set_leader(true);
                         self.start_calculator(running);
                     }
                     Internal::Leadership(false, reason) => self.on_leadership_lost(running, reason).await,
@@ -519,9 +517,14 @@ impl Machine {
         }
     }
 
+    /// Publish a leadership change in the status and as an event.
+    fn set_leader(&self, is_leader: bool) {
+        self.status.send_modify(|s| s.is_leader = is_leader);
+        self.emit(WorkerEvent::Leadership { is_leader });
+    }
+
     async fn on_leadership_lost(&self, running: &mut Running, reason: Option<String>) {
-        self.status.send_modify(|s| s.is_leader = false);
-        self.emit(WorkerEvent::Leadership { is_leader: false });
+        self.set_leader(false);
         if let Some(reason) = reason {
             self.emit(WorkerEvent::Warning {
                 message: format!("leadership lost: {reason}"),
