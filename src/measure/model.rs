@@ -123,8 +123,7 @@ impl ClusterModel {
     pub fn leader(&self) -> Option<&str> {
         self.leader_value
             .as_deref()
-            .and_then(|v| v.rsplit_once(':'))
-            .map(|(id, _)| id)
+            .and_then(crate::parti::election::leader_id)
     }
 
     pub fn heartbeats(&self) -> &BTreeSet<String> {
@@ -265,7 +264,7 @@ impl ClusterModel {
                 }
             }
             BucketRole::Assignment => {
-                let Some(worker) = change.key.strip_prefix("assignment.") else {
+                let Some(worker) = crate::parti::publisher::assignment_worker(&change.key) else {
                     return notes;
                 };
                 let decoded = change

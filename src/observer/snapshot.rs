@@ -7,7 +7,7 @@ use crate::parti::assignment::Assignment;
 use crate::parti::heartbeat;
 use crate::parti::kv::{Bucket, KvError};
 use crate::parti::partition::Partition;
-use crate::parti::publisher::ASSIGNMENT_PREFIX;
+use crate::parti::publisher::assignment_worker;
 
 /// What the buckets hold.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -64,10 +64,7 @@ impl Snapshot {
         let mut assignments = BTreeMap::new();
         let mut undecodable = Vec::new();
         for (key, value) in values(buckets.assignment).await? {
-            let Some(worker) = key
-                .strip_prefix(ASSIGNMENT_PREFIX)
-                .and_then(|r| r.strip_prefix('.'))
-            else {
+            let Some(worker) = assignment_worker(&key) else {
                 continue;
             };
             match Assignment::decode(value.as_bytes()) {
@@ -90,8 +87,7 @@ impl Snapshot {
     pub fn leader_id(&self) -> Option<&str> {
         self.leader
             .as_deref()
-            .and_then(|value| value.rsplit_once(':'))
-            .map(|(id, _)| id)
+            .and_then(crate::parti::election::leader_id)
     }
 
     /// Live workers: those with a heartbeat.

@@ -12,6 +12,11 @@ use super::timefmt;
 /// The election key.
 pub const LEADER_KEY: &str = "leader";
 
+/// The worker ID in a leader value (`<id>:<unix seconds>`).
+pub fn leader_id(value: &str) -> Option<&str> {
+    value.rsplit_once(':').map(|(id, _)| id)
+}
+
 /// One worker's view of the election.
 #[derive(Debug, Clone)]
 pub struct Election {

@@ -22,6 +22,11 @@ pub fn assignment_key(worker_id: &str) -> String {
     format!("{ASSIGNMENT_PREFIX}.{worker_id}")
 }
 
+/// The worker an assignment key belongs to (the inverse of [`assignment_key`]).
+pub fn assignment_worker(key: &str) -> Option<&str> {
+    key.strip_prefix(ASSIGNMENT_PREFIX)?.strip_prefix('.')
+}
+
 /// Everything a rebalance reads and writes.
 pub struct Publisher {
     pub heartbeat: Arc<dyn Bucket>,
@@ -100,10 +105,7 @@ impl Publisher {
         // Stale cleanup: delete assignment keys of workers not in this publish (best effort).
         if let Ok(keys) = self.assignment.keys().await {
             for key in keys {
-                let stale = key
-                    .strip_prefix(ASSIGNMENT_PREFIX)
-                    .and_then(|rest| rest.strip_prefix('.'))
-                    .is_some_and(|worker| !map.contains_key(worker));
+                let stale = assignment_worker(&key).is_some_and(|worker| !map.contains_key(worker));
                 if stale {
                     let _ = self.assignment.delete(&key).await;
                 }

@@ -134,7 +134,12 @@ impl Actor {
     }
 
     async fn open_watch(&self) -> Option<KvWatch> {
-        match self.publisher.heartbeat.watch("heartbeat.*").await {
+        match self
+            .publisher
+            .heartbeat
+            .watch(&format!("{}.*", crate::parti::heartbeat::PREFIX))
+            .await
+        {
             Ok(watch) => Some(watch),
             Err(err) => {
                 self.emit(CalcEvent::Warning(format!(
