@@ -109,6 +109,14 @@ pub fn status_line(state: &ClusterState, step: &str) -> String {
     )
 }
 
+/// Print one progress line; on a terminal, first clear the live status line it replaces.
+fn print_line(stderr: &mut std::io::Stderr, live: bool, text: &str) {
+    if live {
+        let _ = write!(stderr, "\r\x1b[2K");
+    }
+    let _ = writeln!(stderr, "{text}");
+}
+
 /// Start printing.
 pub fn spawn(
     mut observations: broadcast::Receiver<Observation>,
@@ -133,10 +141,7 @@ pub fn spawn(
                             step = progress.label.clone();
                         }
                         if let Some(text) = line(&observation, total_steps) {
-                            if live {
-                                let _ = write!(stderr, "\r\x1b[2K");
-                            }
-                            let _ = writeln!(stderr, "{text}");
+                            print_line(&mut stderr, live, &text);
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => dropped += n,
@@ -153,10 +158,7 @@ pub fn spawn(
                     // Print whatever is already queued.
                     while let Ok(observation) = observations.try_recv() {
                         if let Some(text) = line(&observation, total_steps) {
-                            if live {
-                                let _ = write!(stderr, "\r\x1b[2K");
-                            }
-                            let _ = writeln!(stderr, "{text}");
+                            print_line(&mut stderr, live, &text);
                         }
                     }
                     break;
