@@ -3,8 +3,15 @@
 //! invariant [`Finding`]s, using the definitions of DESIGN.md §4.
 //!
 //! An event opens with each disturbing action and closes when the cluster has been stable and
-//! no new version has appeared for the quiet period, or when the next action arrives (then its
-//! missing figures stay `None`).
+//! no new version has appeared for the quiet period, or when the next disturbing action arrives.
+//! An event closed by the next action before it stabilized is *superseded* by that action's
+//! event (its missing figures stay `None`, and it names the event that superseded it); one
+//! that the end of the run closes before it stabilized never stabilized. A `Mark` is no
+//! disturbance: it closes nothing.
+//!
+//! A cluster with no running worker is *empty*, never stable. An event that leaves no worker
+//! running (a scale to zero, the kill of the only host) is measured until the last worker has
+//! ended; [`Measurement::emptied`] tells such events apart.
 //!
 //! A fault that freezes the cluster rather than changing it (a paused host, a restarting
 //! nats-server) leaves the last reports looking stable. Such an event stabilizes only after the
@@ -13,7 +20,7 @@
 
 pub mod model;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::action::Action;
 use crate::control::{HostEvent, HostTelemetry};
@@ -85,6 +92,8 @@ struct OpenEvent {
     /// For a freezing fault: whether it has cleared, and which workers have written a heartbeat
     /// since.
     fault: Option<FaultProgress>,
+    /// Whether the `leader` key changed (deleted, or naming another worker) since the start.
+    leader_changed: bool,
 }
 
 impl OpenEvent {
@@ -127,6 +136,9 @@ impl FaultProgress {
     }
 }
 
+/// Why an empty cluster is not stable.
+pub const EMPTY_REASON: &str = "no workers running: an empty cluster is never stable";
+
 /// Whether an action freezes the cluster instead of changing it.
 fn freezes(action: &Action) -> bool {
     matches!(action, Action::PauseHost { .. } | Action::RestartNats)
@@ -147,6 +159,8 @@ pub struct Measure {
     dead_owner_since_ms: std::collections::BTreeMap<String, u64>,
     /// After `Finish` (the run is shutting down) nothing is measured or checked.
     finished: bool,
+    /// Hosts paused by a `PauseHost` that has not cleared yet, by the start of its event.
+    paused: BTreeMap<u64, u32>,
 }
 
 impl Measure {
@@ -159,9 +173,16 @@ impl Measure {
             settled: false,
             active: BTreeSet::new(),
             leaders_overlap_since_ms: None,
-            dead_owner_since_ms: std::collections::BTreeMap::new(),
+            dead_owner_since_ms: BTreeMap::new(),
             finished: false,
+            paused: BTreeMap::new(),
         }
+    }
+
+    /// Hosts frozen right now (SIGSTOP) by a pause that has not ended, in order.
+    pub fn paused_hosts(&self) -> Vec<u32> {
+        let hosts: BTreeSet<u32> = self.paused.values().copied().collect();
+        hosts.into_iter().collect()
     }
 
     pub fn model(&self) -> &ClusterModel {
@@ -169,8 +190,11 @@ impl Measure {
     }
 
     /// Whether the current event has stabilized (true when no event was ever opened and the
-    /// cluster is stable).
+    /// cluster is stable). An empty cluster is never stable.
     pub fn is_stable(&self) -> bool {
+        if self.model.live_count() == 0 {
+            return false;
+        }
         match &self.open {
             Some(open) => open.stabilized_at_ms.is_some(),
             None => self.settled || self.model.unstable_reason(None).is_none(),
@@ -183,9 +207,15 @@ impl Measure {
         self.open.is_none() && (self.settled || (self.next_event == 0 && self.is_stable()))
     }
 
-    /// Why the current event has not stabilized yet.
+    /// Why the current event has not stabilized yet (or, with no worker running, that the
+    /// cluster is empty).
     pub fn unstable_reason(&self) -> Option<String> {
         let open = self.open.as_ref();
+        if self.model.live_count() == 0
+            && open.is_none_or(|o| o.stabilized_at_ms.is_some() || o.expected_live == 0)
+        {
+            return Some(EMPTY_REASON.to_owned());
+        }
         if let Some(pending) = open
             .filter(|o| o.stabilized_at_ms.is_none())
             .and_then(|o| o.fault.as_ref())
@@ -215,17 +245,7 @@ impl Measure {
                 self.model.apply_telemetry(t_ms, telemetry);
                 Vec::new()
             }
-            Input::Kv(change) => {
-                if let Some(fault) = self.open.as_mut().and_then(|o| o.fault.as_mut())
-                    && fault.cleared
-                    && change.role == model::BucketRole::Heartbeat
-                    && change.value.is_some()
-                    && let Some(worker) = crate::parti::heartbeat::worker_of(&change.key)
-                {
-                    fault.heartbeats.insert(worker.to_owned());
-                }
-                self.model.apply_kv(change)
-            }
+            Input::Kv(change) => self.apply_kv(change),
             Input::HostGone {
                 host,
                 how,
@@ -244,8 +264,13 @@ impl Measure {
                 action,
                 expected_live,
             } => {
-                self.close(t_ms, &mut out);
+                // A mark is a note in the timeline: the open event goes on.
                 if action.is_event() {
+                    let next = self.next_event;
+                    self.close(t_ms, &mut out, Some(next));
+                    if let Action::PauseHost { host, .. } = &action {
+                        self.paused.insert(t_ms, *host);
+                    }
                     let before = self.model.assignment_map();
                     let workers_before = self.model.live_count();
                     self.open_event(t_ms, action, expected_live, before, workers_before);
@@ -253,6 +278,7 @@ impl Measure {
                 Vec::new()
             }
             Input::FaultCleared { event_t_ms } => {
+                self.paused.remove(&event_t_ms);
                 if let Some(fault) = self
                     .open
                     .as_mut()
@@ -265,7 +291,7 @@ impl Measure {
             }
             Input::Tick => Vec::new(),
             Input::Finish => {
-                self.close(t_ms, &mut out);
+                self.close(t_ms, &mut out, None);
                 self.finished = true;
                 return out;
             }
@@ -330,7 +356,8 @@ impl Measure {
         if self.open.is_none() && !self.settled && self.next_event == 0 {
             return;
         }
-        self.close(t_ms, out);
+        let next = self.next_event;
+        self.close(t_ms, out, Some(next));
         let before = self.model.assignment_map_with(worker_id.as_deref());
         let name = worker_id.unwrap_or_else(|| format!("host {host} slot {slot}"));
         let action = Action::Observed(format!("{name} ended ({how})"));
@@ -360,6 +387,7 @@ impl Measure {
             first_assignments: Vec::new(),
             versions_published: 0,
             last_version_at_ms: None,
+            leader_changed: false,
         });
         self.next_event += 1;
         self.settled = false;
@@ -403,12 +431,37 @@ impl Measure {
             self.settled = true;
         }
         if open.is_quiet_at(t_ms, self.settings.quiet_period_ms) {
-            self.close(t_ms, out);
+            self.close(t_ms, out, None);
         }
     }
 
-    /// Close the open event, emitting its measurement.
-    fn close(&mut self, t_ms: u64, out: &mut Vec<Output>) {
+    /// Apply a KV change to the model: note a fresh heartbeat an event waits for after a fault,
+    /// and a change of the leader during the open event.
+    fn apply_kv(&mut self, change: &KvChange) -> Vec<Note> {
+        let Some(open) = self.open.as_mut() else {
+            return self.model.apply_kv(change);
+        };
+        if let Some(fault) = open.fault.as_mut()
+            && fault.cleared
+            && change.role == model::BucketRole::Heartbeat
+            && change.value.is_some()
+            && let Some(worker) = crate::parti::heartbeat::worker_of(&change.key)
+        {
+            fault.heartbeats.insert(worker.to_owned());
+        }
+        if change.role != model::BucketRole::Election {
+            return self.model.apply_kv(change);
+        }
+        let before = self.model.leader().map(str::to_owned);
+        let notes = self.model.apply_kv(change);
+        open.leader_changed |= self.model.leader() != before.as_deref();
+        notes
+    }
+
+    /// Close the open event, emitting its measurement. `next` is the event about to open, when
+    /// an action (or a worker ending on its own) closes this one: if it had not stabilized, it
+    /// was superseded by that event.
+    fn close(&mut self, t_ms: u64, out: &mut Vec<Output>, next: Option<usize>) {
         let Some(open) = self.open.take() else { return };
         let stabilization_ms = open.stabilized_at_ms.map(|t| t - open.t_start_ms);
         let quiet = open.is_quiet_at(t_ms, self.settings.quiet_period_ms);
@@ -438,6 +491,8 @@ impl Measure {
             workers_after: open
                 .workers_after
                 .unwrap_or_else(|| self.model.live_count()),
+            superseded_by: next.filter(|_| stabilization_ms.is_none()),
+            leader_changed: Some(open.leader_changed),
         }));
     }
 

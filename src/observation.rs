@@ -173,7 +173,7 @@ pub struct FirstAssignment {
 /// The figures of one event (DESIGN.md §4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    /// Index of the event in the run (0, 1, …).
+    /// Index of the event in the run (0, 1, …); people see [`Measurement::number`].
     pub event: usize,
     /// The action that opened the event.
     pub action: Action,
@@ -194,6 +194,28 @@ pub struct Measurement {
     pub balance: Option<f64>,
     pub workers_before: usize,
     pub workers_after: usize,
+    /// The index of the event whose action arrived before this one stabilized: this event was
+    /// superseded, not unstable (docs/profiles.md), and no stabilization limit applies to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<usize>,
+    /// Whether the leader changed during the event (the leader key was deleted or named another
+    /// worker): a cause that shapes the figures, so comparisons match on it. `None` in
+    /// recordings made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_changed: Option<bool>,
+}
+
+impl Measurement {
+    /// The event's number as people count (1, 2, …): what every table, line and chart shows.
+    pub fn number(&self) -> usize {
+        self.event + 1
+    }
+
+    /// Whether the event ended with no worker running: its stabilization time is then the time
+    /// until the last worker had ended (an empty cluster is never called stable).
+    pub fn emptied(&self) -> bool {
+        self.workers_after == 0 && self.stabilization_ms.is_some()
+    }
 }
 
 /// Where a profile step is.
@@ -208,9 +230,18 @@ pub enum StepStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepProgress {
     pub t_ms: u64,
+    /// Index of the step in the run (0, 1, …; repeats continue the count); people see
+    /// [`StepProgress::number`].
     pub index: usize,
     pub label: String,
     pub status: StepStatus,
+}
+
+impl StepProgress {
+    /// The step's number as people count (1, 2, …).
+    pub fn number(&self) -> usize {
+        self.index + 1
+    }
 }
 
 /// An action as it was carried out.

@@ -216,6 +216,8 @@ mod tests {
             balance: Some(1.25),
             workers_before: 1,
             workers_after: 5,
+            superseded_by: None,
+            leader_changed: None,
         });
         assert_eq!(
             line(&measured, 9).as_deref(),

@@ -388,8 +388,19 @@ fn leftover_assignments_of_dead_workers_are_a_finding_after_the_grace() {
         };
         m.input(2_600, Input::Event(&event(slot, &id, stopped)));
     }
-    assert!(m.is_stable());
-    assert!(findings(&m.input(20_000, Input::Tick)).is_empty());
+    // Empty, not stable; the scale to zero is measured until the last worker ended.
+    assert!(!m.is_stable());
+    assert_eq!(
+        m.unstable_reason().as_deref(),
+        Some(crate::measure::EMPTY_REASON)
+    );
+    let out = m.input(20_000, Input::Tick);
+    assert!(findings(&out).is_empty());
+    let emptied = measurements(&out);
+    assert_eq!(emptied.len(), 1, "{out:?}");
+    assert_eq!(emptied[0].stabilization_ms, Some(100));
+    assert!(emptied[0].emptied());
+    assert!(m.is_quiet());
 }
 
 #[test]
@@ -562,4 +573,121 @@ fn ordinary_events_do_not_wait_for_heartbeats() {
         m.is_noop(&Input::Kv(&heartbeat("worker-0"))),
         "a refresh is a no-op when nothing waits for it"
     );
+}
+
+fn leader_kv(value: Option<&str>) -> KvChange {
+    KvChange {
+        role: BucketRole::Election,
+        key: "leader".into(),
+        value: value.map(|v| v.as_bytes().to_vec()),
+    }
+}
+
+fn act(m: &mut Measure, t: u64, action: Action, expected_live: usize) -> Vec<Output> {
+    m.input(
+        t,
+        Input::Action {
+            action,
+            expected_live,
+        },
+    )
+}
+
+#[test]
+fn an_event_the_next_action_closes_before_it_stabilized_is_superseded_by_it() {
+    let (mut m, _) = two_stable_workers();
+    m.input(2_500, Input::Tick);
+    act(&mut m, 3_000, Action::ScaleTo(3), 3);
+    let out = act(&mut m, 3_500, Action::ScaleTo(4), 4);
+    let closed = measurements(&out);
+    assert_eq!(closed.len(), 1, "{out:?}");
+    assert_eq!(closed[0].event, 1);
+    assert_eq!(closed[0].stabilization_ms, None);
+    assert_eq!(
+        closed[0].superseded_by,
+        Some(2),
+        "superseded by the scale→4"
+    );
+    // The end of the run closing an unstable event is no supersession.
+    let out = m.input(9_000, Input::Finish);
+    let last = measurements(&out);
+    assert_eq!(last.len(), 1);
+    assert_eq!((last[0].event, last[0].superseded_by), (2, None));
+    assert_eq!(last[0].stabilization_ms, None);
+}
+
+#[test]
+fn a_stabilized_event_closed_by_the_next_action_is_not_superseded() {
+    let (mut m, _) = two_stable_workers();
+    assert!(m.is_stable());
+    let out = act(&mut m, 1_000, Action::ScaleTo(3), 3);
+    let closed = measurements(&out);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].stabilization_ms, Some(300));
+    assert_eq!(closed[0].superseded_by, None);
+    assert_eq!(closed[0].quiescence_ms, None, "not quiet yet when closed");
+}
+
+#[test]
+fn a_mark_closes_nothing() {
+    let mut m = Measure::new(numbered_partitions(4), SETTINGS);
+    act(&mut m, 0, Action::ScaleTo(2), 2);
+    let out = act(&mut m, 50, Action::Mark("half way".into()), 2);
+    assert!(measurements(&out).is_empty(), "{out:?}");
+    m.input(100, Input::Kv(&put("worker-0", 1, &[0, 1])));
+    m.input(110, Input::Kv(&put("worker-1", 1, &[2, 3])));
+    stable(&mut m, 200, 0, 1, 2);
+    stable(&mut m, 300, 1, 1, 2);
+    let out = m.input(2_300, Input::Tick);
+    let closed = measurements(&out);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        (closed[0].event, closed[0].stabilization_ms),
+        (0, Some(300))
+    );
+}
+
+#[test]
+fn an_event_records_whether_the_leader_changed_during_it() {
+    let (mut m, _) = two_stable_workers();
+    m.input(400, Input::Kv(&leader_kv(Some("worker-0:1"))));
+    m.input(2_500, Input::Tick);
+    // A scale-up that keeps the leader.
+    act(&mut m, 3_000, Action::ScaleTo(2), 2);
+    m.input(3_100, Input::Kv(&leader_kv(Some("worker-0:1"))));
+    let out = act(
+        &mut m,
+        4_000,
+        Action::StopWorker(crate::action::WorkerTarget::Leader),
+        1,
+    );
+    assert_eq!(measurements(&out)[0].leader_changed, Some(false));
+    // The leader key deleted and taken by another worker.
+    m.input(4_100, Input::Kv(&leader_kv(None)));
+    m.input(4_200, Input::Kv(&leader_kv(Some("worker-1:2"))));
+    let out = m.input(9_000, Input::Finish);
+    assert_eq!(measurements(&out)[0].leader_changed, Some(true));
+}
+
+#[test]
+fn a_paused_host_is_listed_until_its_pause_clears() {
+    let (mut m, _) = two_stable_workers();
+    let pause = Action::PauseHost {
+        host: 1,
+        duration: std::time::Duration::from_secs(3),
+    };
+    act(&mut m, 1_000, pause, 2);
+    assert_eq!(m.paused_hosts(), vec![1]);
+    // Superseding the pause event does not resume the host.
+    act(&mut m, 1_500, Action::Mark("x".into()), 2);
+    act(&mut m, 2_000, Action::RestartNats, 2);
+    assert_eq!(m.paused_hosts(), vec![1]);
+    m.input(4_000, Input::FaultCleared { event_t_ms: 2_000 });
+    assert_eq!(
+        m.paused_hosts(),
+        vec![1],
+        "the restart's clearance is not the pause's"
+    );
+    m.input(4_001, Input::FaultCleared { event_t_ms: 1_000 });
+    assert!(m.paused_hosts().is_empty());
 }

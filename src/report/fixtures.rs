@@ -94,6 +94,8 @@ pub fn measurement(
         balance: Some(1.25),
         workers_before: 0,
         workers_after: 5,
+        superseded_by: None,
+        leader_changed: None,
     }
 }
 

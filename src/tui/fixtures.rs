@@ -129,6 +129,7 @@ fn cluster() -> ClusterState {
         max_version: 9,
         findings: 1,
         measurements: 5,
+        paused_hosts: Vec::new(),
     }
 }
 
@@ -167,6 +168,8 @@ fn measurement(
         balance,
         workers_before: workers.0,
         workers_after: workers.1,
+        superseded_by: None,
+        leader_changed: None,
     }
 }
 

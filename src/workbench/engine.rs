@@ -55,6 +55,9 @@ pub struct ClusterState {
     pub max_version: i64,
     pub findings: usize,
     pub measurements: usize,
+    /// Hosts frozen (SIGSTOP) by a pause that has not ended: their workers' last reports are
+    /// stale, not Stable.
+    pub paused_hosts: Vec<u32>,
 }
 
 /// The clock of a run: controller time as an `Instant`, hosts' time as Unix microseconds.
@@ -246,10 +249,11 @@ pub async fn run(
             }
         }
         let model = measure.model();
-        let (stable, quiet, reason) = (
+        let (stable, quiet, reason, paused_hosts) = (
             measure.is_stable(),
             measure.is_quiet(),
             measure.unstable_reason(),
+            measure.paused_hosts(),
         );
         // A tick changes no worker, leader or version: only the time-driven fields move.
         let cluster = (!ticked).then(|| {
@@ -265,7 +269,8 @@ pub async fn run(
                 || current.actions != actions
                 || current.findings != findings
                 || current.measurements != measurements
-                || current.reason != reason;
+                || current.reason != reason
+                || current.paused_hosts != paused_hosts;
             current.t_ms = t_ms;
             current.stable = stable;
             current.quiet = quiet;
@@ -273,6 +278,7 @@ pub async fn run(
             current.actions = actions;
             current.findings = findings;
             current.measurements = measurements;
+            current.paused_hosts = paused_hosts;
             if let Some((workers, leader, max_version)) = cluster {
                 changed |= current.workers != workers
                     || current.leader != leader
