@@ -188,6 +188,8 @@ fn observations() -> Vec<Observation> {
             balance: Some(1.0),
             workers_before: 0,
             workers_after: 3,
+            superseded_by: None,
+            leader_changed: Some(false),
         }),
         Observation::Action(ActionRecord {
             t_ms: 3000,
