@@ -189,7 +189,7 @@ fn observations() -> Vec<Observation> {
             workers_before: 0,
             workers_after: 3,
             superseded_by: None,
-            leader_changed: Some(false),
+            leader_changed: None,
         }),
         Observation::Action(ActionRecord {
             t_ms: 3000,
