@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use parti_top::action::Action;
 use parti_top::nats::process::is_process_alive;
+use parti_top::observation::ProcessKind;
 use parti_top::record::format::Recording;
 use parti_top::record::io::load;
 use parti_top::testkit::descendants;
@@ -182,6 +184,41 @@ fn a_paused_host_and_a_restarted_nats_server_are_measured_until_workers_heartbea
         stabilized[2].is_some_and(|ms| ms > 0),
         "restart: {stabilized:?}"
     );
+}
+
+#[test]
+fn a_host_paused_longer_than_every_ttl_comes_back_and_its_workers_are_stable_again() {
+    // 10 s frozen: heartbeats (1.5 s), stable IDs (5 s) and the leader lease (5 s) all expire.
+    let steps = r#"ScaleTo(3), WaitStable(timeout: "30s"), PauseHost(host: 0, duration: "10s"), WaitStable(timeout: "30s")"#;
+    let recording = run_passing("long-pause", 1, steps);
+    assert!(recording.findings.is_empty(), "{:?}", recording.findings);
+    let pause = &recording.measurements[1];
+    assert!(
+        matches!(pause.action, Action::PauseHost { .. }),
+        "{pause:?}"
+    );
+    assert_eq!(pause.workers_after, 3, "{pause:?}");
+    assert!(
+        pause.stabilization_ms.is_some_and(|ms| ms >= 10_000),
+        "{pause:?}"
+    );
+    // The same host process reports its three workers after the pause.
+    let stable_at = pause.t_start_ms + pause.stabilization_ms.unwrap_or(0);
+    let reported_after = recording
+        .samples
+        .iter()
+        .filter(|s| s.t_ms > stable_at)
+        .flat_map(|s| s.processes.iter())
+        .find(|p| p.process == ProcessKind::Host(0))
+        .expect("a host sample after the pause");
+    assert_eq!(reported_after.workers, Some(3));
+    let first_pid = recording
+        .samples
+        .iter()
+        .flat_map(|s| s.processes.iter())
+        .find(|p| p.process == ProcessKind::Host(0))
+        .map(|p| p.pid);
+    assert_eq!(Some(reported_after.pid), first_pid);
 }
 
 #[test]

@@ -6,7 +6,10 @@
 //! It exits — stopping its workers gracefully first — on SIGTERM/SIGINT, on a `Shutdown`
 //! command, when stdin reaches end of file (the controller's end of the pipe closed, which also
 //! happens after `kill -9` of the controller), when its parent is gone (`PR_SET_PDEATHSIG`), or
-//! when the controller's `alive` messages stop for the configured timeout.
+//! when the controller's `alive` messages stop for the configured timeout. That silence is
+//! counted only over time the host ran with its connection up ([`Silence`]): a host frozen by
+//! SIGSTOP, or cut off from nats-server, has heard nothing because it could not listen, and
+//! after SIGCONT it stays and lets its workers rejoin.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +38,44 @@ const SHUTDOWN_STOP_BUDGET: Duration = Duration::from_secs(10);
 /// The same when the controller is gone (its nats-server is usually gone with it, so cleanup
 /// writes can only time out).
 const ORPHANED_STOP_BUDGET: Duration = Duration::from_secs(3);
+
+/// How often the host checks how long the controller has been silent.
+const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
+
+/// How long the controller has been silent, counting only time in which the host could have
+/// heard it: each watchdog tick adds the time since the previous one, but never more than two
+/// periods (a longer gap means the process was frozen by SIGSTOP or starved, and could not
+/// listen), and nothing while the connection is down (no controller can be heard then).
+#[derive(Clone, Copy, Debug)]
+pub struct Silence {
+    silent: Duration,
+    last_tick: Instant,
+}
+
+impl Silence {
+    pub fn new(now: Instant) -> Self {
+        Self {
+            silent: Duration::ZERO,
+            last_tick: now,
+        }
+    }
+
+    /// The controller was heard at `now`.
+    pub fn heard(&mut self, now: Instant) {
+        self.silent = Duration::ZERO;
+        self.last_tick = now;
+    }
+
+    /// A watchdog tick at `now`; returns the silence counted so far.
+    pub fn tick(&mut self, now: Instant, connected: bool) -> Duration {
+        let step = now.saturating_duration_since(self.last_tick);
+        self.last_tick = now;
+        if connected {
+            self.silent += step.min(2 * WATCHDOG_PERIOD);
+        }
+        self.silent
+    }
+}
 
 /// Read the bootstrap line from stdin.
 pub async fn read_bootstrap(
@@ -194,9 +235,10 @@ pub async fn run() -> Result<(), AppError> {
 
     let mut telemetry = tokio::time::interval(spec.sample_interval());
     telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut watchdog = tokio::time::interval(Duration::from_millis(250));
+    let mut watchdog = tokio::time::interval(WATCHDOG_PERIOD);
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reap = tokio::time::interval(Duration::from_secs(1));
-    let mut last_alive = Instant::now();
+    let mut silence = Silence::new(Instant::now());
     let timeout = spec.controller_timeout();
     let exit = loop {
         tokio::select! {
@@ -216,7 +258,7 @@ pub async fn run() -> Result<(), AppError> {
                 if message.is_none() {
                     break Exit::ControlConnectionLost;
                 }
-                last_alive = Instant::now();
+                silence.heard(Instant::now());
             }
             Some(event) = events.recv() => host.forward(event).await,
             Some(finished) = done.recv() => host.on_done(finished).await,
@@ -228,12 +270,11 @@ pub async fn run() -> Result<(), AppError> {
                 }
             }
             _ = watchdog.tick() => {
-                // Silence only counts while the connection is up: with nats-server down (or
-                // restarting) no controller can be heard. Stdin and the parent-death signal still
-                // catch a dead controller then.
-                if host.control.connection_state() != async_nats::connection::State::Connected {
-                    last_alive = Instant::now();
-                } else if last_alive.elapsed() > timeout {
+                // Stdin and the parent-death signal still catch a dead controller while the
+                // silence clock is held.
+                let connected =
+                    host.control.connection_state() == async_nats::connection::State::Connected;
+                if silence.tick(Instant::now(), connected) > timeout {
                     break Exit::ControllerSilent;
                 }
             }
@@ -490,5 +531,29 @@ impl Host {
         tokio::spawn(async move {
             let _ = done.send(Done::Stopped(stop_slots(slots).await));
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_counts_only_time_the_host_could_listen() {
+        let start = Instant::now();
+        let mut silence = Silence::new(start);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // Regular ticks add up.
+        for ms in (250..=5_000).step_by(250) {
+            silence.tick(at(ms), true);
+        }
+        assert_eq!(silence.tick(at(5_250), true), Duration::from_millis(5_250));
+        silence.heard(at(5_300));
+        assert_eq!(silence.tick(at(5_550), true), Duration::from_millis(250));
+        // Frozen for 10 s (SIGSTOP): the first tick after SIGCONT adds at most two periods.
+        assert_eq!(silence.tick(at(15_550), true), Duration::from_millis(750));
+        // Disconnected: nothing counts, and the gap does not carry over.
+        assert_eq!(silence.tick(at(25_000), false), Duration::from_millis(750));
+        assert_eq!(silence.tick(at(25_250), true), Duration::from_millis(1_000));
     }
 }

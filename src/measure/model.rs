@@ -84,6 +84,11 @@ pub enum Note {
 pub struct ClusterModel {
     partitions: Vec<Partition>,
     workers: BTreeMap<(u32, u64), WorkerRecord>,
+    /// Workers that ended, by host and slot (a host never reuses a slot): a report that was
+    /// on its way when a worker ended must not bring it back.
+    ended: BTreeSet<(u32, u64)>,
+    /// Host processes that exited (a host number is never reused in a run).
+    gone_hosts: BTreeSet<u32>,
     assignments: BTreeMap<String, Assignment>,
     heartbeats: BTreeSet<String>,
     leader_value: Option<String>,
@@ -162,6 +167,7 @@ impl ClusterModel {
         };
         let key = (event.host, slot);
         if let ClusterEventKind::WorkerEnded { how } = &event.kind {
+            self.ended.insert(key);
             return match self.workers.remove(&key) {
                 Some(record) => vec![Note::WorkerEnded {
                     host: event.host,
@@ -171,6 +177,9 @@ impl ClusterModel {
                 }],
                 None => Vec::new(),
             };
+        }
+        if self.ended.contains(&key) || self.gone_hosts.contains(&event.host) {
+            return Vec::new();
         }
         let record = self
             .workers
@@ -196,6 +205,10 @@ impl ClusterModel {
     pub fn apply_telemetry(&mut self, t_ms: u64, telemetry: &HostTelemetry) {
         self.coverage.take();
         for view in &telemetry.workers {
+            if self.ended.contains(&(view.host, view.slot)) || self.gone_hosts.contains(&view.host)
+            {
+                continue;
+            }
             let record = self
                 .workers
                 .entry((view.host, view.slot))
@@ -220,6 +233,8 @@ impl ClusterModel {
             .filter(|(h, _)| *h == host)
             .copied()
             .collect();
+        self.ended.extend(gone.iter().copied());
+        self.gone_hosts.insert(host);
         gone.into_iter()
             .filter_map(|key| self.workers.remove(&key))
             .map(|w| Note::WorkerEnded {

@@ -691,3 +691,62 @@ fn a_paused_host_is_listed_until_its_pause_clears() {
     m.input(4_001, Input::FaultCleared { event_t_ms: 1_000 });
     assert!(m.paused_hosts().is_empty());
 }
+
+fn telemetry(workers: &[(u64, &str)]) -> crate::control::HostTelemetry {
+    crate::control::HostTelemetry {
+        t_unix_us: 0,
+        host: 0,
+        pid: 1,
+        live_heap_bytes: 0,
+        tasks: 0,
+        workers: workers
+            .iter()
+            .map(|(slot, id)| crate::observation::WorkerView {
+                host: 0,
+                slot: *slot,
+                worker_id: Some((*id).into()),
+                state: State::Stable,
+                is_leader: false,
+                version: 1,
+                partitions: 2,
+            })
+            .collect(),
+        events_dropped: 0,
+    }
+}
+
+#[test]
+fn a_report_sent_before_a_worker_ended_does_not_bring_it_back() {
+    let (mut m, _) = two_stable_workers();
+    let ended = ClusterEventKind::WorkerEnded {
+        how: "stopped".into(),
+    };
+    m.input(3_000, Input::Event(&event(1, "worker-1", ended)));
+    assert_eq!(m.model().live_count(), 1);
+    // Telemetry taken just before the stop, delivered after it.
+    m.input(
+        3_001,
+        Input::Telemetry(&telemetry(&[(0, "worker-0"), (1, "worker-1")])),
+    );
+    assert_eq!(m.model().live_count(), 1);
+    let late = ClusterEventKind::StateChanged {
+        from: State::Stable,
+        to: State::Shutdown,
+    };
+    m.input(3_002, Input::Event(&event(1, "worker-1", late)));
+    assert_eq!(m.model().live_count(), 1);
+    // After its host is gone, none of its workers come back either.
+    m.input(
+        4_000,
+        Input::HostGone {
+            host: 0,
+            how: "killed".into(),
+            expected: true,
+        },
+    );
+    m.input(
+        4_001,
+        Input::Telemetry(&telemetry(&[(0, "worker-0"), (7, "worker-7")])),
+    );
+    assert_eq!(m.model().live_count(), 0);
+}
