@@ -24,5 +24,6 @@ pub mod report;
 pub mod scenario;
 pub mod signals;
 pub mod testkit;
+pub mod text;
 pub mod tui;
 pub mod workbench;

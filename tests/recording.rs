@@ -25,6 +25,12 @@ use tokio::sync::broadcast;
 const MIB: u64 = 1024 * 1024;
 
 fn golden_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings/golden/small-v2.ron")
+}
+
+/// The same run as written by format version 1 (before events recorded a leader change or
+/// being superseded, and when the summary counted events from 0).
+fn golden_v1_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings/golden/small.ron")
 }
 
@@ -189,7 +195,7 @@ fn observations() -> Vec<Observation> {
             workers_before: 0,
             workers_after: 3,
             superseded_by: None,
-            leader_changed: None,
+            leader_changed: Some(false),
         }),
         Observation::Action(ActionRecord {
             t_ms: 3000,
@@ -237,7 +243,7 @@ fn golden_summary() -> Summary {
         verdict: Verdict::Fail,
         duration_ms: 9000,
         events: vec![EventSummary {
-            event: 0,
+            event: 1,
             label: "scale→3".into(),
             t_start_ms: 0,
             stabilization_ms: Some(900),
@@ -246,6 +252,8 @@ fn golden_summary() -> Summary {
             balance: Some(1.0),
             first_assignment_max_ms: Some(460),
             workers_after: 3,
+            superseded_by: None,
+            leader_changed: Some(false),
         }],
         processes: vec![
             ProcessSummary {
@@ -281,7 +289,7 @@ fn golden_summary() -> Summary {
                 actual: "1".into(),
             },
             Failure {
-                what: "step 3 (hold 1s)".into(),
+                what: "step 4 (hold 1s)".into(),
                 limit: String::new(),
                 actual: "failed: cluster lost".into(),
             },
@@ -304,7 +312,7 @@ fn golden() -> Recording {
 /// (and bump `FORMAT_VERSION` if old files no longer load):
 /// `cargo test --test recording -- --ignored write_golden`.
 #[test]
-#[ignore = "rewrites recordings/golden/small.ron"]
+#[ignore = "rewrites recordings/golden/small-v2.ron"]
 fn write_golden() {
     save_atomic(&golden(), &golden_path()).expect("write golden");
 }
@@ -349,6 +357,41 @@ fn the_golden_recording_still_loads_with_its_values() {
     let again_path = again_path.path().join("again.ron");
     save_atomic(&loaded, &again_path).expect("save");
     assert_eq!(load(&again_path).expect("reload"), loaded);
+}
+
+#[test]
+fn the_version_1_golden_recording_still_loads() {
+    let loaded = load(&golden_v1_path()).expect("the version 1 golden recording loads");
+    assert_eq!(loaded.header.format_version, 1);
+    let current = golden();
+    assert_eq!(
+        loaded.header,
+        Header {
+            format_version: 1,
+            ..current.header.clone()
+        }
+    );
+    assert_eq!(loaded.timeline, current.timeline);
+    assert_eq!(loaded.events, current.events);
+    assert_eq!(loaded.samples, current.samples);
+    assert_eq!(loaded.findings, current.findings);
+    // Version 1 did not record the cause, and the stored summary counted events from 0.
+    let measured = &loaded.measurements[0];
+    assert_eq!(measured.leader_changed, None);
+    assert_eq!(measured.superseded_by, None);
+    assert_eq!(
+        Measurement {
+            leader_changed: Some(false),
+            ..measured.clone()
+        },
+        current.measurements[0]
+    );
+    let stored = loaded.summary.as_ref().expect("summary");
+    assert_eq!(stored.events[0].event, 0);
+    // Summarized again, it reads like a current recording (except the cause it lacks).
+    let summary = summarize(&loaded, &loaded.header.profile.thresholds, 0);
+    assert_eq!(summary.events[0].event, 1);
+    assert_eq!(summary.events[0].leader_changed, None);
 }
 
 #[test]
@@ -417,9 +460,10 @@ fn a_newer_format_is_refused_naming_both_versions() {
     let path = dir.path().join("future.ron");
     save_atomic(&golden(), &path).expect("save");
     let text = std::fs::read_to_string(&path).expect("read");
+    let newer = FORMAT_VERSION + 1;
     let future = text.replacen(
-        "format_version: 1,",
-        "format_version: 2,\n    colour: \"blue\",",
+        &format!("format_version: {FORMAT_VERSION},"),
+        &format!("format_version: {newer},\n    colour: \"blue\","),
         1,
     );
     assert_ne!(future, text);
@@ -429,16 +473,19 @@ fn a_newer_format_is_refused_naming_both_versions() {
     assert!(
         matches!(
             err,
-            RecordError::NewerVersion {
-                found: 2,
-                supported: 1,
-                ..
-            }
+            RecordError::NewerVersion { found, supported, .. }
+                if found == newer && supported == FORMAT_VERSION
         ),
         "{message}"
     );
-    assert!(message.contains("format version 2"), "{message}");
-    assert!(message.contains("format version 1"), "{message}");
+    assert!(
+        message.contains(&format!("format version {newer}")),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("format version {FORMAT_VERSION}")),
+        "{message}"
+    );
 }
 
 #[test]

@@ -71,19 +71,33 @@ pub fn line(observation: &Observation, total_steps: usize) -> Option<String> {
 }
 
 fn measurement_line(m: &Measurement) -> String {
+    let head = format!(
+        "{} event {} ({})",
+        seconds(m.t_start_ms),
+        m.number(),
+        m.action
+    );
+    let workers = format!("{} → {} workers", m.workers_before, m.workers_after);
+    if let (None, Some(by)) = (m.stabilization_ms, m.superseded_by) {
+        return format!(
+            "{head}: superseded by event {} before it stabilized, {workers}",
+            by + 1
+        );
+    }
+    if m.emptied() {
+        return format!(
+            "{head}: empty after {} (no worker left), {workers}",
+            ms_text(m.stabilization_ms)
+        );
+    }
     let balance = m
         .balance
         .map_or_else(|| "—".to_owned(), |b| format!("{b:.2}"));
     format!(
-        "{} event {} ({}): stable after {}, quiescent after {}, moved {:.1} %, balance {balance}, {} → {} workers",
-        seconds(m.t_start_ms),
-        m.event + 1,
-        m.action,
+        "{head}: stable after {}, quiescent after {}, moved {:.1} %, balance {balance}, {workers}",
         ms_text(m.stabilization_ms),
         ms_text(m.quiescence_ms),
         m.moved_percent,
-        m.workers_before,
-        m.workers_after,
     )
 }
 

@@ -7,6 +7,7 @@ mod locate;
 #[path = "validate.rs"]
 mod validate;
 
+use crate::text::plural;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -163,14 +164,6 @@ pub fn peak_workers(steps: &[Step]) -> usize {
         peak = peak.max(current);
     }
     peak
-}
-
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
 }
 
 /// `25 s`, `3 min 20 s`, `1 h 5 min`: whole seconds, the two largest units.

@@ -15,8 +15,10 @@ use crate::report::summary::Summary;
 pub use super::machine::Machine;
 
 /// The version of the format this build writes and the newest it reads. Bump it (and add a
-/// golden file under `recordings/golden/`) whenever a change breaks reading older files.
-pub const FORMAT_VERSION: u32 = 1;
+/// golden file under `recordings/golden/`) whenever a change breaks reading older files, or
+/// older builds reading newer files. Version 2: measurements record `superseded_by` and
+/// `leader_changed`, and the stored summary numbers events from 1 (version 1 files still load).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One run, as stored in a recording file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,13 +1,20 @@
 //! Comparing a run with a baseline recording, the criterion way: each metric has a direction
 //! (lower is better), and a change counts only when it exceeds the relative tolerance **and**
 //! the absolute floor, so tiny numbers do not flap. Verdicts per metric: improved, regressed,
-//! within noise. Runs of different setups are refused unless forced. Pure.
+//! within noise. Runs of different setups, and baselines without a summary (a run that did not
+//! finish), are refused unless forced. Pure.
+//!
+//! Events are compared like with like: matched by number and action, and only when they ended
+//! the same way (both stabilized, both emptied) and, where both recordings know it, both kept
+//! or both changed the leader. A leader change decides much of an event's time (a scale-down
+//! that stops the leader waits for a new election, one that keeps it does not), so two healthy
+//! runs that differ in it are not a regression; such events are listed as not compared.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::summary::{EventSummary, ProcessSummary, Verdict, human_ms, summarize};
+use super::summary::{EventOutcome, EventSummary, ProcessSummary, Verdict, human_ms, summarize};
 use crate::observation::ProcessKind;
 use crate::profile::{ByteSize, Profile, Thresholds, Tolerances};
 use crate::record::format::Recording;
@@ -182,24 +189,45 @@ pub fn setup_differences(current: &Profile, baseline: &Profile) -> Vec<String> {
     differences
 }
 
+/// Why `baseline` cannot serve as the baseline of a run of `current` (the profile about to
+/// run, or the run's own recorded profile), unless forced: setups that differ, or a baseline
+/// that has no summary (an autosave of a run that was killed or is still going). Checked before
+/// a run starts and again when it is compared.
+pub fn refusal(current: &Profile, baseline: &Recording, force: bool) -> Option<String> {
+    if force {
+        return None;
+    }
+    let run = &baseline.header.run_id;
+    if baseline.summary.is_none() {
+        return Some(format!(
+            "refusing baseline run {run}: it is incomplete (no summary: an autosave of a run \
+             that was killed or had not finished), so most of its events and peaks may be \
+             missing; record a complete run, or pass --force to compare with what it holds"
+        ));
+    }
+    let differences = setup_differences(current, &baseline.header.profile);
+    (!differences.is_empty()).then(|| {
+        format!(
+            "refusing to compare with baseline run {run}: the setups differ ({}); pass --force \
+             to compare anyway",
+            differences.join("; ")
+        )
+    })
+}
+
 /// Compare a run with a baseline recording, per metric: peak RSS, live heap and tasks per
-/// host; stabilization and quiescence per event (events matched by index and label). Refuses
-/// (`Err`) runs whose setups differ unless `force`.
+/// host; stabilization and quiescence per event (events matched by number and action, like
+/// with like: see the module notes). Refuses (`Err`) what [`refusal`] refuses unless `force`.
 pub fn compare(
     current: &Recording,
     baseline: &Recording,
     tolerances: &Tolerances,
     force: bool,
 ) -> Result<Comparison, String> {
-    let setup_differences = setup_differences(&current.header.profile, &baseline.header.profile);
-    if !setup_differences.is_empty() && !force {
-        return Err(format!(
-            "refusing to compare with baseline run {}: the setups differ ({}); force the \
-             comparison to compare anyway",
-            baseline.header.run_id,
-            setup_differences.join("; ")
-        ));
+    if let Some(refused) = refusal(&current.header.profile, baseline, force) {
+        return Err(refused);
     }
+    let setup_differences = setup_differences(&current.header.profile, &baseline.header.profile);
     // Figures only; the thresholds play no part in a comparison.
     let now = summarize(current, &Thresholds::default(), 0);
     let then = summarize(baseline, &Thresholds::default(), 0);
@@ -384,6 +412,10 @@ fn compare_events(
             ));
             continue;
         }
+        if let Some(why) = unlike(event, old) {
+            unmatched.push(format!("event {} ({}): {why}", event.event, event.label));
+            continue;
+        }
         let name = |what: &str| format!("{what} of event {} ({})", event.event, event.label);
         metrics.push(metric(
             name("stabilization"),
@@ -408,6 +440,43 @@ fn compare_events(
             "event {} ({}): only in the baseline",
             old.event, old.label
         ));
+    }
+}
+
+/// Why two events with the same number and action cannot be compared, if they cannot.
+fn unlike(now: &EventSummary, then: &EventSummary) -> Option<String> {
+    let (here, there) = (now.outcome(), then.outcome());
+    if here == EventOutcome::Superseded && there == EventOutcome::Superseded {
+        return Some("superseded in both runs (nothing to compare)".to_owned());
+    }
+    if here != there {
+        let said = |outcome: EventOutcome| match outcome {
+            EventOutcome::Stabilized => "stabilized",
+            EventOutcome::Emptied => "emptied",
+            EventOutcome::Superseded => "was superseded",
+            EventOutcome::NeverStabilized => "never stabilized",
+        };
+        // Never stabilizing where the other run did is a regression (or an improvement), not
+        // a cause: those are compared.
+        let judged = [EventOutcome::NeverStabilized, EventOutcome::Stabilized];
+        if !(judged.contains(&here) && judged.contains(&there)) {
+            return Some(format!(
+                "{} here, {} in the baseline",
+                said(here),
+                said(there)
+            ));
+        }
+    }
+    match (now.leader_changed, then.leader_changed) {
+        (Some(a), Some(b)) if a != b => {
+            let said = |changed: bool| if changed { "changed" } else { "kept" };
+            Some(format!(
+                "the leader {} here, {} in the baseline (different causes)",
+                said(a),
+                said(b)
+            ))
+        }
+        _ => None,
     }
 }
 

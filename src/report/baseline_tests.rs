@@ -26,7 +26,7 @@ fn run_with(rss_mib: u64, stab_ms: Option<u64>) -> Recording {
         0,
         stab_ms,
     )));
-    recording
+    fixtures::complete(recording)
 }
 
 #[test]
@@ -57,10 +57,10 @@ fn identical_runs_are_within_noise() {
             "peak RSS of host 0",
             "peak live heap of host 0",
             "peak tasks of host 0",
-            "stabilization of event 0 (scale→5)",
-            "quiescence of event 0 (scale→5)",
-            "stabilization of event 1 (kill leader)",
-            "quiescence of event 1 (kill leader)",
+            "stabilization of event 1 (scale→5)",
+            "quiescence of event 1 (scale→5)",
+            "stabilization of event 2 (kill leader)",
+            "quiescence of event 2 (kill leader)",
         ]
     );
 }
@@ -99,7 +99,7 @@ fn a_tiny_duration_below_the_floor_is_within_noise() {
         ..Tolerances::default()
     };
     let comparison = compare(&current, &baseline, &tolerances, false).expect("comparable");
-    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    let stab = verdict_of(&comparison, "stabilization of event 1 (scale→5)");
     assert_eq!(stab.verdict, MetricVerdict::WithinNoise);
 
     // 1 s → 2 s exceeds both the 50 % and the 200 ms floor.
@@ -110,7 +110,7 @@ fn a_tiny_duration_below_the_floor_is_within_noise() {
         false,
     )
     .expect("comparable");
-    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    let stab = verdict_of(&comparison, "stabilization of event 1 (scale→5)");
     assert_eq!(stab.verdict, MetricVerdict::Regressed);
     // 1 s → 1.4 s is beyond the floor but within 50 %.
     let comparison = compare(
@@ -120,7 +120,7 @@ fn a_tiny_duration_below_the_floor_is_within_noise() {
         false,
     )
     .expect("comparable");
-    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    let stab = verdict_of(&comparison, "stabilization of event 1 (scale→5)");
     assert_eq!(stab.verdict, MetricVerdict::WithinNoise);
 }
 
@@ -133,7 +133,7 @@ fn never_stabilizing_is_a_regression() {
         false,
     )
     .expect("comparable");
-    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    let stab = verdict_of(&comparison, "stabilization of event 1 (scale→5)");
     assert_eq!(stab.verdict, MetricVerdict::Regressed);
     assert_eq!(stab.current, None);
     assert_eq!(stab.change_percent, None);
@@ -144,7 +144,7 @@ fn never_stabilizing_is_a_regression() {
         false,
     )
     .expect("comparable");
-    let stab = verdict_of(&comparison, "stabilization of event 0 (scale→5)");
+    let stab = verdict_of(&comparison, "stabilization of event 1 (scale→5)");
     assert_eq!(stab.verdict, MetricVerdict::Improved);
 }
 
@@ -201,20 +201,21 @@ fn events_and_hosts_in_one_run_only_are_listed_not_compared() {
         t_ms: 9000,
         processes: vec![fixtures::host(1, 10, 1, 10, 1)],
     }));
+    let current = fixtures::complete(current);
     let comparison = compare(&current, &baseline, &Tolerances::default(), true).expect("forced");
     assert_eq!(
         comparison.unmatched,
         [
             "host 1: not in the baseline",
-            "event 1: restart nats here, kill leader in the baseline",
-            "event 2 (scale→1): not in the baseline",
+            "event 2: restart nats here, kill leader in the baseline",
+            "event 3 (scale→1): not in the baseline",
         ]
     );
     assert!(
         comparison
             .metrics
             .iter()
-            .all(|m| !m.metric.contains("event 1"))
+            .all(|m| !m.metric.contains("event 2"))
     );
 }
 
@@ -225,4 +226,118 @@ fn units_format_for_people() {
     assert_eq!(Unit::Millis.format(None), "never");
     assert_eq!(Unit::Count.format(Some(7)), "7");
     assert_eq!(Unit::Count.format(None), "-");
+}
+
+#[test]
+fn a_baseline_without_a_summary_is_refused_unless_forced() {
+    let current = fixtures::recording(45);
+    let mut partial = fixtures::recording(45);
+    partial.summary = None;
+    let err = compare(&current, &partial, &Tolerances::default(), false).expect_err("refused");
+    assert!(
+        err.contains("incomplete") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        refusal(&current.header.profile, &partial, false).as_deref(),
+        Some(err.as_str())
+    );
+    assert!(refusal(&current.header.profile, &partial, true).is_none());
+    let forced = compare(&current, &partial, &Tolerances::default(), true).expect("forced");
+    assert_eq!(forced.verdict(), Verdict::Pass);
+    // A setup mismatch names the way out too.
+    let mut other = fixtures::recording(45);
+    other.header.profile = fixtures::profile(500, 1);
+    let err = refusal(&current.header.profile, &other, false).expect("refused");
+    assert!(err.contains("--force"), "{err}");
+}
+
+/// The run with its kill-leader event marked as having changed the leader or not, and its
+/// scale event superseded or not.
+fn with_causes(leader_changed: Option<bool>, superseded: bool, stab_ms: u64) -> Recording {
+    let mut recording = fixtures::recording(45);
+    recording.measurements[1].leader_changed = leader_changed;
+    recording.measurements[1].stabilization_ms = Some(stab_ms);
+    if superseded {
+        recording.measurements[0].stabilization_ms = None;
+        recording.measurements[0].superseded_by = Some(1);
+    }
+    fixtures::complete(recording)
+}
+
+#[test]
+fn events_that_differ_in_cause_are_not_compared() {
+    // A new election makes the event five times slower: not a regression, another cause.
+    let comparison = compare(
+        &with_causes(Some(true), false, 1_100),
+        &with_causes(Some(false), false, 185),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    assert_eq!(comparison.verdict(), Verdict::Pass);
+    assert!(
+        comparison.unmatched.iter().any(|n| n
+            == "event 2 (kill leader): the leader changed here, kept in the baseline (different causes)"),
+        "{:?}",
+        comparison.unmatched
+    );
+    assert!(
+        comparison
+            .metrics
+            .iter()
+            .all(|m| !m.metric.contains("event 2"))
+    );
+    // Same cause: compared, and the slowdown regresses.
+    let comparison = compare(
+        &with_causes(Some(true), false, 5_000),
+        &with_causes(Some(true), false, 1_100),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    assert_eq!(
+        verdict_of(&comparison, "stabilization of event 2 (kill leader)").verdict,
+        MetricVerdict::Regressed
+    );
+    // Unknown in one recording (made before it was recorded): compared.
+    let comparison = compare(
+        &with_causes(Some(true), false, 1_100),
+        &with_causes(None, false, 1_100),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    assert!(
+        comparison.unmatched.is_empty(),
+        "{:?}",
+        comparison.unmatched
+    );
+}
+
+#[test]
+fn superseded_events_are_not_compared() {
+    let comparison = compare(
+        &with_causes(None, true, 1_000),
+        &with_causes(None, false, 1_000),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    assert_eq!(
+        comparison.unmatched,
+        ["event 1 (scale→5): was superseded here, stabilized in the baseline"]
+    );
+    assert_eq!(comparison.verdict(), Verdict::Pass);
+    let both = compare(
+        &with_causes(None, true, 1_000),
+        &with_causes(None, true, 1_000),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    assert_eq!(
+        both.unmatched,
+        ["event 1 (scale→5): superseded in both runs (nothing to compare)"]
+    );
 }

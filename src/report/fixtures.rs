@@ -146,6 +146,16 @@ pub fn recording(rss_mib: u64) -> Recording {
         t_ms: 8000,
         processes: vec![host(0, 41, 11, 130, 4)],
     }));
+    complete(recording)
+}
+
+/// The recording with its summary, as a run that ended writes it.
+pub fn complete(mut recording: Recording) -> Recording {
+    recording.summary = Some(crate::report::summarize(
+        &recording,
+        &recording.header.profile.thresholds.clone(),
+        0,
+    ));
     recording
 }
 

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::baseline::{Comparison, MetricComparison};
 use super::overall_verdict;
-use super::summary::{EventSummary, Failure, ProcessSummary, Summary, Verdict, human_ms};
+use super::summary::{
+    EventOutcome, EventSummary, Failure, ProcessSummary, Summary, Verdict, human_ms,
+};
 use crate::observation::ProcessKind;
 use crate::profile::ByteSize;
 
@@ -33,12 +35,25 @@ pub fn table(summary: &Summary, comparison: Option<&Comparison>) -> String {
             "balance",
             "first assignment",
             "workers",
+            "leader",
         ])];
         rows.extend(summary.events.iter().map(event_row));
         out.push_str(&columns(
             &rows,
-            &[true, false, true, true, true, true, true, true],
+            &[true, false, true, true, true, true, true, true, false],
         ));
+        let superseded = summary
+            .events
+            .iter()
+            .filter(|e| e.outcome() == EventOutcome::Superseded)
+            .count();
+        if superseded > 0 {
+            out.push_str(&format!(
+                "  superseded: the next action came before the event stabilized; no stabilization \
+                 limit applies ({superseded} event{})\n",
+                if superseded == 1 { "" } else { "s" }
+            ));
+        }
     }
     out.push('\n');
     if summary.processes.is_empty() {
@@ -145,14 +160,20 @@ fn event_row(event: &EventSummary) -> Vec<String> {
     vec![
         event.event.to_string(),
         event.label.clone(),
-        ms(event.stabilization_ms, "never"),
-        ms(event.quiescence_ms, "never"),
+        event.stabilization_text(),
+        ms(event.quiescence_ms, "-"),
         format!("{:.1}%", event.moved_percent),
         event
             .balance
             .map_or_else(|| "-".to_owned(), |b| format!("{b:.2}")),
         ms(event.first_assignment_max_ms, "-"),
         event.workers_after.to_string(),
+        match event.leader_changed {
+            Some(true) => "changed",
+            Some(false) => "kept",
+            None => "-",
+        }
+        .to_owned(),
     ]
 }
 
@@ -211,7 +232,7 @@ fn columns(rows: &[Vec<String>], right: &[bool]) -> String {
 }
 
 /// The JSON document's schema name; bumped when a field changes meaning or disappears.
-pub const JSON_SCHEMA: &str = "parti-top/summary/1";
+pub const JSON_SCHEMA: &str = "parti-top/summary/2";
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -221,12 +242,21 @@ struct JsonReport<'a> {
     thresholds_verdict: &'static str,
     duration_ms: u64,
     recording: Option<String>,
-    events: &'a [EventSummary],
+    events: Vec<JsonEvent<'a>>,
     processes: Vec<JsonProcess>,
     findings: usize,
     failures: Vec<JsonFailure<'a>>,
     dropped_observations: u64,
     comparison: Option<JsonComparison<'a>>,
+}
+
+/// An event with its outcome spelt out (`stabilized`, `emptied`, `superseded`,
+/// `never-stabilized`).
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    #[serde(flatten)]
+    event: &'a EventSummary,
+    outcome: &'static str,
 }
 
 #[derive(Serialize)]
@@ -287,7 +317,14 @@ pub fn json(
         thresholds_verdict: summary.verdict.name(),
         duration_ms: summary.duration_ms,
         recording: recording_path.map(|p| p.display().to_string()),
-        events: &summary.events,
+        events: summary
+            .events
+            .iter()
+            .map(|event| JsonEvent {
+                event,
+                outcome: event.outcome().name(),
+            })
+            .collect(),
         processes: summary.processes.iter().map(json_process).collect(),
         findings: summary.findings,
         failures: summary.failures.iter().map(json_failure).collect(),

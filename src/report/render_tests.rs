@@ -25,9 +25,9 @@ fn the_table_shows_events_processes_failures_and_the_verdict() {
     let text = table(&summary, None);
     let expected = "\
 events
-  #  action       stabilization  quiescence  moved  balance  first assignment  workers
-  0  scale→5               1.2s        1.7s  40.0%     1.25             450ms        5
-  1  kill leader             2s        2.5s  40.0%     1.25             450ms        5
+  #  action       stabilization  quiescence  moved  balance  first assignment  workers  leader
+  1  scale→5               1.2s        1.7s  40.0%     1.25             450ms        5  -
+  2  kill leader             2s        2.5s  40.0%     1.25             450ms        5  -
 
 processes
   process      peak RSS  peak heap  peak tasks  mean CPU  workers
@@ -46,7 +46,7 @@ fn failures_are_one_line_each_and_fail_the_verdict() {
     let text = table(&failing_summary(), None);
     assert!(
         text.contains(
-            "failures\n  peak RSS of host 0 is 300MiB, limit 128MiB\n  stabilization of event 1 \
+            "failures\n  peak RSS of host 0 is 300MiB, limit 128MiB\n  stabilization of event 2 \
              (kill leader) is 2s, limit 1.5s\n  number of findings is 1, limit 0\n"
         ),
         "{text}"
@@ -93,7 +93,9 @@ fn json_is_a_stable_document_with_integer_figures() {
         Some(Path::new("recordings/runs/x.ron")),
     );
     let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    assert_eq!(value["schema"], "parti-top/summary/1");
+    assert_eq!(value["schema"], "parti-top/summary/2");
+    assert_eq!(value["events"][0]["event"], 1);
+    assert_eq!(value["events"][0]["outcome"], "stabilized");
     assert_eq!(value["verdict"], "fail");
     assert_eq!(value["thresholds_verdict"], "fail");
     assert_eq!(value["duration_ms"], 8000);
@@ -164,14 +166,14 @@ fn junit_has_a_case_per_event_host_and_the_invariants() {
     );
     assert!(
         xml.contains(
-            "<testcase classname=\"smoke.events\" name=\"event 0 (scale→5)\" time=\"1.200\"/>"
+            "<testcase classname=\"smoke.events\" name=\"event 1 (scale→5)\" time=\"1.200\"/>"
         ),
         "{xml}"
     );
     assert!(
         xml.contains(
-            "<testcase classname=\"smoke.events\" name=\"event 1 (kill leader)\" time=\"2.000\">\n      \
-             <failure type=\"threshold\" message=\"stabilization of event 1 (kill leader) is 2s, limit 1.5s\">"
+            "<testcase classname=\"smoke.events\" name=\"event 2 (kill leader)\" time=\"2.000\">\n      \
+             <failure type=\"threshold\" message=\"stabilization of event 2 (kill leader) is 2s, limit 1.5s\">"
         ),
         "{xml}"
     );

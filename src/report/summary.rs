@@ -69,10 +69,37 @@ pub struct Summary {
     pub dropped_observations: u64,
 }
 
+/// How an event ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventOutcome {
+    /// Every running worker Stable, every partition owned once, the newest version applied.
+    Stabilized,
+    /// No worker was left running; the stabilization time is the time until the last ended.
+    Emptied,
+    /// The next action arrived before it stabilized (docs/profiles.md): no limit applies.
+    Superseded,
+    /// The run ended before it stabilized.
+    NeverStabilized,
+}
+
+impl EventOutcome {
+    /// `stabilized`, `emptied`, `superseded`, `never-stabilized`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventOutcome::Stabilized => "stabilized",
+            EventOutcome::Emptied => "emptied",
+            EventOutcome::Superseded => "superseded",
+            EventOutcome::NeverStabilized => "never-stabilized",
+        }
+    }
+}
+
 /// The figures of one event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSummary {
+    /// The event's number, counted from 1 as everywhere people read it.
     pub event: usize,
     /// [`crate::action::Action::label`] of the action that opened the event.
     pub label: String,
@@ -87,6 +114,34 @@ pub struct EventSummary {
     /// The slowest new worker's time to first assignment.
     pub first_assignment_max_ms: Option<u64>,
     pub workers_after: usize,
+    /// The number of the event that superseded this one before it stabilized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<usize>,
+    /// Whether the leader changed during the event (`None`: not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_changed: Option<bool>,
+}
+
+impl EventSummary {
+    /// How the event ended.
+    pub fn outcome(&self) -> EventOutcome {
+        match (self.stabilization_ms, self.superseded_by) {
+            (Some(_), _) if self.workers_after == 0 => EventOutcome::Emptied,
+            (Some(_), _) => EventOutcome::Stabilized,
+            (None, Some(_)) => EventOutcome::Superseded,
+            (None, None) => EventOutcome::NeverStabilized,
+        }
+    }
+
+    /// The stabilization column: `1.2s`, `empty after 450ms`, `superseded by 3`, `never`.
+    pub fn stabilization_text(&self) -> String {
+        match (self.outcome(), self.stabilization_ms, self.superseded_by) {
+            (EventOutcome::Emptied, Some(ms), _) => format!("empty after {}", human_ms(ms)),
+            (_, Some(ms), _) => human_ms(ms),
+            (_, None, Some(by)) => format!("superseded by {by}"),
+            (_, None, None) => "never".to_owned(),
+        }
+    }
 }
 
 /// The peaks of one measured process.
@@ -130,7 +185,9 @@ impl fmt::Display for Failure {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Subject {
     Host(u32),
+    /// An event, by its number (from 1).
     Event(usize),
+    /// A profile step, by its number (from 1).
     Step(usize),
     Findings,
     Other,
@@ -180,7 +237,7 @@ pub fn human_ms(ms: u64) -> String {
 /// The figures of one event.
 pub fn event_summary(measurement: &Measurement) -> EventSummary {
     EventSummary {
-        event: measurement.event,
+        event: measurement.number(),
         label: measurement.action.label(),
         t_start_ms: measurement.t_start_ms,
         stabilization_ms: measurement.stabilization_ms,
@@ -193,6 +250,8 @@ pub fn event_summary(measurement: &Measurement) -> EventSummary {
             .map(|f| f.after_ms)
             .max(),
         workers_after: measurement.workers_after,
+        superseded_by: measurement.superseded_by.map(|index| index + 1),
+        leader_changed: measurement.leader_changed,
     }
 }
 
@@ -240,8 +299,9 @@ pub fn process_summaries(recording: &Recording) -> Vec<ProcessSummary> {
 /// Figures from a (possibly partial) recording, checked against the thresholds.
 ///
 /// Threshold rules: peak RSS, live heap and tasks apply to each host process (never to
-/// nats-server or parti-top itself); the stabilization limit applies to every event, and an
-/// event that never stabilized fails it; more findings than `max_findings` (0 when unset)
+/// nats-server or parti-top itself); the stabilization limit applies to every event that was
+/// not superseded (an emptied event's time to empty counts), and an event that the end of the
+/// run closed before it stabilized fails it; more findings than `max_findings` (0 when unset)
 /// fail; a profile step that failed fails. The verdict is `Fail` iff anything failed.
 pub fn summarize(
     recording: &Recording,
@@ -293,10 +353,13 @@ pub fn summarize(
     if let Some(limit) = thresholds.stabilization {
         let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
         for event in &events {
+            if event.outcome() == EventOutcome::Superseded {
+                continue;
+            }
             let actual = match event.stabilization_ms {
                 Some(ms) if ms <= limit_ms => continue,
                 Some(ms) => human_ms(ms),
-                None => "never stabilized".to_owned(),
+                None => "not reached before the run ended".to_owned(),
             };
             failures.push(Failure {
                 what: format!("{STABILIZATION_PREFIX}{} ({})", event.event, event.label),
@@ -321,7 +384,7 @@ pub fn summarize(
             && let StepStatus::Failed(reason) = &step.status
         {
             failures.push(Failure {
-                what: format!("{STEP_PREFIX}{} ({})", step.index, step.label),
+                what: format!("{STEP_PREFIX}{} ({})", step.number(), step.label),
                 limit: String::new(),
                 actual: format!("failed: {reason}"),
             });

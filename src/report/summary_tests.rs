@@ -104,11 +104,12 @@ fn slow_and_never_stable_events_fail_the_stabilization_limit() {
     assert_eq!(
         lines,
         [
-            "stabilization of event 1 (kill leader) is 2s, limit 1.5s",
-            "stabilization of event 2 (restart nats) is never stabilized, limit 1.5s"
+            "stabilization of event 2 (kill leader) is 2s, limit 1.5s",
+            "stabilization of event 3 (restart nats) is not reached before the run ended, \
+             limit 1.5s"
         ]
     );
-    assert_eq!(summary.failures[0].subject(), Subject::Event(1));
+    assert_eq!(summary.failures[0].subject(), Subject::Event(2));
     assert_eq!(summary.verdict, Verdict::Fail);
 }
 
@@ -144,9 +145,9 @@ fn a_failed_step_fails_the_run() {
     assert_eq!(summary.verdict, Verdict::Fail);
     assert_eq!(
         summary.failures[0].to_string(),
-        "step 3 (wait stable (≤30s)) failed: not stable after 30s"
+        "step 4 (wait stable (≤30s)) failed: not stable after 30s"
     );
-    assert_eq!(summary.failures[0].subject(), Subject::Step(3));
+    assert_eq!(summary.failures[0].subject(), Subject::Step(4));
     assert_eq!(summary.duration_ms, 40_000);
 }
 
@@ -185,4 +186,44 @@ fn verdicts_combine_and_map_to_exit_codes() {
         actual: "3".into(),
     };
     assert_eq!(other.subject(), Subject::Other);
+}
+
+#[test]
+fn superseded_events_are_shown_but_kept_out_of_the_stabilization_limit() {
+    let mut recording = fixtures::recording(45);
+    // A scale the next action superseded before it stabilized, then one that stabilized.
+    let mut superseded = fixtures::measurement(2, Action::ScaleTo(10), 9000, None);
+    superseded.superseded_by = Some(3);
+    recording.push(Observation::Measurement(superseded));
+    recording.push(Observation::Measurement(fixtures::measurement(
+        3,
+        Action::ScaleTo(12),
+        9500,
+        Some(900),
+    )));
+    let thresholds = Thresholds {
+        stabilization: Some(Duration::from_millis(2500)),
+        ..Thresholds::default()
+    };
+    let summary = summarize(&recording, &thresholds, 0);
+    assert_eq!(summary.verdict, Verdict::Pass, "{:?}", summary.failures);
+    let event = &summary.events[2];
+    assert_eq!(event.event, 3);
+    assert_eq!(event.superseded_by, Some(4));
+    assert_eq!(event.outcome(), EventOutcome::Superseded);
+    assert_eq!(event.stabilization_text(), "superseded by 4");
+    // The same event closed by the end of the run fails.
+    recording.measurements[2].superseded_by = None;
+    let summary = summarize(&recording, &thresholds, 0);
+    assert_eq!(summary.verdict, Verdict::Fail);
+    assert_eq!(summary.events[2].outcome(), EventOutcome::NeverStabilized);
+}
+
+#[test]
+fn an_emptied_event_reads_as_such() {
+    let mut m = fixtures::measurement(0, Action::ScaleTo(0), 0, Some(450));
+    m.workers_after = 0;
+    let event = event_summary(&m);
+    assert_eq!(event.outcome(), EventOutcome::Emptied);
+    assert_eq!(event.stabilization_text(), "empty after 450ms");
 }

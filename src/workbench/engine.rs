@@ -221,16 +221,22 @@ pub async fn run(
             match output {
                 Output::Measurement(m) => {
                     measurements += 1;
-                    match m.stabilization_ms {
-                        Some(ms) => tracing::info!(
-                            "event #{} ({}): stable after {ms} ms, {} workers",
-                            m.event,
+                    match (m.stabilization_ms, m.superseded_by) {
+                        (Some(ms), _) => tracing::info!(
+                            "event {} ({}): stable after {ms} ms, {}",
+                            m.number(),
                             m.action,
-                            m.workers_after
+                            crate::text::plural(m.workers_after as u64, "worker")
                         ),
-                        None => tracing::info!(
-                            "event #{} ({}): closed before it stabilized",
-                            m.event,
+                        (None, Some(by)) => tracing::info!(
+                            "event {} ({}): superseded by event {} before it stabilized",
+                            m.number(),
+                            m.action,
+                            by + 1
+                        ),
+                        (None, None) => tracing::info!(
+                            "event {} ({}): the run ended before it stabilized",
+                            m.number(),
                             m.action
                         ),
                     }

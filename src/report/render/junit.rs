@@ -1,6 +1,6 @@
 //! JUnit XML for CI systems: one test suite per run, one test case per event, per host, for the
 //! invariants and per failed step; threshold failures become `<failure>` elements of the case
-//! they are about.
+//! they are about. A superseded event is a `<skipped>` case: no stabilization limit applies.
 
 use std::fmt::Write;
 
@@ -12,6 +12,8 @@ struct Case<'a> {
     name: String,
     time_ms: Option<u64>,
     failures: Vec<&'a Failure>,
+    /// Why the case was not judged.
+    skipped: Option<String>,
 }
 
 /// JUnit XML of a run: test suite `profile_name`, one test case per event (its time is the
@@ -24,16 +26,23 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
         name,
         time_ms,
         failures: Vec::new(),
+        skipped: None,
     };
     for event in &summary.events {
-        cases.push((
-            Some(Subject::Event(event.event)),
-            case(
-                "events",
-                format!("event {} ({})", event.event, event.label),
-                event.stabilization_ms,
-            ),
-        ));
+        let mut event_case = case(
+            "events",
+            format!("event {} ({})", event.event, event.label),
+            event.stabilization_ms,
+        );
+        if let Some(by) = event
+            .superseded_by
+            .filter(|_| event.stabilization_ms.is_none())
+        {
+            event_case.skipped = Some(format!(
+                "superseded by event {by} before it stabilized; no stabilization limit applies"
+            ));
+        }
+        cases.push((Some(Subject::Event(event.event)), event_case));
     }
     for process in &summary.processes {
         if let ProcessKind::Host(host) = process.process {
@@ -65,6 +74,7 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
     }
 
     let failed = cases.iter().filter(|(_, c)| !c.failures.is_empty()).count();
+    let skipped = cases.iter().filter(|(_, c)| c.skipped.is_some()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let _ = writeln!(
@@ -75,7 +85,7 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" skipped=\"0\" time=\"{}\">",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\">",
         escape(profile_name),
         cases.len(),
         seconds(summary.duration_ms)
@@ -107,11 +117,14 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
             escape(&case.classname),
             escape(&case.name)
         );
-        if case.failures.is_empty() {
+        if case.failures.is_empty() && case.skipped.is_none() {
             let _ = writeln!(out, "{open}/>");
             continue;
         }
         let _ = writeln!(out, "{open}>");
+        if let Some(reason) = &case.skipped {
+            let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape(reason));
+        }
         for failure in &case.failures {
             let message = escape(&failure.to_string());
             let _ = writeln!(
