@@ -42,7 +42,8 @@ pub struct RunArgs {
     /// Compare with this recording (overrides the profile's baseline).
     #[arg(long, value_name = "R.ron")]
     pub baseline: Option<PathBuf>,
-    /// Compare with a baseline even if the setups differ.
+    /// Compare with a baseline even if the setups differ or it is incomplete, and overwrite
+    /// an existing --record file.
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]

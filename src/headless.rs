@@ -10,12 +10,14 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{error, info};
 
+use crate::action::ActionSource;
 use crate::error::AppError;
 use crate::nats::client::ClientAuth;
+use crate::preflight::{self, Existing};
 use crate::profile::{self, Profile};
-use crate::record::format::{Header, RunMode};
+use crate::record::format::{Header, Recording, RunMode};
 use crate::record::recorder::Recorder;
 use crate::report::{baseline, render, summary};
 use crate::scenario::{self, Outcome};
@@ -64,14 +66,105 @@ fn resolve_baseline(
     })
 }
 
+/// Where new recordings go when `--record` is not given.
+pub const RUNS_DIR: &str = "recordings/runs";
+
+/// What [`prepare`] checked and loaded before the run.
+pub struct Prepared {
+    pub profile: Profile,
+    pub baseline: Option<Recording>,
+}
+
+/// Everything that can be checked before a headless run, checked before anything starts
+/// (DESIGN.md §6): the profile, the output paths, the baseline and the process limits.
+pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
+    let profile = profile::load(&options.profile).map_err(AppError::could_not_run)?;
+    let existing = if options.force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    match &options.record {
+        Some(path) => preflight::output_file("--record", path, existing),
+        None => preflight::writable_dir(Path::new(RUNS_DIR))
+            .map_err(|why| format!("cannot record the run under {RUNS_DIR}: {why}; give --record")),
+    }
+    .map_err(AppError::could_not_run)?;
+    if let Some(junit) = &options.junit {
+        // A report CI writes on every run: replacing it is expected.
+        preflight::output_file("--junit", junit, Existing::Replace)
+            .map_err(AppError::could_not_run)?;
+    }
+    let baseline = resolve_baseline(options.baseline.as_deref(), &profile, &options.profile)
+        .map(|path| preflight::baseline(&path, &profile, options.force))
+        .transpose()
+        .map_err(AppError::could_not_run)?;
+    let managed =
+        options.server_url.is_none() && profile.nats == crate::profile::NatsSetup::Managed;
+    preflight::check_capacity(&profile, managed, &crate::limits::capacity())
+        .map_err(AppError::could_not_run)?;
+    Ok(Prepared { profile, baseline })
+}
+
+/// How the steps ended.
+enum Ended {
+    Outcome(Outcome),
+    /// A signal arrived; the scenario was cancelled.
+    Interrupted(&'static str),
+    /// nats-server died without a step asking for it; the scenario was cancelled.
+    NatsLost(String),
+}
+
+/// Run the profile's steps `repeats` times on the workbench until done, a signal, or the loss
+/// of nats-server.
+async fn run_steps(workbench: &Workbench, profile: &Profile, signals: &mut Signals) -> Ended {
+    let cancel = CancellationToken::new();
+    let mut state = workbench.state();
+    let mut outcome = Outcome::Completed;
+    for repeat in 0..profile.repeats {
+        let first = repeat as usize * profile.steps.len();
+        let steps = async {
+            if repeat > 0 {
+                // Each repeat starts from an empty cluster.
+                let source = ActionSource::Profile { step: first };
+                if let Err(reason) = workbench
+                    .empty(source, std::time::Duration::from_secs(60))
+                    .await
+                {
+                    return Outcome::StepFailed {
+                        index: first,
+                        label: "empty the cluster before the next repeat".to_owned(),
+                        reason,
+                    };
+                }
+            }
+            scenario::run(workbench, &profile.steps, first, &cancel).await
+        };
+        tokio::pin!(steps);
+        outcome = tokio::select! {
+            outcome = &mut steps => outcome,
+            signal = signals.next() => {
+                cancel.cancel();
+                let _ = steps.await;
+                return Ended::Interrupted(signal);
+            }
+            lost = state.wait_for(|s| s.nats_lost.is_some()) => {
+                let why = lost.ok().and_then(|s| s.nats_lost.clone()).unwrap_or_default();
+                cancel.cancel();
+                let _ = steps.await;
+                return Ended::NatsLost(why);
+            }
+        };
+        if outcome != Outcome::Completed {
+            break;
+        }
+    }
+    Ended::Outcome(outcome)
+}
+
 /// Run a profile headless.
 pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
-    let profile = profile::load(&options.profile).map_err(AppError::could_not_run)?;
-    let baseline_path = resolve_baseline(options.baseline.as_deref(), &profile, &options.profile);
-    let baseline = match &baseline_path {
-        Some(path) => Some(crate::record::io::load(path).map_err(AppError::could_not_run)?),
-        None => None,
-    };
+    let Prepared { profile, baseline } = prepare(&options)?;
     let mut signals = Signals::new().map_err(AppError::could_not_run)?;
     let workbench_options = WorkbenchOptions {
         nats_server: options.nats_server.clone(),
@@ -107,42 +200,20 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
         path.display()
     );
 
-    let cancel = CancellationToken::new();
-    let mut outcome = Outcome::Completed;
-    let mut interrupted = None;
-    for repeat in 0..profile.repeats {
-        if repeat > 0 {
-            // Each repeat starts from an empty cluster.
-            let reset = [
-                profile::Step::ScaleTo(0),
-                profile::Step::WaitStable {
-                    timeout: std::time::Duration::from_secs(60),
-                },
-            ];
-            let _ = scenario::run(&workbench, &reset, usize::MAX / 2, &cancel).await;
-        }
-        let first = repeat as usize * profile.steps.len();
-        let steps = scenario::run(&workbench, &profile.steps, first, &cancel);
-        tokio::pin!(steps);
-        outcome = tokio::select! {
-            outcome = &mut steps => outcome,
-            signal = signals.next() => {
-                interrupted = Some(signal);
-                cancel.cancel();
-                steps.await
-            }
-        };
-        if outcome != Outcome::Completed {
-            break;
-        }
+    let ended = run_steps(&workbench, &profile, &mut signals).await;
+    if let Ended::NatsLost(why) = &ended {
+        error!("{why}, and no step asked for it: stopping the run");
     }
     workbench.shutdown().await;
     printer.finish().await;
     let thresholds = profile.thresholds.clone();
-    let (path, recording) = recorder
-        .finish(move |recording, dropped| summary::summarize(recording, &thresholds, dropped))
+    let finished = recorder
+        .finish_keeping(move |recording, dropped| {
+            summary::summarize(recording, &thresholds, dropped)
+        })
         .await
         .map_err(AppError::could_not_run)?;
+    let recording = &finished.recording;
     let Some(summary) = recording.summary.clone() else {
         return Err(AppError::could_not_run("the recording has no summary"));
     };
@@ -154,32 +225,50 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
                 .map(|b| b.tolerances.clone())
                 .unwrap_or_default();
             Some(
-                baseline::compare(&recording, baseline, &tolerances, options.force)
+                baseline::compare(recording, baseline, &tolerances, options.force)
                     .map_err(AppError::CouldNotRun)?,
             )
         }
         None => None,
     };
-    if let Some(junit) = &options.junit {
-        std::fs::write(junit, render::junit(&summary, &profile.name)).map_err(|err| {
-            AppError::could_not_run(format!("cannot write {}: {err}", junit.display()))
-        })?;
-    }
+    // The summary first: an output that cannot be written must not take it with it.
     let table = render::table(&summary, comparison.as_ref());
+    let saved_path = finished.saved.is_ok().then_some(path.as_path());
     if options.json {
         eprintln!("{table}");
         println!(
             "{}",
-            render::json(&summary, comparison.as_ref(), Some(&path))
+            render::json(&summary, comparison.as_ref(), saved_path)
         );
     } else {
         println!("{table}");
     }
-    eprintln!("parti-top: recording written to {}", path.display());
-    if let Some(signal) = interrupted {
-        return Err(AppError::could_not_run(format!(
-            "interrupted by {signal}; partial recording kept"
-        )));
+    let mut not_written = Vec::new();
+    match &finished.saved {
+        Ok(()) => eprintln!("parti-top: recording written to {}", path.display()),
+        Err(err) => not_written.push(format!("the recording was not written: {err}")),
+    }
+    if let Some(junit) = &options.junit
+        && let Err(err) = std::fs::write(junit, render::junit(&summary, &profile.name))
+    {
+        not_written.push(format!("cannot write {}: {err}", junit.display()));
+    }
+    let outcome = match ended {
+        Ended::Outcome(outcome) => outcome,
+        Ended::Interrupted(signal) => {
+            return Err(AppError::could_not_run(format!(
+                "interrupted by {signal}; partial recording kept"
+            )));
+        }
+        Ended::NatsLost(why) => {
+            return Err(AppError::could_not_run(format!(
+                "infrastructure failure: {why}, and no step asked for it; the run could not \
+                 complete"
+            )));
+        }
+    };
+    if !not_written.is_empty() {
+        return Err(AppError::could_not_run(not_written.join("; ")));
     }
     let regressed = comparison
         .as_ref()

@@ -57,16 +57,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await
         }
-        None => {
-            parti_top::tui::run::run(parti_top::tui::run::TuiOptions {
-                profile: cli.run.profile.clone(),
-                record: cli.run.record.clone(),
-                nats_server: cli.run.connection.nats_server.clone(),
-                server_url: cli.run.connection.server.clone(),
-                auth: cli.run.connection.auth(),
-            })
-            .await
-        }
+        None => commands::dashboard::run(cli.run).await,
     }
 }
 

@@ -53,6 +53,11 @@ pub enum Input<'a> {
         how: String,
         expected: bool,
     },
+    /// The managed nats-server died; `expected` when an action (a restart) asked for it.
+    NatsGone {
+        how: String,
+        expected: bool,
+    },
     /// An action was carried out; the cluster should end up with `expected_live` workers.
     Action {
         action: Action,
@@ -92,7 +97,10 @@ struct OpenEvent {
     /// For a freezing fault: whether it has cleared, and which workers have written a heartbeat
     /// since.
     fault: Option<FaultProgress>,
-    /// Whether the `leader` key changed (deleted, or naming another worker) since the start.
+    /// The leader when the event opened (from KV).
+    leader_at_start: Option<String>,
+    /// Whether that leader lost the `leader` key (deleted, or naming another worker) during
+    /// the event. A first election, with no leader before, is no change.
     leader_changed: bool,
 }
 
@@ -260,6 +268,16 @@ impl Measure {
                 }
                 self.model.host_gone(host, &how)
             }
+            Input::NatsGone { how, expected } => {
+                if !expected {
+                    out.push(self.finding(
+                        t_ms,
+                        Check::Infrastructure,
+                        format!("{how}, and no step or key asked for it"),
+                    ));
+                }
+                Vec::new()
+            }
             Input::Action {
                 action,
                 expected_live,
@@ -387,6 +405,7 @@ impl Measure {
             first_assignments: Vec::new(),
             versions_published: 0,
             last_version_at_ms: None,
+            leader_at_start: self.model.leader().map(str::to_owned),
             leader_changed: false,
         });
         self.next_event += 1;
@@ -452,9 +471,10 @@ impl Measure {
         if change.role != model::BucketRole::Election {
             return self.model.apply_kv(change);
         }
-        let before = self.model.leader().map(str::to_owned);
         let notes = self.model.apply_kv(change);
-        open.leader_changed |= self.model.leader() != before.as_deref();
+        if let Some(leader) = &open.leader_at_start {
+            open.leader_changed |= self.model.leader() != Some(leader.as_str());
+        }
         notes
     }
 

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::action::{Action, ActionSource};
 use crate::control::{Bootstrap, HostCommand, HostReply, HostSpec, Subjects};
 use crate::error::AppError;
 use crate::measure::{Measure, Settings};
@@ -246,6 +247,7 @@ impl Workbench {
             profile.sample_interval,
             clock.started,
             workbench.observations.clone(),
+            workbench.engine.clone(),
             workbench.cancel.clone(),
         ));
         info!(
@@ -354,8 +356,26 @@ impl Workbench {
     }
 
     /// Wait until at least `actions` actions have been processed and the last event is
-    /// complete: stable, then quiet for the quiet period. Returns why not on timeout.
+    /// complete: stable, then quiet for the quiet period. Returns why not on timeout. A
+    /// cluster with no worker is never stable: waiting on one fails.
     pub async fn wait_stable(&self, actions: usize, timeout: Duration) -> Result<(), String> {
+        self.wait_quiet(actions, timeout).await?;
+        if self.state.borrow().workers.is_empty() {
+            return Err(crate::measure::EMPTY_REASON.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Stop every worker gracefully and wait until none runs and the event has closed (between
+    /// the repeats of a profile).
+    pub async fn empty(&self, source: ActionSource, timeout: Duration) -> Result<(), String> {
+        let seq = self.act(Action::ScaleTo(0), source).await?;
+        self.wait_quiet(seq, timeout).await
+    }
+
+    /// Wait until at least `actions` actions have been processed and the last event has
+    /// closed after stabilizing (or emptying) and staying quiet.
+    async fn wait_quiet(&self, actions: usize, timeout: Duration) -> Result<(), String> {
         let mut state = self.state.clone();
         let waited =
             tokio::time::timeout(timeout, state.wait_for(|s| s.actions >= actions && s.quiet))
@@ -376,8 +396,15 @@ impl Workbench {
         }
     }
 
+    /// Why the managed nats-server is down when nothing asked for it, if it is.
+    pub fn nats_lost(&self) -> Option<String> {
+        self.state.borrow().nats_lost.clone()
+    }
+
     /// Close the open event and stop every worker gracefully (waits for an action in progress
-    /// first). The hosts and nats-server keep running. A second call does nothing.
+    /// first). The hosts and nats-server keep running. A second call does nothing. With
+    /// nats-server lost no worker can stop gracefully (nor hear the command): the hosts stop
+    /// them when they are stopped.
     pub async fn stop_workers(&self) {
         let mut mutable = self.mutable.lock().await;
         if std::mem::replace(&mut mutable.workers_stopped, true) {
@@ -387,6 +414,10 @@ impl Workbench {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         if self.engine.send(EngineInput::Finish(done_tx)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        }
+        if let Some(lost) = self.nats_lost() {
+            warn!("{lost}: not waiting for a graceful stop of the workers");
+            return;
         }
         for host in live_hosts(&mutable.hosts) {
             let count = self
@@ -429,8 +460,10 @@ impl Workbench {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             expected.extend(0..u32::try_from(mutable.hosts.len()).unwrap_or(0));
         }
-        for host in live_hosts(&mutable.hosts) {
-            let _ = self.command(host, &HostCommand::Shutdown).await;
+        if self.nats_lost().is_none() {
+            for host in live_hosts(&mutable.hosts) {
+                let _ = self.command(host, &HostCommand::Shutdown).await;
+            }
         }
         for host in &mut mutable.hosts {
             host.stop(Duration::from_secs(10)).await;

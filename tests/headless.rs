@@ -82,7 +82,7 @@ fn run_passing(name: &str, hosts: u32, steps: &str) -> Recording {
 #[test]
 fn scaling_up_and_down_to_zero_measures_every_event_with_no_findings() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let steps = r#"ScaleTo(10), WaitStable(timeout: "30s"), ScaleTo(3), WaitStable(timeout: "30s"), ScaleTo(0), WaitStable(timeout: "30s")"#;
+    let steps = r#"ScaleTo(10), WaitStable(timeout: "30s"), ScaleTo(3), WaitStable(timeout: "30s"), ScaleTo(0), Hold("3s")"#;
     let profile = write_profile(
         dir.path(),
         "updown",
@@ -119,6 +119,12 @@ fn scaling_up_and_down_to_zero_measures_every_event_with_no_findings() {
         .map(|m| m.workers_after)
         .collect();
     assert_eq!(after, vec![10, 3, 0]);
+    // The scale to zero is measured until the last worker ended: emptied, never "stable".
+    assert!(
+        recording.measurements[2].emptied(),
+        "{:?}",
+        recording.measurements[2]
+    );
     assert!(
         recording
             .samples

@@ -651,7 +651,12 @@ fn a_mark_closes_nothing() {
 fn an_event_records_whether_the_leader_changed_during_it() {
     let (mut m, _) = two_stable_workers();
     m.input(400, Input::Kv(&leader_kv(Some("worker-0:1"))));
-    m.input(2_500, Input::Tick);
+    let out = m.input(2_500, Input::Tick);
+    assert_eq!(
+        measurements(&out)[0].leader_changed,
+        Some(false),
+        "a first election is no change"
+    );
     // A scale-up that keeps the leader.
     act(&mut m, 3_000, Action::ScaleTo(2), 2);
     m.input(3_100, Input::Kv(&leader_kv(Some("worker-0:1"))));

@@ -67,7 +67,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
         .into_iter()
         .map(|problem| {
             let position = root.as_ref().map(|root| root.locate(&problem.anchor));
-            (position, format!("{}: {}", problem.field, problem.message))
+            (
+                position,
+                format!("{}: {}", shown_field(&problem.field), problem.message),
+            )
         })
         .collect();
     // Text order, like a compiler; problems without a position keep the schema order.
@@ -164,6 +167,23 @@ pub fn peak_workers(steps: &[Step]) -> usize {
         peak = peak.max(current);
     }
     peak
+}
+
+/// A field path as people read it: a step is `step 3` (counted from 1, as progress lines and
+/// reports count it), not the list index `steps[2]`.
+pub fn shown_field(field: &str) -> String {
+    if let Some(rest) = field.strip_prefix("steps[")
+        && let Some((index, after)) = rest.split_once(']')
+        && let Ok(index) = index.parse::<usize>()
+    {
+        let after = after.strip_prefix('.').unwrap_or(after);
+        return if after.is_empty() {
+            format!("step {}", index + 1)
+        } else {
+            format!("step {} {after}", index + 1)
+        };
+    }
+    field.to_owned()
 }
 
 /// `25 s`, `3 min 20 s`, `1 h 5 min`: whole seconds, the two largest units.
@@ -308,7 +328,7 @@ mod tests {
             vec![
                 "p.ron:2:11: name: must not be empty",
                 "p.ron:3:45: cluster.hosts: 0 is outside the allowed range 1–64",
-                "p.ron:4:13: steps[0]: Hold(\"0s\"): duration must be greater than 0",
+                "p.ron:4:13: step 1: Hold(\"0s\"): duration must be greater than 0",
             ]
         );
     }

@@ -367,6 +367,15 @@ impl Rules {
                     }
                 }
                 Step::WaitStable { timeout } => {
+                    if high == 0 {
+                        self.report(
+                            &field,
+                            format!(
+                                "{shown}: no worker runs here, and a cluster with none is never \
+                                 stable (let the workers stop with Hold instead)"
+                            ),
+                        );
+                    }
                     if timeout.is_zero() {
                         self.report_at(
                             &field,
@@ -450,7 +459,7 @@ impl Rules {
         } else if let Some(Some(by)) = killed.get(host as usize) {
             self.report(
                 field,
-                format!("{shown}: host {host} was killed by steps[{by}]"),
+                format!("{shown}: host {host} was killed by step {}", by + 1),
             );
         }
     }

@@ -277,14 +277,14 @@ fn scaling_beyond_the_worker_id_pool_is_refused() {
     assert_problems(
         &steps(&["ScaleTo(101)"]),
         &[
-            "t.ron:8:9: steps[0]: ScaleTo(101) needs 101 workers, but the worker ID range \
+            "t.ron:8:9: step 1: ScaleTo(101) needs 101 workers, but the worker ID range \
            worker-0…worker-99 has only 100 IDs (raise cluster.worker_id_max)",
         ],
     );
     assert_problems(
         &steps(&["ScaleTo(3)", "AddWorkers(97)", "AddWorkers(1)"]),
         &[
-            "t.ron:10:9: steps[2]: AddWorkers(1) brings the cluster to 101 workers, but the \
+            "t.ron:10:9: step 3: AddWorkers(1) brings the cluster to 101 workers, but the \
            worker ID range worker-0…worker-99 has only 100 IDs (raise cluster.worker_id_max)",
         ],
     );
@@ -307,7 +307,7 @@ fn kills_free_room_in_the_pool() {
     assert_problems(
         &small(&["ScaleTo(5)", "StopWorker(Any)", "AddWorkers(2)"]),
         &[
-            "t.ron:11:9: steps[2]: AddWorkers(2) brings the cluster to 6 workers, but the worker \
+            "t.ron:11:9: step 3: AddWorkers(2) brings the cluster to 6 workers, but the worker \
            ID range worker-1…worker-5 has only 5 IDs (raise cluster.worker_id_max)",
         ],
     );
@@ -317,13 +317,13 @@ fn kills_free_room_in_the_pool() {
 fn removing_more_workers_than_run_is_refused() {
     assert_problems(
         &steps(&["ScaleTo(3)", "RemoveWorkers(4)"]),
-        &["t.ron:9:9: steps[1]: RemoveWorkers(4) removes more workers than run here (at most 3)"],
+        &["t.ron:9:9: step 2: RemoveWorkers(4) removes more workers than run here (at most 3)"],
     );
     assert_problems(
         &steps(&["ScaleTo(3)", "RemoveWorkers(0)", "AddWorkers(0)"]),
         &[
-            "t.ron:9:9: steps[1]: RemoveWorkers(0) removes no workers",
-            "t.ron:10:9: steps[2]: AddWorkers(0) adds no workers",
+            "t.ron:9:9: step 2: RemoveWorkers(0) removes no workers",
+            "t.ron:10:9: step 3: AddWorkers(0) adds no workers",
         ],
     );
 }
@@ -332,12 +332,12 @@ fn removing_more_workers_than_run_is_refused() {
 fn kill_and_stop_need_a_matching_worker() {
     assert_problems(
         &steps(&["KillLeader", "ScaleTo(1)"]),
-        &["t.ron:8:9: steps[0]: KillLeader: no worker runs at this point"],
+        &["t.ron:8:9: step 1: KillLeader: no worker runs at this point"],
     );
     assert_problems(
         &steps(&["ScaleTo(1)", "KillWorker(AnyFollower)"]),
         &[
-            "t.ron:9:9: steps[1]: KillWorker(AnyFollower): needs a follower, but at most 1 worker \
+            "t.ron:9:9: step 2: KillWorker(AnyFollower): needs a follower, but at most 1 worker \
            runs here",
         ],
     );
@@ -349,11 +349,11 @@ fn kill_and_stop_need_a_matching_worker() {
             "StopWorker(Id(\"worker-01\"))",
         ]),
         &[
-            "t.ron:9:9: steps[1]: KillWorker(Id(\"worker-100\")): \"worker-100\" is not in the \
+            "t.ron:9:9: step 2: KillWorker(Id(\"worker-100\")): \"worker-100\" is not in the \
              worker ID range worker-0…worker-99",
-            "t.ron:10:9: steps[2]: StopWorker(Id(\"other-1\")): \"other-1\" is not in the worker \
+            "t.ron:10:9: step 3: StopWorker(Id(\"other-1\")): \"other-1\" is not in the worker \
              ID range worker-0…worker-99",
-            "t.ron:11:9: steps[3]: StopWorker(Id(\"worker-01\")): \"worker-01\" is not in the \
+            "t.ron:11:9: step 4: StopWorker(Id(\"worker-01\")): \"worker-01\" is not in the \
              worker ID range worker-0…worker-99",
         ],
     );
@@ -376,9 +376,9 @@ fn host_indices_must_exist() {
             "PauseHost(host: 5, duration: \"1s\")",
         ]),
         &[
-            "t.ron:9:9: steps[1]: KillHost(2): host 2 does not exist (cluster.hosts is 2; \
+            "t.ron:9:9: step 2: KillHost(2): host 2 does not exist (cluster.hosts is 2; \
              valid: 0–1)",
-            "t.ron:10:9: steps[2]: PauseHost(host:5,duration:\"1s\"): host 5 does not exist \
+            "t.ron:10:9: step 3: PauseHost(host:5,duration:\"1s\"): host 5 does not exist \
              (cluster.hosts is 2; valid: 0–1)",
         ],
     );
@@ -401,7 +401,7 @@ fn killed_hosts_stay_down() {
     );
     assert_problems(
         &steps(&["ScaleTo(3)", "KillHost(0)", "RemoveWorkers(4)"]),
-        &["t.ron:10:9: steps[2]: RemoveWorkers(4) removes more workers than run here (at most 3)"],
+        &["t.ron:10:9: step 3: RemoveWorkers(4) removes more workers than run here (at most 3)"],
     );
     assert_problems(
         &steps(&[
@@ -411,9 +411,9 @@ fn killed_hosts_stay_down() {
             "KillHost(0)",
         ]),
         &[
-            "t.ron:10:9: steps[2]: PauseHost(host:0,duration:\"1s\"): host 0 was killed by \
-             steps[1]",
-            "t.ron:11:9: steps[3]: KillHost(0): host 0 was killed by steps[1]",
+            "t.ron:10:9: step 3: PauseHost(host:0,duration:\"1s\"): host 0 was killed by \
+             step 2",
+            "t.ron:11:9: step 4: KillHost(0): host 0 was killed by step 2",
         ],
     );
     // With every host killed no worker is left and none can start.
@@ -422,10 +422,10 @@ fn killed_hosts_stay_down() {
             "ScaleTo(3)",
             "KillHost(1)",
             "KillHost(0)",
-            "WaitStable(timeout: \"5s\")",
+            "Hold(\"5s\")",
             "AddWorkers(1)",
         ]),
-        &["t.ron:12:9: steps[4]: AddWorkers(1): every host has been killed"],
+        &["t.ron:12:9: step 5: AddWorkers(1): every host has been killed"],
     );
     let single = profile(
         &[],
@@ -434,7 +434,7 @@ fn killed_hosts_stay_down() {
     );
     assert_problems(
         &single,
-        &["t.ron:10:9: steps[3]: ScaleTo(2): every host has been killed"],
+        &["t.ron:10:9: step 4: ScaleTo(2): every host has been killed"],
     );
 }
 
@@ -450,7 +450,7 @@ fn adding_after_a_host_kill_counts_only_certain_workers() {
     assert_problems(
         &profile(&[], &lines, &["ScaleTo(5)", "KillHost(1)", "AddWorkers(6)"]),
         &[
-            "t.ron:11:9: steps[2]: AddWorkers(6) brings the cluster to at least 6 workers, but \
+            "t.ron:11:9: step 3: AddWorkers(6) brings the cluster to at least 6 workers, but \
              the worker ID range worker-0…worker-4 has only 5 IDs (raise cluster.worker_id_max)",
         ],
     );
@@ -461,7 +461,7 @@ fn pause_needs_a_duration() {
     assert_problems(
         &steps(&["ScaleTo(3)", "PauseHost(host: 1, duration: \"0s\")"]),
         &[
-            "t.ron:9:38: steps[1]: PauseHost(host:1,duration:\"0s\"): duration must be greater \
+            "t.ron:9:38: step 2: PauseHost(host:1,duration:\"0s\"): duration must be greater \
              than 0",
         ],
     );
@@ -476,7 +476,7 @@ fn restart_nats_needs_a_managed_server() {
     );
     assert_problems(
         &text,
-        &["t.ron:10:9: steps[1]: RestartNats needs a managed nats-server, but nats is External"],
+        &["t.ron:10:9: step 2: RestartNats needs a managed nats-server, but nats is External"],
     );
     assert_problems(&steps(&["ScaleTo(3)", "RestartNats"]), &[]);
 }
@@ -485,7 +485,7 @@ fn restart_nats_needs_a_managed_server() {
 fn marks_need_a_label() {
     assert_problems(
         &steps(&["ScaleTo(3)", "Mark(\" \")"]),
-        &["t.ron:9:9: steps[1]: Mark needs a non-empty label"],
+        &["t.ron:9:9: step 2: Mark needs a non-empty label"],
     );
 }
 
@@ -493,12 +493,22 @@ fn marks_need_a_label() {
 fn wait_stable_needs_a_timeout() {
     assert_problems(
         &steps(&["ScaleTo(3)", "WaitStable(timeout: \"0s\")"]),
-        &["t.ron:9:29: steps[1]: WaitStable(timeout:\"0s\"): timeout must be greater than 0"],
+        &["t.ron:9:29: step 2: WaitStable(timeout:\"0s\"): timeout must be greater than 0"],
     );
-    // An empty cluster is a stable state: waiting for every worker to stop is valid.
+    // A cluster with no worker is never stable: waiting for it is refused (docs/profiles.md).
     assert_problems(
         &steps(&["ScaleTo(2)", "ScaleTo(0)", "WaitStable(timeout: \"5s\")"]),
-        &[],
+        &[
+            "t.ron:10:9: step 3: WaitStable(timeout:\"5s\"): no worker runs here, and a cluster \
+           with none is never stable (let the workers stop with Hold instead)",
+        ],
+    );
+    assert_problems(
+        &steps(&["WaitStable(timeout: \"5s\")", "ScaleTo(1)"]),
+        &[
+            "t.ron:8:9: step 1: WaitStable(timeout:\"5s\"): no worker runs here, and a cluster \
+           with none is never stable (let the workers stop with Hold instead)",
+        ],
     );
 }
 
@@ -506,7 +516,7 @@ fn wait_stable_needs_a_timeout() {
 fn hold_needs_a_duration() {
     assert_problems(
         &steps(&["ScaleTo(3)", "Hold(\"0s\")"]),
-        &["t.ron:9:9: steps[1]: Hold(\"0s\"): duration must be greater than 0"],
+        &["t.ron:9:9: step 2: Hold(\"0s\"): duration must be greater than 0"],
     );
 }
 
@@ -574,8 +584,8 @@ fn unknown_fields_of_variants_and_partitions_are_errors() {
             "t.ron:3:48: nats: unknown field `user`; External takes only `url`",
             "t.ron:5:49: cluster.partitions[0]: unknown field `wieght`; a partition takes only \
              `keys` and `weight`",
-            "t.ron:9:42: steps[1]: unknown field `extra`; WaitStable takes only `timeout`",
-            "t.ron:10:52: steps[2]: unknown field `signal`; PauseHost takes only `host` and \
+            "t.ron:9:42: step 2: unknown field `extra`; WaitStable takes only `timeout`",
+            "t.ron:10:52: step 3: unknown field `signal`; PauseHost takes only `host` and \
              `duration`",
         ],
     );

@@ -87,9 +87,20 @@ impl Recorder {
     /// recording and the number of observations the recorder missed), write the final file and
     /// return it with the recording.
     pub async fn finish(
-        mut self,
+        self,
         summary_fn: impl FnOnce(&Recording, u64) -> Summary,
     ) -> Result<(PathBuf, Recording), RecordError> {
+        let finished = self.finish_keeping(summary_fn).await?;
+        finished.saved?;
+        Ok((finished.path, finished.recording))
+    }
+
+    /// [`Self::finish`], but the recording and its summary come back even when the final write
+    /// failed (an output that cannot be written must not take the summary with it).
+    pub async fn finish_keeping(
+        mut self,
+        summary_fn: impl FnOnce(&Recording, u64) -> Summary,
+    ) -> Result<Finished, RecordError> {
         if let Some(close) = self.close.take() {
             // The task may already have ended (panicked); the join below reports that.
             let _ = close.send(());
@@ -112,9 +123,19 @@ impl Recorder {
             path: self.path.clone(),
             message: err.to_string(),
         })?;
-        saved?;
-        Ok((self.path, recording))
+        Ok(Finished {
+            path: self.path.clone(),
+            recording,
+            saved,
+        })
     }
+}
+
+/// A finished recording: where it was meant to go, what it holds, whether it was written.
+pub struct Finished {
+    pub path: PathBuf,
+    pub recording: Recording,
+    pub saved: Result<(), RecordError>,
 }
 
 /// A save running on the blocking pool; it reports how long the write took.

@@ -130,6 +130,7 @@ fn cluster() -> ClusterState {
         findings: 1,
         measurements: 5,
         paused_hosts: Vec::new(),
+        nats_lost: None,
     }
 }
 

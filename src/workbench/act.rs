@@ -201,8 +201,11 @@ impl Acting<'_> {
                 let Some(server) = self.s.managed.as_mut() else {
                     return Ok(seq);
                 };
-                server.restart().await.map_err(|err| err.to_string())?;
+                self.wb.targets.set_nats_restarting(true);
+                let restarted = server.restart().await.map_err(|err| err.to_string());
                 self.wb.targets.set_nats(server.pid());
+                self.wb.targets.set_nats_restarting(false);
+                restarted?;
                 let _ = self
                     .wb
                     .engine

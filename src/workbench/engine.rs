@@ -33,6 +33,13 @@ pub enum EngineInput {
     FaultCleared {
         event_t_ms: u64,
     },
+    /// The managed nats-server went down or came back; `expected` while a restart is under
+    /// way.
+    Nats {
+        up: bool,
+        detail: String,
+        expected: bool,
+    },
     /// Close the open event and answer.
     Finish(oneshot::Sender<()>),
 }
@@ -58,6 +65,9 @@ pub struct ClusterState {
     /// Hosts frozen (SIGSTOP) by a pause that has not ended: their workers' last reports are
     /// stale, not Stable.
     pub paused_hosts: Vec<u32>,
+    /// Set while the managed nats-server is down without an action having asked for it: an
+    /// infrastructure failure, not something the cluster under test did.
+    pub nats_lost: Option<String>,
 }
 
 /// The clock of a run: controller time as an `Instant`, hosts' time as Unix microseconds.
@@ -145,6 +155,7 @@ pub async fn run(
     let mut actions = 0usize;
     let mut findings = 0usize;
     let mut measurements = 0usize;
+    let mut nats_lost: Option<String> = None;
     loop {
         let mut ticked = false;
         let (t_ms, outputs) = tokio::select! {
@@ -197,6 +208,17 @@ pub async fn run(
                         let action = record.action.clone();
                         let _ = observations.send(Observation::Action(record));
                         (t, measure.input(t, Input::Action { action, expected_live }))
+                    }
+                    EngineInput::Nats { up: true, .. } => {
+                        nats_lost = None;
+                        (clock.now_ms(), Vec::new())
+                    }
+                    EngineInput::Nats { up: false, detail, expected } => {
+                        if !expected {
+                            nats_lost = Some(detail.clone());
+                        }
+                        let t = clock.now_ms();
+                        (t, measure.input(t, Input::NatsGone { how: detail, expected }))
                     }
                     EngineInput::FaultCleared { event_t_ms } => {
                         let t = clock.now_ms();
@@ -276,7 +298,8 @@ pub async fn run(
                 || current.findings != findings
                 || current.measurements != measurements
                 || current.reason != reason
-                || current.paused_hosts != paused_hosts;
+                || current.paused_hosts != paused_hosts
+                || current.nats_lost != nats_lost;
             current.t_ms = t_ms;
             current.stable = stable;
             current.quiet = quiet;
@@ -285,6 +308,7 @@ pub async fn run(
             current.findings = findings;
             current.measurements = measurements;
             current.paused_hosts = paused_hosts;
+            current.nats_lost.clone_from(&nats_lost);
             if let Some((workers, leader, max_version)) = cluster {
                 changed |= current.workers != workers
                     || current.leader != leader

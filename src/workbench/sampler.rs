@@ -1,12 +1,14 @@
 //! The sampler: every sample interval, read RSS and CPU of every host, of nats-server and of
 //! the controller itself from `/proc`, join each host's latest telemetry (live heap, tasks,
-//! workers), and publish one [`Sample`].
+//! workers), and publish one [`Sample`]. It is also where a managed nats-server's death is
+//! noticed (its pid can no longer be read): the engine hears of it at once, as expected (a
+//! `RestartNats` under way) or not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +28,8 @@ pub struct Targets {
 struct TargetsInner {
     hosts: HashMap<u32, u32>,
     nats_pid: Option<u32>,
+    /// An action is stopping and starting nats-server: it being down is expected.
+    nats_restarting: bool,
     reports: HashMap<u32, HostReport>,
 }
 
@@ -55,6 +59,11 @@ impl Targets {
 
     pub fn set_nats(&self, pid: Option<u32>) {
         lock(self).nats_pid = pid;
+    }
+
+    /// Whether nats-server is being restarted on purpose (its absence is then no finding).
+    pub fn set_nats_restarting(&self, restarting: bool) {
+        lock(self).nats_restarting = restarting;
     }
 
     /// Keep what the next sample needs from a host's telemetry.
@@ -114,12 +123,19 @@ pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
     Sample { t_ms, processes }
 }
 
+/// The managed nats-server's pid and whether a restart is under way.
+fn nats_target(targets: &Targets) -> (Option<u32>, bool) {
+    let inner = lock(targets);
+    (inner.nats_pid, inner.nats_restarting)
+}
+
 /// Sample every `interval` until cancelled.
 pub async fn run(
     targets: Targets,
     interval: Duration,
     started: Instant,
     observations: broadcast::Sender<Observation>,
+    engine: mpsc::UnboundedSender<super::engine::EngineInput>,
     cancel: CancellationToken,
 ) {
     let mut meter = CpuMeter::default();
@@ -132,9 +148,12 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let t_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let nats_before = nats_target(&targets);
         let sample = sample(&targets, &mut meter, t_ms);
-        // A managed nats-server that is expected but cannot be read has died.
-        let nats_pid = lock(&targets).nats_pid;
+        // A managed nats-server that is expected but cannot be read has died; while a restart
+        // is under way (before, during or just after this sample) that was asked for.
+        let (nats_pid, restarting) = nats_target(&targets);
+        let restarting = restarting || nats_before != (nats_pid, false);
         if let Some(pid) = nats_pid {
             let up = sample
                 .processes
@@ -152,9 +171,17 @@ pub async fn run(
                     host: None,
                     slot: None,
                     worker_id: None,
-                    kind: ClusterEventKind::Nats { up, detail },
+                    kind: ClusterEventKind::Nats {
+                        up,
+                        detail: detail.clone(),
+                    },
                 };
                 super::engine::log_event(&event);
+                let _ = engine.send(super::engine::EngineInput::Nats {
+                    up,
+                    detail: detail.clone(),
+                    expected: restarting,
+                });
                 let _ = observations.send(Observation::Cluster(event));
             }
         }

@@ -1,0 +1,40 @@
+//! `parti-top [--profile P.ron]`: the checks that can be made before the dashboard starts
+//! (a terminal, the profile, the recording path, the process limits), then the dashboard.
+
+use std::path::Path;
+
+use crate::cli::RunArgs;
+use crate::error::AppError;
+use crate::headless::RUNS_DIR;
+use crate::preflight::{self, Existing};
+use crate::profile::NatsSetup;
+use crate::tui::run::{TuiOptions, load_profile};
+
+/// Check what can be checked, then run the dashboard until the operator quits.
+pub async fn run(args: RunArgs) -> Result<(), AppError> {
+    preflight::terminal().map_err(AppError::could_not_run)?;
+    let profile = load_profile(args.profile.as_deref())?;
+    let existing = if args.force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    match &args.record {
+        Some(path) => preflight::output_file("--record", path, existing),
+        None => preflight::writable_dir(Path::new(RUNS_DIR)).map_err(|why| {
+            format!("cannot record the session under {RUNS_DIR}: {why}; give --record")
+        }),
+    }
+    .map_err(AppError::could_not_run)?;
+    let managed = args.connection.server.is_none() && matches!(profile.nats, NatsSetup::Managed);
+    preflight::check_capacity(&profile, managed, &crate::limits::capacity())
+        .map_err(AppError::could_not_run)?;
+    crate::tui::run::run(TuiOptions {
+        profile: args.profile.clone(),
+        record: args.record.clone(),
+        nats_server: args.connection.nats_server.clone(),
+        server_url: args.connection.server.clone(),
+        auth: args.connection.auth(),
+    })
+    .await
+}

@@ -1,0 +1,121 @@
+//! A managed nats-server that dies without a step asking for it is an infrastructure failure:
+//! a finding at once, the run stops, the hosts go without waiting on a graceful stop that
+//! cannot happen, the summary still reaches stdout, and the exit code is 2 (could not run),
+//! not 1.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use parti_top::nats::process::is_process_alive;
+use parti_top::observation::Check;
+use parti_top::record::io::load;
+use parti_top::testkit::descendants;
+
+const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
+
+/// The pid of the nats-server among `pids`.
+fn nats_server(pids: &[u32]) -> Option<u32> {
+    pids.iter().copied().find(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|comm| comm.trim() == "nats-server")
+    })
+}
+
+#[test]
+fn a_nats_server_that_dies_unasked_ends_the_run_at_once_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("loss.ron");
+    std::fs::write(
+        &profile,
+        r#"(
+    name: "loss",
+    cluster: (partitions: Count(30), timing: Preset(Fast)),
+    sample_interval: "250ms",
+    steps: [ScaleTo(2), WaitStable(timeout: "30s"), Hold("60s")],
+)"#,
+    )
+    .expect("write profile");
+    let record = dir.path().join("run.ron");
+    let mut controller = Command::new(BIN)
+        .args(["--headless", "--profile"])
+        .arg(&profile)
+        .arg("--record")
+        .arg(&record)
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = controller.id();
+    // Wait for the cluster to be stable (the first event measured and autosaved).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let nats = loop {
+        let stable = load(&record).is_ok_and(|r| !r.measurements.is_empty());
+        if stable && let Some(nats) = nats_server(&descendants(pid)) {
+            break nats;
+        }
+        assert!(Instant::now() < deadline, "the cluster never became stable");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let children = descendants(pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(nats).expect("pid")),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill nats-server");
+    let killed = Instant::now();
+    // The 60 s hold is cut short: the run ends well before it would have.
+    let deadline = killed + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = controller.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = controller.kill();
+            panic!("the run went on for 20 s after nats-server died");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    controller
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    controller
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("infrastructure failure: nats-server (pid")
+            && stderr.contains("is gone, and no step asked for it"),
+        "{stderr}"
+    );
+    // The summary still reaches stdout, with the finding.
+    assert!(stdout.contains("findings: 1"), "{stdout}");
+    assert!(stdout.contains("verdict:"), "{stdout}");
+    let recording = load(&record).expect("final recording");
+    assert!(
+        recording
+            .findings
+            .iter()
+            .any(|f| f.check == Check::Infrastructure && f.message.contains("nats-server")),
+        "{:?}",
+        recording.findings
+    );
+    assert!(recording.summary.is_some());
+    let left: Vec<u32> = children
+        .into_iter()
+        .filter(|c| is_process_alive(*c))
+        .collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert!(!Path::new(&format!("/proc/{pid}")).exists() || !is_process_alive(pid));
+}
