@@ -228,7 +228,10 @@ async fn a_graceful_stop_logs_each_worker_and_a_final_line() {
     let after = &lines[signal + 1..];
     for worker in ["worker-0", "worker-1"] {
         let stopped = format!("{worker} stopped");
-        assert!(after.contains(&stopped.as_str()), "no {stopped:?} in:\n{log}");
+        assert!(
+            after.contains(&stopped.as_str()),
+            "no {stopped:?} in:\n{log}"
+        );
     }
     let last = after.last().copied().unwrap_or_default();
     assert!(
