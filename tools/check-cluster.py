@@ -299,7 +299,8 @@ def parse_args():
                            "(NATS_CONTEXT)")
     conn.add_argument("-s", "--server", default=env("NATS_URL") or None, metavar="URL",
                       help=f"server URL (NATS_URL; default the context's, else {DEFAULT_URL})")
-    conn.add_argument("--user", default=env("NATS_USER") or None, help="user name (NATS_USER)")
+    conn.add_argument("--user", default=env("NATS_USER") or None,
+                      help="user name; without a password, a token (NATS_USER)")
     conn.add_argument("--password", default=env("NATS_PASSWORD") or None,
                       help="password (NATS_PASSWORD; prefer the variable or a context: "
                            "command lines are visible in ps)")
