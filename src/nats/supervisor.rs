@@ -2,11 +2,11 @@
 //!
 //! Owns [`ManagedServer`]: a server on 127.0.0.1 with random client and monitoring ports (chosen
 //! by the server itself and read back from its ports file, so there is no check-then-use race),
-//! JetStream in a fresh temporary directory `parti-top-nats-<pid>-XXXX`, and generated credentials
-//! in a mode-0600 config file there. Once it is ready, two more mode-0600 files there tell other
-//! tools how to connect (a nats CLI context and a shell environment file; see
-//! [`super::connect_info`]), and [`ManagedServer::connect_info`] names them. Readiness is the monitoring endpoint
-//! `/healthz?js-enabled-only=true` answering 200. Stop is SIGTERM, then SIGKILL after a grace
+//! JetStream in a fresh temporary directory `parti-top-nats-<pid>-XXXX` (mode 0700), and
+//! generated credentials in a mode-0600 config file there. Once it is ready, two more mode-0600
+//! files there tell other tools how to connect (a nats CLI context and a shell environment file;
+//! see [`super::connect_info`]), and [`ManagedServer::connect_info`] names them. Readiness is the
+//! monitoring endpoint `/healthz?js-enabled-only=true` answering 200. Stop is SIGTERM, then SIGKILL after a grace
 //! period. The child dies with this process (see [`super::process`]); temporary directories of
 //! controllers that died anyway are swept at the next start.
 
