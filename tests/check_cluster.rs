@@ -279,6 +279,25 @@ fn wait_for_line(
     }
 }
 
+/// A host stopped when the test ends early (a failed assertion), so none outlives it: SIGTERM
+/// (it stops its managed server and removes its directory), SIGKILL if it is still there 5 s later.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        sigterm(&self.0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn sigterm(child: &Child) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
@@ -291,7 +310,7 @@ async fn the_hints_of_a_managed_host_let_the_checker_validate_its_cluster() {
     }
     require_nats_py();
     let binary = server_binary().await;
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "host",
             "--workers",
@@ -310,7 +329,8 @@ async fn the_hints_of_a_managed_host_let_the_checker_validate_its_cluster() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn host");
-    let rx = stderr_lines(&mut child);
+    let mut child = KillOnDrop(child);
+    let rx = stderr_lines(&mut child.0);
     let mut log = Vec::new();
     let hint = wait_for_line(
         &rx,
@@ -319,13 +339,13 @@ async fn the_hints_of_a_managed_host_let_the_checker_validate_its_cluster() {
         CHECKER_DEADLINE,
     );
     let Some(hint) = hint else {
-        let _ = child.kill();
         panic!("no checker hint in:\n{}", log.join("\n"));
     };
     let hinted: Vec<String> = hint
         .split_once("python3 tools/check-cluster.py ")
         .map(|(_, args)| args.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
+    assert!(hinted.len() == 6, "{hint}");
     assert_eq!(
         hinted[2..],
         strings(&["--partitions", "30", "--timing", "fast"]),
@@ -361,9 +381,9 @@ async fn the_hints_of_a_managed_host_let_the_checker_validate_its_cluster() {
         "{last:?}"
     );
 
-    sigterm(&child);
+    sigterm(&child.0);
     let exited = wait_for_line(&rx, &mut log, "; exiting", CHECKER_DEADLINE);
-    let status = child.wait().expect("wait");
+    let status = child.0.wait().expect("wait");
     for line in rx.try_iter() {
         log.push(line);
     }

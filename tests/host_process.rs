@@ -194,13 +194,26 @@ fn bad_input_gives_one_clear_line_and_exit_code_2() {
     assert_one_clear_line(&output, "--workers must be at least 1");
 }
 
+/// Kills a child still held when a test fails early, so no host outlives it.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Runs a host of `workers` at info level until its cluster is valid, stops it with SIGTERM and
 /// returns its log.
 async fn log_of_a_graceful_run(workers: usize) -> String {
     let server = TestServer::start().await;
     let reader = NatsStore::new(server.client().await);
-    let child = host_logging(&server, workers, "info");
+    let mut guard = KillOnDrop(Some(host_logging(&server, workers, "info")));
     wait_valid(&reader, workers).await;
+    let child = guard.0.take().expect("child");
     sigterm(&child);
     let output = tokio::task::spawn_blocking(move || wait_exit(child, Duration::from_secs(15)))
         .await
