@@ -265,11 +265,15 @@ pub async fn stop_slots(slots: Vec<Slot>) -> Vec<(u64, Result<(), PartiError>)> 
     futures::future::join_all(stops).await
 }
 
-/// Log a worker event at a level an operator wants to see.
-pub fn log_event(slot: u64, status: Option<&WorkerStatus>, event: &WorkerEvent) {
-    let id = status
-        .and_then(|s| s.worker_id.clone())
+/// Log a worker's event at a level an operator wants to see, under its stable ID (or
+/// `slot-N` before it has one).
+pub fn log_event(slot_event: &SlotEvent) {
+    let slot = slot_event.slot;
+    let id = slot_event
+        .worker_id
+        .clone()
         .unwrap_or_else(|| format!("slot-{slot}"));
+    let event = &slot_event.event;
     match event {
         WorkerEvent::StateChanged { from, to } => info!(worker = %id, "{from} -> {to}"),
         WorkerEvent::IdClaimed { worker_id } => info!(slot, "claimed {worker_id}"),
@@ -290,7 +294,8 @@ pub fn log_event(slot: u64, status: Option<&WorkerStatus>, event: &WorkerEvent) 
             ..
         } => info!(
             worker = %id,
-            "assignment v{version}: {total} partitions (+{} -{})",
+            "assignment v{version}: {} (+{} -{})",
+            plural(*total, "partition"),
             added.len(),
             removed.len()
         ),
@@ -301,8 +306,31 @@ pub fn log_event(slot: u64, status: Option<&WorkerStatus>, event: &WorkerEvent) 
             partitions,
         } => info!(
             worker = %id,
-            "published v{version} ({lifecycle}): {partitions} partitions over {workers} workers"
+            "published v{version} ({lifecycle}): {} over {}",
+            plural(*partitions, "partition"),
+            plural(*workers, "worker")
         ),
         WorkerEvent::Warning { message } => warn!(worker = %id, "{message}"),
+    }
+}
+
+/// `1 worker`, `2 workers`, `0 workers`: a count with its noun in the right number.
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plural;
+
+    #[test]
+    fn counts_take_the_right_number() {
+        assert_eq!(plural(0, "worker"), "0 workers");
+        assert_eq!(plural(1, "worker"), "1 worker");
+        assert_eq!(plural(2, "partition"), "2 partitions");
     }
 }

@@ -7,11 +7,14 @@
 //! - [`args`]: the pure parts: the server command line, its config text, ports-file parsing.
 //! - [`process`]: spawning children that die with this process, draining their stderr.
 //! - [`credentials`]: generated user/password pairs whose `Debug` hides the password.
+//! - [`connect_info`]: the connection files of a managed server (a nats CLI context and a shell
+//!   environment file, mode 0600) and the hint lines telling an operator how to use them.
 //! - [`client`]: connecting an `async_nats::Client` with NATS-tool style authentication.
 //! - [`start_managed`]: resolve (or provision) the binary and start a managed server.
 
 pub mod args;
 pub mod client;
+pub mod connect_info;
 pub mod credentials;
 pub mod process;
 pub mod provision;
@@ -41,7 +44,7 @@ pub async fn start_managed(
         .await
         .map_err(AppError::could_not_run)?;
     info!(
-        "managed nats-server {} at {} (credentials in {})",
+        "managed nats-server {} at {} (connection files in {})",
         server.version(),
         server.url(),
         server.temp_dir().display()

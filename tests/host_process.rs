@@ -1,6 +1,7 @@
 //! `parti-top host` as a real process: it forms a valid cluster that a separate connection sees
 //! in the KV buckets alone, survives `kill -9` by being replaced, exits 0 on SIGTERM after
-//! cleaning up, and answers bad input with one clear line and exit code 2.
+//! cleaning up, logs each worker's stop and a final line, counts in the right number, and
+//! answers bad input (`--workers 0` too) with one clear line and exit code 2.
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -13,6 +14,11 @@ use parti_top::testkit::{TestServer, wait_until};
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 
 fn host(server: &TestServer, workers: usize) -> Child {
+    host_logging(server, workers, "warn")
+}
+
+/// A host against `server` whose log filter is `log` (`PARTI_TOP_LOG`).
+fn host_logging(server: &TestServer, workers: usize, log: &str) -> Child {
     let auth = server.auth();
     Command::new(BIN)
         .args([
@@ -27,7 +33,7 @@ fn host(server: &TestServer, workers: usize) -> Child {
         .args(["--workers", &workers.to_string()])
         .env("NATS_USER", auth.user.expect("user"))
         .env("NATS_PASSWORD", auth.password.expect("password"))
-        .env("PARTI_TOP_LOG", "warn")
+        .env("PARTI_TOP_LOG", log)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -183,6 +189,88 @@ fn bad_input_gives_one_clear_line_and_exit_code_2() {
 
     let output = run(&["host", "--workers", "200"], &[]);
     assert_one_clear_line(&output, "exceeds the worker ID pool of 100");
+
+    let output = run(&["host", "--workers", "0", "--timing", "fast"], &[]);
+    assert_one_clear_line(&output, "--workers must be at least 1");
+}
+
+/// Kills a child still held when a test fails early, so no host outlives it.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs a host of `workers` at info level until its cluster is valid, stops it with SIGTERM and
+/// returns its log.
+async fn log_of_a_graceful_run(workers: usize) -> String {
+    let server = TestServer::start().await;
+    let reader = NatsStore::new(server.client().await);
+    let mut guard = KillOnDrop(Some(host_logging(&server, workers, "info")));
+    wait_valid(&reader, workers).await;
+    let child = guard.0.take().expect("child");
+    sigterm(&child);
+    let output = tokio::task::spawn_blocking(move || wait_exit(child, Duration::from_secs(15)))
+        .await
+        .expect("join");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    log
+}
+
+/// The message of each log line (after `INFO target: `), in order.
+fn messages(log: &str) -> Vec<&str> {
+    log.lines()
+        .map(|line| line.split_once(": ").map_or(line, |(_, message)| message))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_logs_each_worker_and_a_final_line() {
+    let log = log_of_a_graceful_run(2).await;
+    let lines = messages(&log);
+    let signal = lines
+        .iter()
+        .position(|m| *m == "SIGTERM: stopping 2 workers")
+        .unwrap_or_else(|| panic!("no SIGTERM line in:\n{log}"));
+    let after = &lines[signal + 1..];
+    for worker in ["worker-0", "worker-1"] {
+        let stopped = format!("{worker} stopped");
+        assert!(
+            after.contains(&stopped.as_str()),
+            "no {stopped:?} in:\n{log}"
+        );
+    }
+    let last = after.last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("stopped 2 workers in ") && last.ends_with("; exiting"),
+        "last line {last:?} in:\n{log}"
+    );
+    assert!(
+        !log.contains("connect other tools"),
+        "no connection hints for an external server:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worker_is_one_worker_in_every_log_line() {
+    let log = log_of_a_graceful_run(1).await;
+    for wrong in ["1 workers", "1 partitions"] {
+        assert!(!log.contains(wrong), "{wrong:?} in:\n{log}");
+    }
+    for right in [
+        "starting 1 worker on ",
+        "over 1 worker",
+        "SIGTERM: stopping 1 worker\n",
+        "stopped 1 worker in ",
+    ] {
+        assert!(log.contains(right), "no {right:?} in:\n{log}");
+    }
 }
 
 #[test]

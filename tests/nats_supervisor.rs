@@ -349,3 +349,95 @@ fn the_server_outlives_the_thread_that_started_it() {
         server.stop().await.expect("stop");
     });
 }
+
+/// `NAME='value'` lines of an environment file, unquoted.
+fn env_file_values(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.trim_matches('\'').to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn connection_files_are_private_let_clients_connect_and_go_with_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let binary = server_binary().await;
+    let mut server = ManagedServer::start(&binary, ServerOptions::default())
+        .await
+        .expect("start");
+    let info = server.connect_info().clone();
+    let dir = server.temp_dir().to_path_buf();
+    assert_eq!(info.url, server.url());
+    assert_eq!(info.monitor_url, server.monitor_url());
+    assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    for file in [&info.context_file, &info.env_file] {
+        assert_eq!(file.parent(), Some(dir.as_path()));
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(
+        info.context_file.extension().and_then(|e| e.to_str()),
+        Some("json"),
+        "the nats CLI loads --context FILE only for a .json file"
+    );
+    let expected = server.credentials().clone();
+
+    let context: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&info.context_file).expect("read"))
+            .expect("the context is JSON");
+    assert_eq!(context["url"], server.url());
+    assert_eq!(context["user"], expected.user.as_str());
+    assert_eq!(context["password"], expected.password.as_str());
+    assert!(context["description"].is_string());
+    let env = env_file_values(&std::fs::read_to_string(&info.env_file).expect("read"));
+    assert_eq!(env["NATS_URL"], server.url());
+    assert_eq!(env["NATS_USER"], expected.user);
+    assert_eq!(env["NATS_PASSWORD"], expected.password);
+
+    let text = |key: &str| context[key].as_str().expect("string").to_owned();
+    let from_context = ClientAuth {
+        user: Some(text("user")),
+        password: Some(text("password")),
+        ..ClientAuth::default()
+    };
+    let client = client::connect(&text("url"), &from_context, "from-context-file")
+        .await
+        .expect("the context file's credentials connect");
+    let store = kv_bucket(&client, "connect-files").await;
+    store.put("k", "v".into()).await.expect("put");
+    let from_env = ClientAuth {
+        user: Some(env["NATS_USER"].clone()),
+        password: Some(env["NATS_PASSWORD"].clone()),
+        ..ClientAuth::default()
+    };
+    client::connect(&env["NATS_URL"], &from_env, "from-env-file")
+        .await
+        .expect("the environment file's credentials connect");
+
+    let hints = parti_top::nats::connect_info::hint_lines(&info, None).join("\n");
+    assert!(
+        hints.contains(&info.context_file.display().to_string()),
+        "{hints}"
+    );
+    assert!(!hints.contains(&expected.password), "password in the hints");
+
+    server.restart().await.expect("restart");
+    assert_eq!(
+        server.connect_info(),
+        &info,
+        "a restart keeps the files valid"
+    );
+    client::connect(&info.url, &from_context, "after-restart")
+        .await
+        .expect("connect after a restart");
+
+    server.shutdown().await.expect("shutdown");
+    assert!(!info.context_file.exists() && !info.env_file.exists() && !dir.exists());
+}

@@ -2,15 +2,17 @@
 //!
 //! Owns [`ManagedServer`]: a server on 127.0.0.1 with random client and monitoring ports (chosen
 //! by the server itself and read back from its ports file, so there is no check-then-use race),
-//! JetStream in a fresh temporary directory `parti-top-nats-<pid>-XXXX`, and generated credentials
-//! in a mode-0600 config file there. Readiness is the monitoring endpoint
-//! `/healthz?js-enabled-only=true` answering 200. Stop is SIGTERM, then SIGKILL after a grace
+//! JetStream in a fresh temporary directory `parti-top-nats-<pid>-XXXX` (mode 0700), and
+//! generated credentials in a mode-0600 config file there. Once it is ready, two more mode-0600
+//! files there tell other tools how to connect (a nats CLI context and a shell environment file;
+//! see [`super::connect_info`]), and [`ManagedServer::connect_info`] names them. Readiness is the
+//! monitoring endpoint `/healthz?js-enabled-only=true` answering 200. Stop is SIGTERM, then SIGKILL after a grace
 //! period. The child dies with this process (see [`super::process`]); temporary directories of
 //! controllers that died anyway are swept at the next start.
 
 use std::fmt;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use super::args::{self, LISTEN_HOST, LaunchSpec, Ports};
+use super::connect_info::{self, ConnectInfo};
 pub use super::credentials::Credentials;
 use super::process::{OutputTail, is_process_alive, spawn_tied};
 use super::resolve::ServerBinary;
@@ -95,6 +98,7 @@ pub struct ManagedServer {
     ports: Ports,
     url: String,
     monitor_url: String,
+    connect: ConnectInfo,
     child: Option<Child>,
     last_exit: Option<ExitStatus>,
     stderr: OutputTail,
@@ -124,6 +128,9 @@ impl ManagedServer {
             .tempdir_in(std::env::temp_dir())
             .map_err(io_err("cannot create the nats-server temporary directory"))?;
         let root = temp_dir.path().to_path_buf();
+        // Private to its owner: it holds the credentials and the store.
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(format!("cannot make {} private", root.display())))?;
         let (config_file, ports_dir, store_dir) = (
             root.join("nats-server.conf"),
             root.join("ports"),
@@ -137,6 +144,7 @@ impl ManagedServer {
             .file_name()
             .map_or_else(|| "parti-top".into(), |n| n.to_string_lossy().into_owned());
         write_private(&config_file, &args::config_text(&credentials, &server_name))?;
+        let connect = ConnectInfo::in_dir(&root, "", "");
         let mut server = Self {
             binary: bin.clone(),
             opts,
@@ -152,13 +160,29 @@ impl ManagedServer {
             },
             url: String::new(),
             monitor_url: String::new(),
+            connect,
             child: None,
             last_exit: None,
             stderr: OutputTail::new(STDERR_TAIL_LINES),
             drain: None,
         };
         server.launch(None).await?;
+        server.write_connect_files()?;
         Ok(server)
+    }
+
+    /// Writes the nats CLI context and the environment file (mode 0600) once the URL is known.
+    /// A restart keeps the ports, so they stay valid until the directory is removed.
+    fn write_connect_files(&mut self) -> Result<(), SupervisorError> {
+        self.connect = ConnectInfo::in_dir(&self.root, &self.url, &self.monitor_url);
+        write_private(
+            &self.connect.context_file,
+            &connect_info::context_json(&self.url, &self.credentials),
+        )?;
+        write_private(
+            &self.connect.env_file,
+            &connect_info::env_text(&self.url, &self.credentials),
+        )
     }
 
     /// `nats://127.0.0.1:PORT`.
@@ -169,6 +193,12 @@ impl ManagedServer {
     /// `http://127.0.0.1:PORT` of the monitoring endpoints (`/varz`, `/jsz`, `/healthz`, ...).
     pub fn monitor_url(&self) -> &str {
         &self.monitor_url
+    }
+
+    /// How other tools connect: the URLs and the connection files (see [`super::connect_info`];
+    /// [`connect_info::hint_lines`] renders the operator's hints from it).
+    pub fn connect_info(&self) -> &ConnectInfo {
+        &self.connect
     }
 
     pub fn credentials(&self) -> &Credentials {
