@@ -18,6 +18,7 @@ pub mod controlled;
 use crate::parti::events::{WorkerEvent, WorkerStatus};
 use crate::parti::nats_kv::NatsStore;
 use crate::parti::worker::{EventSink, Worker, WorkerSpec};
+use crate::text::plural;
 
 /// One running worker and the connection it owns.
 pub struct Slot {
@@ -295,7 +296,7 @@ pub fn log_event(slot_event: &SlotEvent) {
         } => info!(
             worker = %id,
             "assignment v{version}: {} (+{} -{})",
-            plural(*total, "partition"),
+            plural(*total as u64, "partition"),
             added.len(),
             removed.len()
         ),
@@ -307,30 +308,9 @@ pub fn log_event(slot_event: &SlotEvent) {
         } => info!(
             worker = %id,
             "published v{version} ({lifecycle}): {} over {}",
-            plural(*partitions, "partition"),
-            plural(*workers, "worker")
+            plural(*partitions as u64, "partition"),
+            plural(*workers as u64, "worker")
         ),
         WorkerEvent::Warning { message } => warn!(worker = %id, "{message}"),
-    }
-}
-
-/// `1 worker`, `2 workers`, `0 workers`: a count with its noun in the right number.
-pub fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::plural;
-
-    #[test]
-    fn counts_take_the_right_number() {
-        assert_eq!(plural(0, "worker"), "0 workers");
-        assert_eq!(plural(1, "worker"), "1 worker");
-        assert_eq!(plural(2, "partition"), "2 partitions");
     }
 }

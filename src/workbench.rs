@@ -251,8 +251,10 @@ impl Workbench {
             workbench.cancel.clone(),
         ));
         info!(
-            "run {} ready: {host_count} host(s) on {}",
-            workbench.run_id, workbench.url
+            "run {} ready: {} on {}",
+            workbench.run_id,
+            crate::text::plural(host_count as u64, "host"),
+            workbench.url
         );
         Ok(workbench)
     }

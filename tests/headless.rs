@@ -228,6 +228,28 @@ fn a_host_paused_longer_than_every_ttl_comes_back_and_its_workers_are_stable_aga
 }
 
 #[test]
+fn log_lines_name_each_host_once_and_count_in_the_right_number() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = r#"ScaleTo(1), WaitStable(timeout: "30s")"#;
+    let profile = write_profile(
+        dir.path(),
+        "one",
+        &profile_text("one", 1, steps, "max_findings: 0"),
+    );
+    let output = headless(
+        &profile,
+        &dir.path().join("run.ron"),
+        &[("PARTI_TOP_LOG", "info")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("host 0: ready for run"), "{stderr}");
+    assert!(!stderr.contains("host 0: host 0"), "{stderr}");
+    assert!(stderr.contains("partitions over 1 worker"), "{stderr}");
+    assert!(!stderr.contains(" 1 workers"), "{stderr}");
+}
+
+#[test]
 fn a_memory_threshold_catches_host_ballast() {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(1), WaitStable(timeout: "30s"), Hold("1s")"#;

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::cli::HostArgs;
 use crate::error::AppError;
-use crate::host::{Pool, SlotEvent, log_event, plural};
+use crate::host::{Pool, SlotEvent, log_event};
 use crate::nats::client::ClientAuth;
 use crate::nats::connect_info::{ClusterShape, hint_lines};
 use crate::nats::start_managed;
@@ -17,6 +17,7 @@ use crate::parti::Error as PartiError;
 use crate::parti::source::{StaticSource, numbered_partitions};
 use crate::parti::worker::WorkerSpec;
 use crate::signals::Signals;
+use crate::text::plural;
 
 /// Run the host command to completion.
 pub async fn run(args: HostArgs) -> Result<(), AppError> {
@@ -54,15 +55,15 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
     let mut pool = Pool::new(url.clone(), auth, spec, name, events_tx);
     info!(
         "starting {} on {url} ({}, {} timing, {} strategy)",
-        plural(args.workers, "worker"),
-        plural(args.partitions, "partition"),
+        plural(args.workers as u64, "worker"),
+        plural(args.partitions as u64, "partition"),
         args.cluster.timing,
         args.cluster.strategy
     );
     let outcome = tokio::select! {
         result = pool.add(args.workers) => result.map(|_| ()).map_err(AppError::could_not_run),
         signal = signals.next() => {
-            info!("{signal} during start-up: stopping {}", plural(pool.len(), "worker"));
+            info!("{signal} during start-up: stopping {}", plural(pool.len() as u64, "worker"));
             Ok(())
         }
     };
@@ -71,7 +72,7 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
         loop {
             tokio::select! {
                 signal = signals.next() => {
-                    info!("{signal}: stopping {}", plural(pool.len(), "worker"));
+                    info!("{signal}: stopping {}", plural(pool.len() as u64, "worker"));
                     break;
                 }
                 Some(event) = events.recv() => log_event(&event),
@@ -87,7 +88,7 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
     let stopped = stop_all(&mut pool, &mut events).await;
     let mut farewell = format!(
         "stopped {} in {}",
-        plural(stopped, "worker"),
+        plural(stopped as u64, "worker"),
         elapsed(stop_started)
     );
     if let Some(server) = managed {

@@ -77,7 +77,7 @@ fn measurement_line(m: &Measurement) -> String {
         m.number(),
         m.action
     );
-    let workers = format!("{} → {} workers", m.workers_before, m.workers_after);
+    let workers = format!("workers {} → {}", m.workers_before, m.workers_after);
     if let (None, Some(by)) = (m.stabilization_ms, m.superseded_by) {
         return format!(
             "{head}: superseded by event {} before it stabilized, {workers}",
@@ -115,9 +115,9 @@ pub fn status_line(state: &ClusterState, step: &str) -> String {
         state.reason.clone().unwrap_or_default()
     };
     format!(
-        "{} {step} · {} workers, {stable} Stable · leader {leader} · v{} · findings {} · {condition}",
+        "{} {step} · {}, {stable} Stable · leader {leader} · v{} · findings {} · {condition}",
         seconds(state.t_ms),
-        state.workers.len(),
+        crate::text::plural(state.workers.len() as u64, "worker"),
         state.max_version,
         state.findings
     )
@@ -236,7 +236,7 @@ mod tests {
         assert_eq!(
             line(&measured, 9).as_deref(),
             Some(
-                "[    1.0s] event 1 (scale→5): stable after 1.83 s, quiescent after —, moved 12.0 %, balance 1.25, 1 → 5 workers"
+                "[    1.0s] event 1 (scale→5): stable after 1.83 s, quiescent after —, moved 12.0 %, balance 1.25, workers 1 → 5"
             )
         );
     }

@@ -227,11 +227,7 @@ pub async fn run() -> Result<(), AppError> {
         events_dropped: 0,
         done_tx,
     };
-    info!(
-        "host {} ready for run {}",
-        host.bootstrap.host,
-        host.subjects.run_id()
-    );
+    info!("ready for run {}", host.subjects.run_id());
 
     let mut telemetry = tokio::time::interval(spec.sample_interval());
     telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -280,7 +276,7 @@ pub async fn run() -> Result<(), AppError> {
             }
         }
     };
-    info!("host {} leaving: {exit}", host.bootstrap.host);
+    info!("leaving: {exit}");
     let budget = match exit {
         Exit::Shutdown => SHUTDOWN_STOP_BUDGET,
         _ => ORPHANED_STOP_BUDGET,

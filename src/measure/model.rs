@@ -371,8 +371,8 @@ impl ClusterModel {
             && self.workers.len() != expected
         {
             return Some(format!(
-                "{} workers running, {expected} expected",
-                self.workers.len()
+                "{} running, {expected} expected",
+                crate::text::plural(self.workers.len() as u64, "worker")
             ));
         }
         if self.workers.is_empty() {

@@ -268,10 +268,13 @@ pub(crate) fn examine(path: &Path) -> Result<Version, Rejection> {
     let out = run_captured(Command::new(path).arg("--version"), VERSION_TIMEOUT)
         .map_err(|err| Rejection::Run(err.to_string()))?;
     let text = format!("{}\n{}", out.stdout, out.stderr);
-    let version =
-        parse_version(&text).ok_or_else(|| Rejection::Unrecognised(one_line(text.trim(), 120)))?;
+    // `nats-server: v2.15.1`. Another program's version (`true (GNU coreutils) 9.1`) is not
+    // a nats-server's.
+    let version = parse_version(&text)
+        .filter(|_| text.to_ascii_lowercase().contains("nats-server"))
+        .ok_or_else(|| Rejection::Unrecognised(one_line(text.trim(), 120)))?;
     if !out.status.success() {
-        return Err(Rejection::Run(format!("exit status {}", out.status)));
+        return Err(Rejection::Run(out.status.to_string()));
     }
     if !version.is_supported() {
         return Err(Rejection::TooOld(version.text));

@@ -138,6 +138,34 @@ fn too_old_explicit_binary_is_rejected_naming_version_and_path() {
 }
 
 #[test]
+fn another_program_or_a_failing_one_is_not_taken_for_nats_server() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut opts = options(tmp.path());
+    // `true --version` prints its own version, which is ≥ 2.10.
+    opts.explicit = Some(script(
+        tmp.path(),
+        "true",
+        "echo 'true (GNU coreutils) 9.1'",
+    ));
+    let err = resolve_quiet(&opts).0.expect_err("not a nats-server");
+    assert!(
+        matches!(err, ResolveError::UnrecognisedVersion { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("coreutils"), "{err}");
+    // A real-looking version from a program that then fails: the status once, no doubling.
+    opts.explicit = Some(script(
+        tmp.path(),
+        "failing",
+        "echo 'nats-server: v2.12.0'; exit 1",
+    ));
+    let err = resolve_quiet(&opts).0.expect_err("failed");
+    let text = err.to_string();
+    assert!(text.contains("exit status: 1"), "{text}");
+    assert!(!text.contains("exit status exit status"), "{text}");
+}
+
+#[test]
 fn missing_and_non_executable_explicit_paths() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut opts = options(tmp.path());

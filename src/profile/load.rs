@@ -41,6 +41,8 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
 /// Parse and validate profile text; `path` names the source in errors. Only valid profiles
 /// come back.
 pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
+    // Some editors start a UTF-8 file with a byte-order mark; it is not part of the profile.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let options =
         ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     let profile = options
@@ -312,6 +314,13 @@ mod tests {
              error 2)"
         );
         assert_eq!(err.path, path);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_profile() {
+        let text = "\u{feff}(name: \"bom\", cluster: (partitions: Count(10)), steps: [ScaleTo(1)])";
+        let profile = parse(text, Path::new("bom.ron")).expect("a BOM is skipped");
+        assert_eq!(profile.name, "bom");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::summary::{
 };
 use crate::observation::ProcessKind;
 use crate::profile::ByteSize;
+use crate::text::plural;
 
 pub use junit::junit;
 
@@ -98,13 +99,11 @@ pub fn table(summary: &Summary, comparison: Option<&Comparison>) -> String {
 fn verdict_line(summary: &Summary, comparison: Option<&Comparison>) -> String {
     let verdict = overall_verdict(summary, comparison);
     let mut reasons = Vec::new();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     if !summary.failures.is_empty() {
-        reasons.push(plural(summary.failures.len(), "failure", "failures"));
+        reasons.push(plural(summary.failures.len() as u64, "failure"));
     }
     if let Some(regressions) = comparison.map(Comparison::regressions).filter(|n| *n > 0) {
-        reasons.push(plural(regressions, "regression", "regressions"));
+        reasons.push(plural(regressions as u64, "regression"));
     }
     let name = match verdict {
         Verdict::Pass => "PASS",

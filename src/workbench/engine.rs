@@ -118,7 +118,9 @@ pub(super) fn log_event(event: &ClusterEvent) {
             partitions,
         } => {
             tracing::info!(
-                "{who} published v{version} ({lifecycle}): {partitions} partitions over {workers} workers"
+                "{who} published v{version} ({lifecycle}): {} over {}",
+                crate::text::plural(*partitions as u64, "partition"),
+                crate::text::plural(*workers as u64, "worker")
             );
         }
         K::WorkerEnded { how } => tracing::info!("{who} ended: {how}"),
