@@ -186,6 +186,9 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
         workbench.subscribe(),
         std::time::Duration::from_secs(2),
     );
+    for line in workbench.connect_hints() {
+        eprintln!("{line}");
+    }
     let live = std::io::stderr().is_terminal();
     let printer = progress::spawn(
         workbench.subscribe(),

@@ -71,6 +71,10 @@ pub struct Workbench {
     expected_exits: Arc<Mutex<BTreeSet<u32>>>,
     mutable: tokio::sync::Mutex<Mutable>,
     managed_server: bool,
+    /// What the machine allows (open files, memory): no action starts more workers.
+    capacity: crate::limits::Capacity,
+    /// How other NATS tools reach a managed server.
+    connect_info: Option<crate::nats::connect_info::ConnectInfo>,
 }
 
 /// The part of a workbench that actions change.
@@ -225,6 +229,8 @@ impl Workbench {
             cancel,
             expected_exits,
             managed_server: managed.is_some(),
+            capacity: crate::limits::capacity(),
+            connect_info: managed.as_ref().map(|m| m.connect_info().clone()),
             mutable: tokio::sync::Mutex::new(Mutable {
                 managed,
                 planned: vec![0; host_count],
@@ -338,6 +344,25 @@ impl Workbench {
 
     pub fn is_managed(&self) -> bool {
         self.managed_server
+    }
+
+    /// How to point the nats CLI, nats-top and the checker at the managed server (no password:
+    /// it is in 0600 files the lines name); empty for an external server.
+    pub fn connect_hints(&self) -> Vec<String> {
+        use crate::nats::connect_info::{ClusterShape, hint_lines};
+        use crate::profile::TimingSetup;
+        let Some(info) = &self.connect_info else {
+            return Vec::new();
+        };
+        let cluster = &self.profile.cluster;
+        let shape = match &cluster.timing {
+            TimingSetup::Preset(preset) => Some(ClusterShape {
+                partitions: cluster.partitions.len(),
+                timing: preset.name(),
+            }),
+            TimingSetup::Explicit(_) => None,
+        };
+        hint_lines(info, shape)
     }
 
     /// Milliseconds since the run started.

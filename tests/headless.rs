@@ -244,6 +244,13 @@ fn log_lines_name_each_host_once_and_count_in_the_right_number() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("host 0: ready for run"), "{stderr}");
+    // How to point other NATS tools at the managed server.
+    assert!(
+        stderr.contains("connect other tools to nats://127.0.0.1:")
+            && stderr.contains("python3 tools/check-cluster.py --context ")
+            && stderr.contains("--partitions 60 --timing fast"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("host 0: host 0"), "{stderr}");
     assert!(stderr.contains("partitions over 1 worker"), "{stderr}");
     assert!(!stderr.contains(" 1 workers"), "{stderr}");

@@ -115,6 +115,7 @@ impl Acting<'_> {
         let target = self.s.planned.iter().sum::<usize>();
         match &action {
             Action::ScaleTo(n) if *n >= target => {
+                self.check_pool(*n)?;
                 let seq = self.open_event(&action, &source, *n);
                 self.add(*n - target).await?;
                 Ok(seq)
@@ -219,6 +220,7 @@ impl Acting<'_> {
         }
     }
 
+    /// Whether `workers` can run at once: within the worker ID pool and the machine's limits.
     fn check_pool(&self, workers: usize) -> Result<(), String> {
         let cluster = &self.wb.profile.cluster;
         let pool = (cluster.worker_id_max - cluster.worker_id_min) as usize + 1;
@@ -227,7 +229,15 @@ impl Acting<'_> {
                 "{workers} workers exceed the worker ID pool of {pool}"
             ));
         }
-        Ok(())
+        let hosts = u32::try_from(self.live_hosts().len()).unwrap_or(u32::MAX);
+        match self
+            .wb
+            .capacity
+            .refusal(workers as u64, hosts, self.wb.managed_server)
+        {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
     }
 
     /// The worker a target names, and its host.

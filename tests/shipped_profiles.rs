@@ -1,0 +1,135 @@
+//! Every shipped profile passes on an unchanged tree. The short ones (about a minute or less
+//! each) run here, unchanged, headless, with the real binary, nats-server and host processes.
+//! The long ones (the memory matrix beyond 5 workers, the cluster-size profiles, the soak and
+//! the nightly run: about 30 minutes together) run with
+//! `cargo test --release --test shipped_profiles -- --ignored`, before a release; their figures
+//! are in docs/BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
+
+/// Profiles of a minute or so: run by `cargo test`.
+const SHORT: [&str; 6] = [
+    "default",
+    "smoke",
+    "rapid-scaling",
+    "failover",
+    "memory-1w-100p",
+    "memory-5w-100p",
+];
+
+/// The rest of `profiles/`.
+const LONG: [&str; 8] = [
+    "memory-10w-100p",
+    "memory-10w-500p",
+    "memory-25w-500p",
+    "memory-50w-500p",
+    "small-cluster",
+    "large-cluster",
+    "soak-5min",
+    "nightly",
+];
+
+fn profile_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles")
+        .join(format!("{name}.ron"))
+}
+
+/// Run a shipped profile headless and return its JSON summary; panics unless it passed.
+fn passes(name: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(BIN)
+        .args(["--headless", "--json", "--profile"])
+        .arg(profile_path(name))
+        .arg("--record")
+        .arg(dir.path().join("run.ron"))
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run parti-top");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{name} failed:\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("{name}: stdout is not JSON ({err}):\n{stderr}"));
+    assert_eq!(summary["verdict"], "pass", "{name}: {summary}");
+    summary
+}
+
+#[test]
+fn every_shipped_profile_is_listed_here_as_short_or_long() {
+    let mut listed: Vec<&str> = SHORT.iter().chain(LONG.iter()).copied().collect();
+    listed.sort_unstable();
+    let mut shipped: Vec<String> = std::fs::read_dir(profile_path("x").parent().expect("dir"))
+        .expect("profiles")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "ron").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    shipped.sort_unstable();
+    assert_eq!(listed, shipped);
+}
+
+#[test]
+fn default_passes() {
+    passes("default");
+}
+
+#[test]
+fn smoke_passes() {
+    let summary = passes("smoke");
+    let outcomes: Vec<&str> = summary["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["stabilized"; 4], "{summary}");
+}
+
+#[test]
+fn rapid_scaling_passes_with_its_superseded_events_shown_as_such() {
+    let summary = passes("rapid-scaling");
+    let events = summary["events"].as_array().expect("events");
+    let superseded: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|e| e["outcome"] == "superseded")
+        .filter_map(|e| Some((e["event"].as_u64()?, e["superseded_by"].as_u64()?)))
+        .collect();
+    // scale→5 is overtaken 500 ms later by scale→10, and on the way down scale→5 by scale→1.
+    assert_eq!(superseded, [(2, 3), (4, 5)], "{summary}");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["outcome"] != "superseded")
+            .all(|e| e["outcome"] == "stabilized"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn failover_passes() {
+    passes("failover");
+}
+
+#[test]
+fn memory_1w_100p_passes() {
+    passes("memory-1w-100p");
+}
+
+#[test]
+fn memory_5w_100p_passes() {
+    passes("memory-5w-100p");
+}
+
+#[test]
+#[ignore = "about 30 minutes: run before a release, figures in docs/BENCHMARKS.md"]
+fn every_long_shipped_profile_passes() {
+    for name in LONG {
+        let summary = passes(name);
+        println!("{name}: {summary}");
+    }
+}
