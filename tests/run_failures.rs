@@ -1,7 +1,8 @@
-//! A managed nats-server that dies without a step asking for it is an infrastructure failure:
-//! a finding at once, the run stops, the hosts go without waiting on a graceful stop that
-//! cannot happen, the summary still reaches stdout, and the exit code is 2 (could not run),
-//! not 1.
+//! Failures of the run's surroundings, not of the cluster under test. A managed nats-server
+//! that dies without a step asking for it is an infrastructure failure: a finding at once, the
+//! run stops, the hosts go without waiting on a graceful stop that cannot happen, the summary
+//! still reaches stdout, and the exit code is 2 (could not run), not 1. An output that cannot
+//! be written at the end does not take the summary with it.
 
 use std::io::Read;
 use std::path::Path;
@@ -118,4 +119,56 @@ fn a_nats_server_that_dies_unasked_ends_the_run_at_once_with_exit_2() {
         .collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
     assert!(!Path::new(&format!("/proc/{pid}")).exists() || !is_process_alive(pid));
+}
+
+#[test]
+fn an_output_that_cannot_be_written_at_the_end_leaves_the_summary_on_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("short.ron");
+    std::fs::write(
+        &profile,
+        r#"(
+    name: "short",
+    cluster: (partitions: Count(30), timing: Preset(Fast)),
+    sample_interval: "250ms",
+    steps: [ScaleTo(1), WaitStable(timeout: "30s"), Hold("2s")],
+)"#,
+    )
+    .expect("write profile");
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).expect("mkdir");
+    let record = dir.path().join("run.ron");
+    let mut controller = Command::new(BIN)
+        .args(["--headless", "--profile"])
+        .arg(&profile)
+        .arg("--record")
+        .arg(&record)
+        .arg("--junit")
+        .arg(reports.join("junit.xml"))
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The checks before the run passed; now the report's directory goes away.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !record.exists() {
+        assert!(Instant::now() < deadline, "the run never started recording");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::remove_dir(&reports).expect("remove the report directory");
+    let output = controller.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot write {}",
+            reports.join("junit.xml").display()
+        )),
+        "{stderr}"
+    );
+    assert!(load(&record).is_ok_and(|r| r.summary.is_some()));
 }
