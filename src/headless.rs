@@ -41,9 +41,7 @@ pub struct HeadlessOptions {
 /// Where a run is recorded when `--record` is not given.
 pub fn default_recording_path(profile: &Profile, run_id: &str) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from("recordings")
-        .join("runs")
-        .join(format!("{}-{stamp}-{run_id}.ron", profile.name))
+    PathBuf::from(preflight::RUNS_DIR).join(format!("{}-{stamp}-{run_id}.ron", profile.name))
 }
 
 /// The recording header of a run.
@@ -66,9 +64,6 @@ fn resolve_baseline(
     })
 }
 
-/// Where new recordings go when `--record` is not given.
-pub const RUNS_DIR: &str = "recordings/runs";
-
 /// What [`prepare`] checked and loaded before the run.
 pub struct Prepared {
     pub profile: Profile,
@@ -79,17 +74,8 @@ pub struct Prepared {
 /// (DESIGN.md §6): the profile, the output paths, the baseline and the process limits.
 pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
     let profile = profile::load(&options.profile).map_err(AppError::could_not_run)?;
-    let existing = if options.force {
-        Existing::Replace
-    } else {
-        Existing::Refuse
-    };
-    match &options.record {
-        Some(path) => preflight::output_file("--record", path, existing),
-        None => preflight::writable_dir(Path::new(RUNS_DIR))
-            .map_err(|why| format!("cannot record the run under {RUNS_DIR}: {why}; give --record")),
-    }
-    .map_err(AppError::could_not_run)?;
+    preflight::recording_output(options.record.as_deref(), options.force)
+        .map_err(AppError::could_not_run)?;
     if let Some(junit) = &options.junit {
         // A report CI writes on every run: replacing it is expected.
         preflight::output_file("--junit", junit, Existing::Replace)

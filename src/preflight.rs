@@ -56,6 +56,24 @@ pub fn output_file(flag: &str, path: &Path, existing: Existing) -> Result<(), St
     writable_dir(&parent).map_err(|why| format!("{flag} {shown}: {why}"))
 }
 
+/// Where new recordings go when `--record` is not given.
+pub const RUNS_DIR: &str = "recordings/runs";
+
+/// Check the recording's path: `--record` (an existing file only with `force`), or the
+/// default directory [`RUNS_DIR`].
+pub fn recording_output(record: Option<&Path>, force: bool) -> Result<(), String> {
+    let existing = if force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    match record {
+        Some(path) => output_file("--record", path, existing),
+        None => writable_dir(Path::new(RUNS_DIR))
+            .map_err(|why| format!("cannot record the run under {RUNS_DIR}: {why}; give --record")),
+    }
+}
+
 /// Check that new files can be created in `dir`, or in the nearest existing directory above it
 /// (where `dir` would be created).
 pub fn writable_dir(dir: &Path) -> Result<(), String> {

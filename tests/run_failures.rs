@@ -24,32 +24,45 @@ fn nats_server(pids: &[u32]) -> Option<u32> {
     })
 }
 
-#[test]
-fn a_nats_server_that_dies_unasked_ends_the_run_at_once_with_exit_2() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let profile = dir.path().join("loss.ron");
+/// Start a headless run of `steps` (fast timing, 30 partitions) recording to `dir/run.ron`,
+/// with `extra` arguments, stdout and stderr piped.
+fn spawn_run(dir: &Path, steps: &str, extra: &[&std::ffi::OsStr]) -> std::process::Child {
+    let profile = dir.join("run-profile.ron");
     std::fs::write(
         &profile,
-        r#"(
-    name: "loss",
+        format!(
+            r#"(
+    name: "surroundings",
     cluster: (partitions: Count(30), timing: Preset(Fast)),
     sample_interval: "250ms",
-    steps: [ScaleTo(2), WaitStable(timeout: "30s"), Hold("60s")],
-)"#,
+    steps: [{steps}],
+)"#
+        ),
     )
     .expect("write profile");
-    let record = dir.path().join("run.ron");
-    let mut controller = Command::new(BIN)
+    Command::new(BIN)
         .args(["--headless", "--profile"])
         .arg(&profile)
         .arg("--record")
-        .arg(&record)
+        .arg(dir.join("run.ron"))
+        .args(extra)
         .env_remove("NATS_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn");
+        .expect("spawn")
+}
+
+#[test]
+fn a_nats_server_that_dies_unasked_ends_the_run_at_once_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = dir.path().join("run.ron");
+    let mut controller = spawn_run(
+        dir.path(),
+        r#"ScaleTo(2), WaitStable(timeout: "30s"), Hold("60s")"#,
+        &[],
+    );
     let pid = controller.id();
     // Wait for the cluster to be stable (the first event measured and autosaved).
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -124,33 +137,15 @@ fn a_nats_server_that_dies_unasked_ends_the_run_at_once_with_exit_2() {
 #[test]
 fn an_output_that_cannot_be_written_at_the_end_leaves_the_summary_on_stdout() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let profile = dir.path().join("short.ron");
-    std::fs::write(
-        &profile,
-        r#"(
-    name: "short",
-    cluster: (partitions: Count(30), timing: Preset(Fast)),
-    sample_interval: "250ms",
-    steps: [ScaleTo(1), WaitStable(timeout: "30s"), Hold("2s")],
-)"#,
-    )
-    .expect("write profile");
     let reports = dir.path().join("reports");
     std::fs::create_dir(&reports).expect("mkdir");
     let record = dir.path().join("run.ron");
-    let mut controller = Command::new(BIN)
-        .args(["--headless", "--profile"])
-        .arg(&profile)
-        .arg("--record")
-        .arg(&record)
-        .arg("--junit")
-        .arg(reports.join("junit.xml"))
-        .env_remove("NATS_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let junit = reports.join("junit.xml");
+    let controller = spawn_run(
+        dir.path(),
+        r#"ScaleTo(1), WaitStable(timeout: "30s"), Hold("2s")"#,
+        &["--junit".as_ref(), junit.as_os_str()],
+    );
     // The checks before the run passed; now the report's directory goes away.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !record.exists() {

@@ -1,12 +1,9 @@
 //! `parti-top [--profile P.ron]`: the checks that can be made before the dashboard starts
 //! (a terminal, the profile, the recording path, the process limits), then the dashboard.
 
-use std::path::Path;
-
 use crate::cli::RunArgs;
 use crate::error::AppError;
-use crate::headless::RUNS_DIR;
-use crate::preflight::{self, Existing};
+use crate::preflight;
 use crate::profile::NatsSetup;
 use crate::tui::run::{TuiOptions, load_profile};
 
@@ -14,18 +11,8 @@ use crate::tui::run::{TuiOptions, load_profile};
 pub async fn run(args: RunArgs) -> Result<(), AppError> {
     preflight::terminal().map_err(AppError::could_not_run)?;
     let profile = load_profile(args.profile.as_deref())?;
-    let existing = if args.force {
-        Existing::Replace
-    } else {
-        Existing::Refuse
-    };
-    match &args.record {
-        Some(path) => preflight::output_file("--record", path, existing),
-        None => preflight::writable_dir(Path::new(RUNS_DIR)).map_err(|why| {
-            format!("cannot record the session under {RUNS_DIR}: {why}; give --record")
-        }),
-    }
-    .map_err(AppError::could_not_run)?;
+    preflight::recording_output(args.record.as_deref(), args.force)
+        .map_err(AppError::could_not_run)?;
     let managed = args.connection.server.is_none() && matches!(profile.nats, NatsSetup::Managed);
     preflight::check_capacity(&profile, managed, &crate::limits::capacity())
         .map_err(AppError::could_not_run)?;
