@@ -229,7 +229,12 @@ fn header_shows_the_run_facts() {
             header[0]
         );
     }
-    for needle in ["step 6/8 wait stable 30s", "✗ unstable", "pending 1", "+2…"] {
+    for needle in [
+        "step 6/8 wait stable 30s",
+        "✗ unstable",
+        "pending 1",
+        "pause host 1 5s…",
+    ] {
         assert!(
             header[1].contains(needle),
             "{needle} missing: {}",
@@ -303,5 +308,38 @@ fn tiny_and_empty_models_do_not_panic() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn superseded_events_are_dim_and_only_unsettled_ones_red() {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let terminal = draw(&sample_model(), width, height);
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "superseded by #6").expect("the superseded event");
+        assert_eq!(buffer[(x, y)].fg, Color::DarkGray, "{width}x{height}");
+        let (x, y) = find(buffer, "#5 +3").expect("its label");
+        assert_eq!(buffer[(x, y)].fg, Color::DarkGray);
+        let (x, y) = find(buffer, "empty after 450 ms").expect("the emptied event");
+        assert_eq!(buffer[(x, y)].fg, Color::DarkGray);
+        let (x, y) = find(buffer, "#7 +2 ").expect("the unsettled event");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let (x, y) = find(buffer, "1 not stabilized").expect("one counted");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let (x, y) = find(buffer, "★→").expect("the leader changed");
+        assert_eq!(buffer[(x, y)].fg, Color::Yellow);
+        let screen = text(buffer);
+        assert!(!screen.contains("#0 "), "events count from 1:\n{screen}");
+    }
+    let model = with(|m| m.screen = Screen::Findings);
+    let screen = text(draw(&model, 80, 24).backend().buffer());
+    for needle in [
+        "#1 ",
+        "superseded #6",
+        "empty 450 ms",
+        "not stabilized",
+        "kill leader ★→",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
 }

@@ -256,9 +256,10 @@ fn on_observation(model: &mut Model, observation: Observation) {
             model.findings.push(finding);
         }
         Observation::Step(step) => {
+            // Repeats continue the count; the header shows the step within the profile.
             let total = model.steps_total.max(1);
             model.step = Some(StepView {
-                number: step.index % total + 1,
+                number: (step.number() - 1) % total + 1,
                 total,
                 label: step.label,
                 failed: match step.status {

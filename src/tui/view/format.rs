@@ -68,6 +68,32 @@ pub fn ratio(max: usize, min: usize) -> String {
     }
 }
 
+/// `text` cut to `width` characters, ending in `…` when it was cut.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// A horizontal bar of `value` against `max` in `width` columns, in eighths of a column.
+pub fn bar(value: u64, max: u64, width: usize) -> String {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths_total = u128::try_from(width).unwrap_or(u128::MAX) * 8;
+    let eighths = u128::from(value.min(max)) * eighths_total / u128::from(max.max(1));
+    let eighths = usize::try_from(eighths).unwrap_or(usize::MAX);
+    let mut out = "█".repeat(eighths / 8);
+    if eighths % 8 > 0 {
+        out.push(PARTS[eighths % 8]);
+    }
+    out
+}
+
 /// A segment of a status line: its spans and its priority (lower survives longer).
 pub struct Segment<'a> {
     pub priority: u8,
@@ -173,6 +199,16 @@ mod tests {
         assert_eq!(ratio(13, 12), "1.08");
         assert_eq!(ratio(3, 0), "∞");
         assert_eq!(mib_label(mib(3 * 1024 * 1024 / 2)), "1.5");
+    }
+
+    #[test]
+    fn cut_marks_what_it_removed_and_bars_use_eighths() {
+        assert_eq!(cut("kill leader", 20), "kill leader");
+        assert_eq!(cut("kill leader", 6), "kill …");
+        assert_eq!(bar(10, 10, 3), "███");
+        assert_eq!(bar(5, 10, 3), "█▌");
+        assert_eq!(bar(0, 10, 3), "");
+        assert_eq!(bar(1, 0, 3), "");
     }
 
     #[test]
