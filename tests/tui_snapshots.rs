@@ -343,3 +343,43 @@ fn superseded_events_are_dim_and_only_unsettled_ones_red() {
         assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
 }
+
+#[test]
+fn workers_of_a_paused_host_say_so() {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let terminal = draw(&sample_model(), width, height);
+        let buffer = terminal.backend().buffer();
+        let screen = text(buffer);
+        let header: Vec<&str> = screen.lines().take(2).collect();
+        assert!(header[1].contains("host 1 paused"), "{}", header[1]);
+        let (x, y) = find(buffer, "worker-3 ").expect("a worker of host 1");
+        let row: String = (x..buffer.area.right())
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        assert!(row.contains("Paused"), "{row}");
+        assert!(!row.contains("Stable"), "{row}");
+        let (px, py) = find(buffer, "Paused").expect("Paused shown");
+        assert_eq!(buffer[(px, py)].fg, Color::LightBlue);
+        let (x, y) = find(buffer, "worker-0 ").expect("a worker of host 0");
+        let row: String = (x..buffer.area.right())
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        assert!(row.contains("Stable"), "{row}");
+    }
+}
+
+#[test]
+fn an_empty_cluster_reads_empty_not_stable() {
+    let model = with(|m| {
+        m.cluster.workers.clear();
+        m.cluster.stable = true;
+        m.cluster.reason = None;
+        m.cluster.paused_hosts.clear();
+    });
+    for (width, height) in [(80, 24), (160, 48)] {
+        let screen = text(draw(&model, width, height).backend().buffer());
+        let header: Vec<&str> = screen.lines().take(2).collect();
+        assert!(header[1].contains("○ empty (no workers)"), "{}", header[1]);
+        assert!(!header[1].contains("✓ stable"), "{}", header[1]);
+    }
+}

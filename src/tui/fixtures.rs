@@ -127,7 +127,7 @@ fn cluster() -> ClusterState {
         t_ms: NOW_MS,
         stable: false,
         quiet: false,
-        reason: Some("worker-5 is WaitingAssignment; 1 worker has no ID yet".into()),
+        reason: Some("the fault has not cleared yet".into()),
         actions: 9,
         workers: vec![
             worker(0, 0, Some("worker-0"), State::Stable, 9, 13),
@@ -142,7 +142,7 @@ fn cluster() -> ClusterState {
         max_version: 9,
         findings: 1,
         measurements: 7,
-        paused_hosts: Vec::new(),
+        paused_hosts: vec![1],
     }
 }
 

@@ -142,7 +142,7 @@ impl<'a> Segment<'a> {
 }
 
 /// Join segments with `separator`, dropping the least important ones until the line fits
-/// `width`; what still overflows is cut by the paragraph that shows it.
+/// `width`; what still overflows (a shrinkable segment's tail) is cut and ends in `…`.
 pub fn fit<'a>(mut segments: Vec<Segment<'a>>, separator: Span<'a>, width: u16) -> Line<'a> {
     let width = usize::from(width);
     let joint = |segment: &Segment<'_>| {
@@ -182,7 +182,37 @@ pub fn fit<'a>(mut segments: Vec<Segment<'a>>, separator: Span<'a>, width: u16) 
         }
         spans.extend(segment.spans);
     }
-    Line::from(spans)
+    cut_spans(spans, width)
+}
+
+/// `spans` cut to `width` columns, the last kept character replaced by `…` when anything was
+/// cut (so that a cut line says so instead of ending mid-word).
+fn cut_spans(spans: Vec<Span<'_>>, width: usize) -> Line<'_> {
+    let total: usize = spans.iter().map(Span::width).sum();
+    if total <= width {
+        return Line::from(spans);
+    }
+    let mut room = width.saturating_sub(1);
+    let mut kept = Vec::new();
+    for span in spans {
+        if room == 0 {
+            break;
+        }
+        let span_width = span.width();
+        if span_width <= room {
+            room -= span_width;
+            kept.push(span);
+        } else {
+            let text: String = span.content.chars().take(room).collect();
+            room = 0;
+            kept.push(Span::styled(text, span.style));
+        }
+    }
+    let style = kept.last().map(|s| s.style).unwrap_or_default();
+    if width > 0 {
+        kept.push(Span::styled("…", style));
+    }
+    Line::from(kept)
 }
 
 #[cfg(test)]
@@ -224,10 +254,7 @@ mod tests {
             Segment::new(3, vec![Span::raw("bbbb")]),
             Segment::shrinkable(0, vec![Span::raw("a long reason")], 4),
         ];
-        assert_eq!(
-            fit(segments, Span::raw(" "), 9).to_string(),
-            "bbbb a long reason"
-        );
+        assert_eq!(fit(segments, Span::raw(" "), 9).to_string(), "bbbb a l…");
     }
 
     #[test]

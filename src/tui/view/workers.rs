@@ -1,5 +1,5 @@
-//! The worker table (id, state, leader, partitions, version, host; the selected row highlighted
-//! and kept in view) and the ownership view (partitions per worker as bars, with the balance).
+//! The worker table (id, state — `Paused` for workers of a frozen host —, leader, partitions,
+//! version, host; the selected row highlighted and kept in view) and the ownership view (partitions per worker as bars, with the balance).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -30,6 +30,11 @@ fn worker_name(worker: &WorkerView) -> String {
         .worker_id
         .clone()
         .unwrap_or_else(|| format!("h{} slot {}", worker.host, worker.slot))
+}
+
+/// Whether the worker's host is frozen right now: its last report is stale, not its state.
+fn paused(model: &Model, worker: &WorkerView) -> bool {
+    model.cluster.paused_hosts.contains(&worker.host)
 }
 
 /// Whether a worker is past its first assignment (it counts for the balance).
@@ -131,7 +136,11 @@ pub fn table(model: &Model, frame: &mut Frame, area: Rect) {
                 Some(id) => Cell::from(id.as_str()),
                 None => Cell::from(Span::styled(worker_name(w), theme::DIM)),
             },
-            Cell::from(Span::styled(state_name(w.state), theme::state(w.state))),
+            if paused(model, w) {
+                Cell::from(Span::styled("Paused", theme::PAUSED))
+            } else {
+                Cell::from(Span::styled(state_name(w.state), theme::state(w.state)))
+            },
             Cell::from(Line::from(w.partitions.to_string()).right_aligned()),
         ];
         if show_version {
