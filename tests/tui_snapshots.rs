@@ -4,10 +4,11 @@
 
 use std::sync::Once;
 
+use parti_top::action::{Action, WorkerTarget};
 use parti_top::observation::{ProcessKind, WorkerView};
 use parti_top::parti::state::State;
 use parti_top::tui::fixtures::sample_model;
-use parti_top::tui::model::{MemoryPoint, Model, Notice, Screen, StepView, Window};
+use parti_top::tui::model::{MemoryPoint, Model, Notice, Prompt, Screen, StepView, Window};
 use parti_top::tui::view::render;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -24,6 +25,9 @@ fn init_logs() {
         tui_logger::set_default_level(tui_logger::LevelFilter::Trace);
         let subscriber = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer);
         tracing::subscriber::with_default(subscriber, || {
+            for n in 1..=40 {
+                tracing::info!("earlier line {n}");
+            }
             tracing::info!("nats-server 2.15.1 listening on 127.0.0.1:42817");
             tracing::info!("host 0 and host 1 connected");
             tracing::warn!("worker-4 applied v9 2.1 s after it was published");
@@ -263,8 +267,88 @@ fn the_help_lists_every_binding() {
     let terminal = draw(&with(|m| m.help = true), 160, 48);
     let screen = text(terminal.backend().buffer());
     for binding in parti_top::tui::keymap::BINDINGS {
-        assert!(screen.contains(binding.keys), "{} missing", binding.keys);
+        let keys = binding.keys_text();
+        assert!(screen.contains(&keys), "{keys} missing");
         assert!(screen.contains(binding.what), "{} missing", binding.what);
+    }
+    for needle in ["★→", "superseded", "max/min", "K S L P N", "Paused"] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+}
+
+#[test]
+fn the_help_fits_80x24_without_cutting_an_entry() {
+    let terminal = draw(&with(|m| m.help = true), 80, 24);
+    let screen = text(terminal.backend().buffer());
+    for binding in parti_top::tui::keymap::BINDINGS {
+        let keys = binding.keys_text();
+        assert!(screen.contains(&keys), "{keys} missing:\n{screen}");
+        assert!(
+            screen.contains(binding.what),
+            "{} missing:\n{screen}",
+            binding.what
+        );
+    }
+}
+
+snapshot!(confirm_kill_80x24, 80, 24, |m| {
+    m.prompt = Some(Prompt::Confirm {
+        action: Action::KillWorker(WorkerTarget::Id("worker-2".into())),
+        question: "kill worker-2 (a crash: no cleanup)?".into(),
+    });
+});
+snapshot!(mark_prompt_160x48, 160, 48, |m| {
+    m.prompt = Some(Prompt::Mark {
+        label: "before the soak".into(),
+    });
+});
+snapshot!(logs_scrolled_80x24, 80, 24, |m| {
+    m.screen = Screen::Logs;
+    m.log.back_lines = 20;
+});
+snapshot!(logs_scrolled_to_the_top_160x48, 160, 48, |m| {
+    m.screen = Screen::Logs;
+    m.log.back_lines = 1000;
+});
+
+#[test]
+fn a_scrolled_log_shows_older_lines_and_says_so() {
+    let model = with(|m| {
+        m.screen = Screen::Logs;
+        m.log.back_lines = 20;
+    });
+    let screen = text(draw(&model, 80, 24).backend().buffer());
+    assert!(screen.contains("↑ 20 lines back · End follows"), "{screen}");
+    assert!(screen.contains("earlier line 24"), "{screen}");
+    assert!(!screen.contains("partition 17 owned"), "{screen}");
+    let top = with(|m| {
+        m.screen = Screen::Logs;
+        m.log.back_lines = 1000;
+    });
+    let screen = text(draw(&top, 80, 24).backend().buffer());
+    assert!(
+        screen.contains("earlier line 1 "),
+        "the oldest line: {screen}"
+    );
+    let following = text(
+        draw(&with(|m| m.screen = Screen::Logs), 80, 24)
+            .backend()
+            .buffer(),
+    );
+    assert!(!following.contains("lines back"), "{following}");
+    assert!(following.contains("partition 17 owned"), "{following}");
+}
+
+#[test]
+fn prompts_replace_the_key_hints() {
+    let model = with(|m| {
+        m.prompt = Some(Prompt::Mark { label: "3".into() });
+    });
+    for (width, height) in [(80, 24), (160, 48)] {
+        let screen = text(draw(&model, width, height).backend().buffer());
+        let footer = screen.lines().last().unwrap_or_default().to_owned();
+        assert!(footer.starts_with("mark 3"), "{footer}");
+        assert!(footer.contains("Enter marks · Esc cancels"), "{footer}");
     }
 }
 

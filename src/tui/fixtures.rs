@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::model::{Marker, MemoryPoint, Model, Notice, RunFacts, Screen, StepView, Window};
+use super::model::{
+    LogScroll, Marker, MemoryPoint, Model, Notice, RunFacts, Screen, StepView, Window,
+};
 use crate::action::{Action, WorkerTarget};
 use crate::observation::{Check, Finding, FirstAssignment, Measurement, ProcessKind, WorkerView};
 use crate::parti::state::State;
@@ -326,6 +328,9 @@ pub fn sample_model() -> Model {
             text: "pause host 1 5s…".into(),
             error: false,
         }),
+        prompt: None,
+        log: LogScroll::default(),
+        screen_rows: 48,
         pending_actions: 1,
         dropped: 0,
         quitting: false,

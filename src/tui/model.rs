@@ -1,9 +1,11 @@
 //! The dashboard's state as plain data: what the run looks like (header facts, workers, series,
-//! measurements, findings) and what the operator is looking at (screen, selection, window).
+//! measurements, findings) and what the operator is looking at (screen, selection, window, log
+//! scroll, an open prompt).
 //! The view reads it; only [`super::update`] changes it.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::action::Action;
 use crate::observation::{Finding, Measurement, ProcessKind};
 use crate::workbench::engine::ClusterState;
 
@@ -102,6 +104,25 @@ pub struct StepView {
     pub failed: Option<String>,
 }
 
+/// A one-line question in the footer; while it is open, keys answer it and trigger no command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    /// A destructive action waiting for y or Enter (any other key cancels).
+    Confirm { action: Action, question: String },
+    /// The label of a mark being typed (prefilled; Enter keeps it, Esc cancels).
+    Mark { label: String },
+}
+
+/// Where the log is scrolled to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogScroll {
+    /// Lines back from the newest; 0 follows new lines.
+    pub back_lines: usize,
+    /// Log lines written so far, when the shell counts them (scrolling stops at the oldest,
+    /// and a scrolled-back view stays on the same lines as new ones arrive).
+    pub written_lines: Option<u64>,
+}
+
 /// Everything the dashboard shows.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
@@ -122,6 +143,10 @@ pub struct Model {
     pub help: bool,
     pub log_pane: bool,
     pub notice: Option<Notice>,
+    pub prompt: Option<Prompt>,
+    pub log: LogScroll,
+    /// The terminal's height (a log page is about this tall).
+    pub screen_rows: u16,
     /// Actions sent and not answered yet.
     pub pending_actions: usize,
     /// Observations the dashboard missed (it fell behind the stream).
@@ -135,6 +160,7 @@ impl Model {
             facts,
             steps_total,
             log_pane: true,
+            screen_rows: 24,
             ..Self::default()
         }
     }
