@@ -115,7 +115,7 @@ fn nats_down_is_red_with_the_restart_key() {
     let model = with(|m| m.facts.nats_up = false);
     let terminal = draw(&model, 160, 48);
     let buffer = terminal.backend().buffer();
-    let (x, y) = find(buffer, "DOWN — n to restart").expect("DOWN shown");
+    let (x, y) = find(buffer, "DOWN — N to restart").expect("DOWN shown");
     assert_eq!(y, 0, "in the header");
     assert_eq!(buffer[(x, y)].fg, Color::Red);
 }
@@ -398,7 +398,7 @@ fn tiny_and_empty_models_do_not_panic() {
 #[test]
 fn superseded_events_are_dim_and_only_unsettled_ones_red() {
     for (width, height) in [(80, 24), (160, 48)] {
-        let terminal = draw(&sample_model(), width, height);
+        let terminal = draw(&with(|m| m.log_pane = false), width, height);
         let buffer = terminal.backend().buffer();
         let (x, y) = find(buffer, "superseded by #6").expect("the superseded event");
         assert_eq!(buffer[(x, y)].fg, Color::DarkGray, "{width}x{height}");
@@ -466,4 +466,139 @@ fn an_empty_cluster_reads_empty_not_stable() {
         assert!(header[1].contains("○ empty (no workers)"), "{}", header[1]);
         assert!(!header[1].contains("✓ stable"), "{}", header[1]);
     }
+}
+
+/// The rows of a chart's time axis (the rows holding `┴`).
+fn axis_rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter(|l| l.contains('└') && l.contains('┴'))
+        .map(|l| {
+            // Only the left column (the charts), up to its right border.
+            let start = l.find('└').unwrap_or(0);
+            let rest = &l[start..];
+            rest.split('│').next().unwrap_or(rest).to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn marker_labels_are_whole_or_numbered_and_listed() {
+    let labels: Vec<String> = sample_model()
+        .markers
+        .iter()
+        .map(|m| m.label.clone())
+        .collect();
+    let model = with(|m| {
+        // Actions a few seconds apart, with long labels: the case that used to read
+        // "┴kill worke".
+        for (i, id) in ["worker-3", "worker-4", "worker-5"].iter().enumerate() {
+            m.markers.push(parti_top::tui::model::Marker {
+                t_ms: 160_000 + i as u64 * 4_000,
+                label: format!("kill {id}"),
+            });
+        }
+        m.markers.sort_by_key(|m| m.t_ms);
+    });
+    for (width, height) in [(80, 24), (120, 30), (160, 48)] {
+        let screen = text(draw(&model, width, height).backend().buffer());
+        let rows = axis_rows(&screen);
+        assert!(!rows.is_empty(), "{width}x{height}: no axis:\n{screen}");
+        for row in rows {
+            for piece in row.split(['┴', '─', '└', '│']) {
+                let piece = piece.trim();
+                if piece.is_empty() {
+                    continue;
+                }
+                let whole = piece.split(", ").all(|part| {
+                    labels.iter().any(|l| l == part) || part.starts_with("kill worker-")
+                });
+                let numbered = piece.chars().count() == 1
+                    && ('①'..='⑳').contains(&piece.chars().next().unwrap_or(' '));
+                assert!(
+                    whole || numbered,
+                    "{width}x{height}: cut or overlapping label {piece:?} in {row}"
+                );
+            }
+        }
+        // Every number on an axis is explained on the chart's bottom border.
+        for n in ['①', '②', '③'] {
+            let on_axis = screen.lines().any(|l| l.contains('┴') && l.contains(n));
+            let listed = screen.lines().any(|l| l.starts_with('└') && l.contains(n))
+                || screen
+                    .lines()
+                    .any(|l| l.starts_with('└') && l.contains('…'));
+            assert!(
+                !on_axis || listed,
+                "{width}x{height}: {n} unexplained:\n{screen}"
+            );
+        }
+    }
+    let screen = text(draw(&model, 160, 48).backend().buffer());
+    assert!(screen.contains("┴kill leader"), "{screen}");
+    assert!(!screen.contains("┴kill worke─"), "{screen}");
+}
+
+#[test]
+fn markers_are_dotted_behind_the_lines() {
+    let terminal = draw(&with(|m| m.log_pane = false), 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, axis_y) = find(buffer, "┴kill leader").expect("the kill marker");
+    // Up the marker's column, marker cells hold one dot each (a dotted line), and the lines
+    // crossing it keep their own colour.
+    let mut line_cells = 0;
+    for y in (3..axis_y).rev() {
+        let cell = &buffer[(x, y)];
+        if cell.symbol() == "│" || cell.symbol() == "─" {
+            break;
+        }
+        let Some(c) = cell.symbol().chars().next() else {
+            continue;
+        };
+        if !('\u{2801}'..='\u{28FF}').contains(&c) {
+            continue;
+        }
+        if cell.fg == Color::LightMagenta {
+            assert_eq!((c as u32 - 0x2800).count_ones(), 1, "{c} at {x},{y}");
+        } else {
+            line_cells += 1;
+        }
+    }
+    assert!(line_cells > 0, "the lines cross the marker's column on top");
+}
+
+#[test]
+fn every_process_has_its_figures_beside_the_charts() {
+    for (width, height, names) in [
+        (80, 24, ["━ h0", "━ h1", "━ nats", "━ self"]),
+        (
+            160,
+            48,
+            ["━ host 0", "━ host 1", "━ nats-server", "━ parti-top"],
+        ),
+    ] {
+        let screen = text(draw(&sample_model(), width, height).backend().buffer());
+        let header = screen
+            .lines()
+            .find(|l| l.contains("RSS"))
+            .unwrap_or_else(|| panic!("{width}x{height}: no figures:\n{screen}"));
+        for column in ["RSS", "peak", "heap", "tasks", "cpu"] {
+            assert!(
+                header.contains(column),
+                "{width}x{height}: {column}: {header}"
+            );
+        }
+        for name in names {
+            let row = screen
+                .lines()
+                .find(|l| l.contains(name))
+                .unwrap_or_else(|| panic!("{width}x{height}: {name} missing:\n{screen}"));
+            assert!(row.contains('%'), "{width}x{height}: CPU of {name}: {row}");
+        }
+    }
+    let screen = text(draw(&sample_model(), 160, 48).backend().buffer());
+    assert!(
+        screen.contains("host 0 54 (peak 54)"),
+        "tasks legend:\n{screen}"
+    );
 }

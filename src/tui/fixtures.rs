@@ -284,6 +284,16 @@ fn measurements() -> Vec<Measurement> {
 
 /// The sample run, on the dashboard with the log pane on and worker-2 selected.
 pub fn sample_model() -> Model {
+    let mut model = sample_without_series();
+    for (process, points) in memory() {
+        for point in points {
+            model.push_memory(process, point);
+        }
+    }
+    model
+}
+
+fn sample_without_series() -> Model {
     Model {
         now_ms: NOW_MS,
         facts: RunFacts {
@@ -304,7 +314,8 @@ pub fn sample_model() -> Model {
         }),
         steps_total: 8,
         cluster: cluster(),
-        memory: memory(),
+        memory: BTreeMap::new(),
+        peaks: BTreeMap::new(),
         measurements: measurements(),
         markers: actions()
             .into_iter()

@@ -80,6 +80,30 @@ pub struct MemoryPoint {
     pub cpu_percent: Option<f64>,
 }
 
+/// A process's highest figures since the run started (the series keep only the recent past).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Peak {
+    pub rss_bytes: u64,
+    pub live_heap_bytes: Option<u64>,
+    pub tasks: Option<u64>,
+    pub cpu_percent: Option<f64>,
+}
+
+impl Peak {
+    fn include(&mut self, point: &MemoryPoint) {
+        fn higher<T: PartialOrd + Copy>(peak: Option<T>, value: Option<T>) -> Option<T> {
+            match (peak, value) {
+                (Some(p), Some(v)) => Some(if v > p { v } else { p }),
+                (p, v) => p.or(v),
+            }
+        }
+        self.rss_bytes = self.rss_bytes.max(point.rss_bytes);
+        self.live_heap_bytes = higher(self.live_heap_bytes, point.live_heap_bytes);
+        self.tasks = higher(self.tasks, point.tasks);
+        self.cpu_percent = higher(self.cpu_percent, point.cpu_percent);
+    }
+}
+
 /// An action shown as a marker on the charts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
@@ -133,6 +157,8 @@ pub struct Model {
     pub steps_total: usize,
     pub cluster: ClusterState,
     pub memory: BTreeMap<ProcessKind, VecDeque<MemoryPoint>>,
+    /// Each process's peaks over the whole run.
+    pub peaks: BTreeMap<ProcessKind, Peak>,
     pub measurements: Vec<Measurement>,
     pub markers: Vec<Marker>,
     pub findings: Vec<Finding>,
@@ -177,12 +203,38 @@ impl Model {
             .map_or(0, |span| self.now_ms.saturating_sub(span))
     }
 
-    /// Record one memory point, dropping the oldest past the capacity.
+    /// Record one memory point, dropping the oldest past the capacity (the peaks keep it).
     pub fn push_memory(&mut self, process: ProcessKind, point: MemoryPoint) {
+        self.peaks.entry(process).or_default().include(&point);
         let series = self.memory.entry(process).or_default();
         if series.len() == SERIES_CAPACITY {
             series.pop_front();
         }
         series.push_back(point);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peaks_outlive_the_series() {
+        let mut model = Model::default();
+        let point = |t_ms, rss_bytes, tasks| MemoryPoint {
+            t_ms,
+            rss_bytes,
+            live_heap_bytes: None,
+            tasks,
+            cpu_percent: Some(1.0),
+        };
+        model.push_memory(ProcessKind::Host(0), point(0, 900, Some(7)));
+        for t_ms in 1..=SERIES_CAPACITY as u64 {
+            model.push_memory(ProcessKind::Host(0), point(t_ms, 100, None));
+        }
+        assert_eq!(model.memory[&ProcessKind::Host(0)].len(), SERIES_CAPACITY);
+        let peak = model.peaks[&ProcessKind::Host(0)];
+        assert_eq!((peak.rss_bytes, peak.tasks), (900, Some(7)));
+        assert_eq!(peak.live_heap_bytes, None);
     }
 }

@@ -6,6 +6,7 @@ mod keys;
 
 use crossterm::event::KeyEvent;
 
+use super::keymap;
 use super::model::{Marker, MemoryPoint, Model, Notice, StepView};
 use crate::action::Action;
 use crate::observation::{ClusterEventKind, Observation, StepStatus};
@@ -159,7 +160,11 @@ fn on_observation(model: &mut Model, observation: Observation) {
                 let hint = if up {
                     detail
                 } else {
-                    format!("{detail} — press n to restart it")
+                    let key = keymap::binding(keymap::Command::RestartNats)
+                        .and_then(|b| b.keys.first())
+                        .map(|k| k.name())
+                        .unwrap_or_default();
+                    format!("{detail} — press {key} to restart it")
                 };
                 notice(model, hint, !up);
             }

@@ -5,12 +5,14 @@
 //! with less important panes left out when they do not fit.
 
 mod charts;
+mod figures;
 mod findings;
 mod format;
 mod header;
 mod help;
 mod layout;
 mod logs;
+mod markers;
 mod prompt;
 mod stabilization;
 pub mod theme;
@@ -64,7 +66,12 @@ fn dashboard(model: &Model, frame: &mut Frame, area: Rect) {
     } else {
         area
     };
-    let memory = Pane::new(7, None, 3, 0);
+    // The memory chart wants room for its figures table under the plot, leaving the
+    // stabilization bars their minimum.
+    let memory_min = (6 + figures::height(model))
+        .min(area.height.saturating_sub(4))
+        .max(7);
+    let memory = Pane::new(memory_min, None, 3, 0);
     let tasks = Pane::new(7, None, 2, 4);
     let bars = Pane::new(4, Some(stabilization::wanted_height(model)), 2, 2);
     let table_height = workers::wanted_height(model);

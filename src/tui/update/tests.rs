@@ -387,6 +387,6 @@ fn a_dead_nats_server_shows_and_says_how_to_restart_it() {
         model
             .notice
             .as_ref()
-            .is_some_and(|n| n.error && n.text.contains("press n"))
+            .is_some_and(|n| n.error && n.text.contains("press N"))
     );
 }

@@ -4,7 +4,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
 use super::format;
@@ -23,19 +23,49 @@ fn title(model: &Model, hidden: usize) -> Line<'_> {
     Line::from(spans)
 }
 
-fn finding_line(finding: &Finding) -> Line<'_> {
-    Line::from(vec![
-        Span::styled(format::clock(finding.t_ms), theme::DIM),
-        Span::raw(" "),
-        Span::styled(finding.check.name(), theme::BAD),
-        Span::raw(" "),
-        Span::raw(finding.message.as_str()),
-    ])
+/// A finding as panel lines: time, check and message, the message wrapped (never cut) to
+/// `width` with its continuation lines indented.
+fn finding_lines(finding: &Finding, width: usize) -> Vec<Line<'_>> {
+    let time = format::clock(finding.t_ms);
+    let prefix = time.chars().count() + 1 + finding.check.name().chars().count() + 1;
+    let wrapped = format::wrap(
+        &finding.message,
+        width.saturating_sub(prefix),
+        width.saturating_sub(2),
+    );
+    let mut lines = Vec::with_capacity(wrapped.len());
+    for (i, text) in wrapped.into_iter().enumerate() {
+        lines.push(if i == 0 {
+            Line::from(vec![
+                Span::styled(time.clone(), theme::DIM),
+                Span::raw(" "),
+                Span::styled(finding.check.name(), theme::BAD),
+                Span::raw(" "),
+                Span::raw(text),
+            ])
+        } else {
+            Line::from(format!("  {text}"))
+        });
+    }
+    lines
 }
 
-/// The newest findings that fit in `rows`, and the bordered block that frames them.
-fn newest(model: &Model, rows: usize) -> (&[Finding], Block<'_>) {
-    let shown = &model.findings[model.findings.len().saturating_sub(rows)..];
+/// How many of the newest findings fit in `rows` when each takes `height` rows.
+fn newest_fitting(findings: &[Finding], rows: usize, height: impl Fn(&Finding) -> usize) -> usize {
+    let mut used = 0;
+    findings
+        .iter()
+        .rev()
+        .take_while(|f| {
+            used += height(f);
+            used <= rows
+        })
+        .count()
+}
+
+/// The newest `count` findings, and the bordered block that frames them.
+fn newest(model: &Model, count: usize) -> (&[Finding], Block<'_>) {
+    let shown = &model.findings[model.findings.len().saturating_sub(count)..];
     let border = if model.findings.is_empty() {
         theme::BORDER
     } else {
@@ -47,13 +77,17 @@ fn newest(model: &Model, rows: usize) -> (&[Finding], Block<'_>) {
     (shown, block)
 }
 
-/// Draw the dashboard's findings panel: the newest findings that fit.
+/// Draw the dashboard's findings panel: the newest findings that fit, messages wrapped.
 pub fn panel(model: &Model, frame: &mut Frame, area: Rect) {
-    let (shown, block) = newest(model, usize::from(area.height.saturating_sub(2)));
+    let width = usize::from(area.width.saturating_sub(2));
+    let rows = usize::from(area.height.saturating_sub(2));
+    let count = newest_fitting(&model.findings, rows, |f| finding_lines(f, width).len());
+    // When even the newest does not fit whole, show its start rather than nothing.
+    let (shown, block) = newest(model, count.max(1));
     let lines: Vec<Line> = if model.findings.is_empty() {
         vec![Line::styled("no invariant violated", theme::OK)]
     } else {
-        shown.iter().map(finding_line).collect()
+        shown.iter().flat_map(|f| finding_lines(f, width)).collect()
     };
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
@@ -228,12 +262,23 @@ fn figures(model: &Model, frame: &mut Frame, area: Rect) {
 
 /// Draw the findings screen: every finding (the newest that fit), then the figures per event.
 pub fn screen(model: &Model, frame: &mut Frame, area: Rect) {
-    let wanted = u16::try_from(model.findings.len().max(1) + 3).unwrap_or(u16::MAX);
+    // The message column takes what the time and check columns leave; messages wrap in it.
+    let message_width = usize::from(area.width.saturating_sub(2 + 8 + 18 + 2));
+    let wrapped = |f: &Finding| format::wrap(&f.message, message_width, message_width);
+    let wanted_rows: usize = model
+        .findings
+        .iter()
+        .map(|f| wrapped(f).len())
+        .sum::<usize>()
+        .max(1);
+    let wanted = u16::try_from(wanted_rows + 3).unwrap_or(u16::MAX);
     let top = wanted.min(area.height / 2).max(area.height.min(4));
     let [list_area, figures_area] =
         Layout::vertical([Constraint::Length(top), Constraint::Fill(1)]).areas(area);
 
-    let (shown, block) = newest(model, usize::from(list_area.height.saturating_sub(3)));
+    let rows = usize::from(list_area.height.saturating_sub(3));
+    let count = newest_fitting(&model.findings, rows, |f| wrapped(f).len());
+    let (shown, block) = newest(model, count.max(1));
     if model.findings.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled("no invariant violated", theme::OK)).block(block),
@@ -242,11 +287,16 @@ pub fn screen(model: &Model, frame: &mut Frame, area: Rect) {
     } else {
         let list = Table::new(
             shown.iter().map(|f| {
+                let lines = wrapped(f);
+                let height = u16::try_from(lines.len()).unwrap_or(1);
                 Row::new(vec![
                     Cell::from(Span::styled(format::clock(f.t_ms), theme::DIM)),
                     Cell::from(Span::styled(f.check.name(), theme::BAD)),
-                    Cell::from(f.message.as_str()),
+                    Cell::from(Text::from(
+                        lines.into_iter().map(Line::from).collect::<Vec<_>>(),
+                    )),
                 ])
+                .height(height)
             }),
             [
                 Constraint::Length(8),

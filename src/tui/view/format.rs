@@ -81,6 +81,37 @@ pub fn cut(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` broken into lines at spaces: the first line at most `first` columns wide, the others
+/// at most `rest` (a word longer than a line is split).
+pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let limit = if lines.is_empty() { first } else { rest }.max(1);
+            let used = line.chars().count();
+            let room = limit.saturating_sub(used + usize::from(used > 0));
+            if word.len() <= room {
+                if used > 0 {
+                    line.push(' ');
+                }
+                line.extend(word);
+                break;
+            }
+            if used == 0 {
+                // A word longer than the line: split it.
+                let tail = word.split_off(limit.min(word.len()));
+                line.extend(word);
+                word = tail;
+            }
+            lines.push(std::mem::take(&mut line));
+        }
+    }
+    lines.push(line);
+    lines
+}
+
 /// A horizontal bar of `value` against `max` in `width` columns, in eighths of a column.
 pub fn bar(value: u64, max: u64, width: usize) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -229,6 +260,16 @@ mod tests {
         assert_eq!(ratio(13, 12), "1.08");
         assert_eq!(ratio(3, 0), "∞");
         assert_eq!(mib_label(mib(3 * 1024 * 1024 / 2)), "1.5");
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_keeps_numbers_whole() {
+        assert_eq!(
+            wrap("owned by worker-2 and worker-4 for 1.20 s", 20, 10),
+            vec!["owned by worker-2", "and", "worker-4", "for 1.20 s"]
+        );
+        assert_eq!(wrap("abcdefgh", 3, 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5, 5), vec![""]);
     }
 
     #[test]

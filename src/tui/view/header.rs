@@ -9,7 +9,16 @@ use ratatui::widgets::Paragraph;
 
 use super::format::{self, Segment};
 use super::theme;
+use crate::tui::keymap::{self, Command};
 use crate::tui::model::Model;
+
+/// The key that restarts nats-server, as the keymap names it.
+fn restart_key() -> String {
+    keymap::binding(Command::RestartNats)
+        .and_then(|b| b.keys.first())
+        .map(|k| k.name())
+        .unwrap_or_default()
+}
 
 /// The first line: product, run id, NATS status, elapsed time, recording state.
 fn facts_line(model: &Model, width: u16) -> Line<'_> {
@@ -25,7 +34,10 @@ fn facts_line(model: &Model, width: u16) -> Line<'_> {
     let mut nats = if facts.nats_up {
         vec![Span::styled("● ", theme::OK), Span::raw("NATS up")]
     } else if facts.managed {
-        vec![Span::styled("● NATS DOWN — n to restart", theme::BAD)]
+        vec![Span::styled(
+            format!("● NATS DOWN — {} to restart", restart_key()),
+            theme::BAD,
+        )]
     } else {
         vec![Span::styled("● NATS DOWN (external)", theme::BAD)]
     };
