@@ -401,6 +401,15 @@ mod tests {
     }
 
     #[test]
+    fn the_dashboard_page_lists_every_key() {
+        let page = include_str!("../../docs/dashboard.md");
+        for b in BINDINGS {
+            let row = format!("| `{}` | {}", b.keys_text(), b.what);
+            assert!(page.contains(&row), "docs/dashboard.md lacks {row}");
+        }
+    }
+
+    #[test]
     fn descriptions_are_short_enough_for_two_help_columns_in_80_columns() {
         for b in BINDINGS {
             assert!(b.what.chars().count() <= WHAT_MAX, "{}", b.what);
