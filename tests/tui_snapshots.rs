@@ -382,11 +382,22 @@ fn tiny_and_empty_models_do_not_panic() {
     ];
     for model in &models {
         for screen in [Screen::Dashboard, Screen::Logs, Screen::Findings] {
-            for (help, log_pane) in [(false, true), (true, false), (false, false)] {
+            for (help, log_pane, back_lines) in [
+                (false, true, 0),
+                (true, false, 0),
+                (false, false, 0),
+                (false, true, 7),
+            ] {
                 let mut model = model.clone();
                 model.screen = screen;
                 model.help = help;
                 model.log_pane = log_pane;
+                model.log.back_lines = back_lines;
+                if back_lines > 0 {
+                    model.prompt = Some(Prompt::Mark {
+                        label: "a long label that does not fit a tiny terminal".into(),
+                    });
+                }
                 for (width, height) in sizes {
                     draw(&model, width, height);
                 }
