@@ -1,6 +1,8 @@
 //! The dashboard end to end: the real binary in a pseudo-terminal on the managed default setup.
 //! It waits for the three default workers, presses `+` three times, sees six workers settle,
-//! quits with `q`, and finds the three key presses in the recording's timeline.
+//! checks that `k` (move up) and a cancelled `K` kill nothing and that `m` records the label
+//! typed into its prompt, quits with `q`, and finds the three key presses in the recording's
+//! timeline.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -98,6 +100,32 @@ fn plus_three_times_adds_three_stable_workers_and_the_recording_keeps_the_keys()
         grown.is_some(),
         "six workers never settled; terminal: {}",
         screen()
+    );
+
+    // `k` moves up, `K` asks first and `n` cancels: neither kills. `m` asks for a label; the
+    // default (`1`) plus a typed `x` is what the timeline records.
+    keys.write_all(b"kKn").expect("press k, K, n");
+    keys.flush().expect("flush");
+    keys.write_all(b"mx\r").expect("mark with a label");
+    keys.flush().expect("flush");
+    let marked = wait_for(&record, Duration::from_secs(30), |r| {
+        r.timeline.iter().any(
+            |entry| matches!(entry, TimelineEntry::Action(a) if a.action == Action::Mark("1x".into())),
+        )
+    });
+    let Some(marked) = marked else {
+        panic!(
+            "the mark never reached the timeline; terminal: {}",
+            screen()
+        );
+    };
+    assert!(
+        !marked.timeline.iter().any(|entry| matches!(
+            entry,
+            TimelineEntry::Action(a) if matches!(a.action, Action::KillWorker(_))
+        )),
+        "k, K and n killed nothing: {:?}",
+        marked.timeline
     );
 
     keys.write_all(b"q").expect("press q");

@@ -4,10 +4,11 @@
 
 use std::sync::Once;
 
+use parti_top::action::{Action, WorkerTarget};
 use parti_top::observation::{ProcessKind, WorkerView};
 use parti_top::parti::state::State;
 use parti_top::tui::fixtures::sample_model;
-use parti_top::tui::model::{MemoryPoint, Model, Notice, Screen, StepView, Window};
+use parti_top::tui::model::{MemoryPoint, Model, Notice, Prompt, Screen, StepView, Window};
 use parti_top::tui::view::render;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -24,6 +25,9 @@ fn init_logs() {
         tui_logger::set_default_level(tui_logger::LevelFilter::Trace);
         let subscriber = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer);
         tracing::subscriber::with_default(subscriber, || {
+            for n in 1..=40 {
+                tracing::info!("earlier line {n}");
+            }
             tracing::info!("nats-server 2.15.1 listening on 127.0.0.1:42817");
             tracing::info!("host 0 and host 1 connected");
             tracing::warn!("worker-4 applied v9 2.1 s after it was published");
@@ -111,7 +115,7 @@ fn nats_down_is_red_with_the_restart_key() {
     let model = with(|m| m.facts.nats_up = false);
     let terminal = draw(&model, 160, 48);
     let buffer = terminal.backend().buffer();
-    let (x, y) = find(buffer, "DOWN — n to restart").expect("DOWN shown");
+    let (x, y) = find(buffer, "DOWN — N to restart").expect("DOWN shown");
     assert_eq!(y, 0, "in the header");
     assert_eq!(buffer[(x, y)].fg, Color::Red);
 }
@@ -229,7 +233,12 @@ fn header_shows_the_run_facts() {
             header[0]
         );
     }
-    for needle in ["step 6/8 wait stable 30s", "✗ unstable", "pending 1", "+2…"] {
+    for needle in [
+        "step 6/8 wait stable 30s",
+        "✗ unstable",
+        "pending 1",
+        "pause host 1 5s…",
+    ] {
         assert!(
             header[1].contains(needle),
             "{needle} missing: {}",
@@ -258,8 +267,88 @@ fn the_help_lists_every_binding() {
     let terminal = draw(&with(|m| m.help = true), 160, 48);
     let screen = text(terminal.backend().buffer());
     for binding in parti_top::tui::keymap::BINDINGS {
-        assert!(screen.contains(binding.keys), "{} missing", binding.keys);
+        let keys = binding.keys_text();
+        assert!(screen.contains(&keys), "{keys} missing");
         assert!(screen.contains(binding.what), "{} missing", binding.what);
+    }
+    for needle in ["★→", "superseded", "max/min", "K S L P N", "Paused"] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+}
+
+#[test]
+fn the_help_fits_80x24_without_cutting_an_entry() {
+    let terminal = draw(&with(|m| m.help = true), 80, 24);
+    let screen = text(terminal.backend().buffer());
+    for binding in parti_top::tui::keymap::BINDINGS {
+        let keys = binding.keys_text();
+        assert!(screen.contains(&keys), "{keys} missing:\n{screen}");
+        assert!(
+            screen.contains(binding.what),
+            "{} missing:\n{screen}",
+            binding.what
+        );
+    }
+}
+
+snapshot!(confirm_kill_80x24, 80, 24, |m| {
+    m.prompt = Some(Prompt::Confirm {
+        action: Action::KillWorker(WorkerTarget::Id("worker-2".into())),
+        question: "kill worker-2 (a crash: no cleanup)?".into(),
+    });
+});
+snapshot!(mark_prompt_160x48, 160, 48, |m| {
+    m.prompt = Some(Prompt::Mark {
+        label: "before the soak".into(),
+    });
+});
+snapshot!(logs_scrolled_80x24, 80, 24, |m| {
+    m.screen = Screen::Logs;
+    m.log.back_lines = 20;
+});
+snapshot!(logs_scrolled_to_the_top_160x48, 160, 48, |m| {
+    m.screen = Screen::Logs;
+    m.log.back_lines = 1000;
+});
+
+#[test]
+fn a_scrolled_log_shows_older_lines_and_says_so() {
+    let model = with(|m| {
+        m.screen = Screen::Logs;
+        m.log.back_lines = 20;
+    });
+    let screen = text(draw(&model, 80, 24).backend().buffer());
+    assert!(screen.contains("↑ 20 lines back · End follows"), "{screen}");
+    assert!(screen.contains("earlier line 24"), "{screen}");
+    assert!(!screen.contains("partition 17 owned"), "{screen}");
+    let top = with(|m| {
+        m.screen = Screen::Logs;
+        m.log.back_lines = 1000;
+    });
+    let screen = text(draw(&top, 80, 24).backend().buffer());
+    assert!(
+        screen.contains("earlier line 1 "),
+        "the oldest line: {screen}"
+    );
+    let following = text(
+        draw(&with(|m| m.screen = Screen::Logs), 80, 24)
+            .backend()
+            .buffer(),
+    );
+    assert!(!following.contains("lines back"), "{following}");
+    assert!(following.contains("partition 17 owned"), "{following}");
+}
+
+#[test]
+fn prompts_replace_the_key_hints() {
+    let model = with(|m| {
+        m.prompt = Some(Prompt::Mark { label: "3".into() });
+    });
+    for (width, height) in [(80, 24), (160, 48)] {
+        let screen = text(draw(&model, width, height).backend().buffer());
+        let footer = screen.lines().last().unwrap_or_default().to_owned();
+        assert!(footer.starts_with("mark 3"), "{footer}");
+        assert!(footer.contains("Enter marks · Esc cancels"), "{footer}");
     }
 }
 
@@ -293,15 +382,234 @@ fn tiny_and_empty_models_do_not_panic() {
     ];
     for model in &models {
         for screen in [Screen::Dashboard, Screen::Logs, Screen::Findings] {
-            for (help, log_pane) in [(false, true), (true, false), (false, false)] {
+            for (help, log_pane, back_lines) in [
+                (false, true, 0),
+                (true, false, 0),
+                (false, false, 0),
+                (false, true, 7),
+            ] {
                 let mut model = model.clone();
                 model.screen = screen;
                 model.help = help;
                 model.log_pane = log_pane;
+                model.log.back_lines = back_lines;
+                if back_lines > 0 {
+                    model.prompt = Some(Prompt::Mark {
+                        label: "a long label that does not fit a tiny terminal".into(),
+                    });
+                }
                 for (width, height) in sizes {
                     draw(&model, width, height);
                 }
             }
         }
     }
+}
+
+#[test]
+fn superseded_events_are_dim_and_only_unsettled_ones_red() {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let terminal = draw(&with(|m| m.log_pane = false), width, height);
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "superseded by #6").expect("the superseded event");
+        assert_eq!(buffer[(x, y)].fg, Color::DarkGray, "{width}x{height}");
+        let (x, y) = find(buffer, "#5 +3").expect("its label");
+        assert_eq!(buffer[(x, y)].fg, Color::DarkGray);
+        let (x, y) = find(buffer, "empty after 450 ms").expect("the emptied event");
+        assert_eq!(buffer[(x, y)].fg, Color::DarkGray);
+        let (x, y) = find(buffer, "#7 +2 ").expect("the unsettled event");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let (x, y) = find(buffer, "1 not stabilized").expect("one counted");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let (x, y) = find(buffer, "★→").expect("the leader changed");
+        assert_eq!(buffer[(x, y)].fg, Color::Yellow);
+        let screen = text(buffer);
+        assert!(!screen.contains("#0 "), "events count from 1:\n{screen}");
+    }
+    let model = with(|m| m.screen = Screen::Findings);
+    let screen = text(draw(&model, 80, 24).backend().buffer());
+    for needle in [
+        "#1 ",
+        "superseded #6",
+        "empty 450 ms",
+        "not stabilized",
+        "kill leader ★→",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+}
+
+#[test]
+fn workers_of_a_paused_host_say_so() {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let terminal = draw(&sample_model(), width, height);
+        let buffer = terminal.backend().buffer();
+        let screen = text(buffer);
+        let header: Vec<&str> = screen.lines().take(2).collect();
+        assert!(header[1].contains("host 1 paused"), "{}", header[1]);
+        let (x, y) = find(buffer, "worker-3 ").expect("a worker of host 1");
+        let row: String = (x..buffer.area.right())
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        assert!(row.contains("Paused"), "{row}");
+        assert!(!row.contains("Stable"), "{row}");
+        let (px, py) = find(buffer, "Paused").expect("Paused shown");
+        assert_eq!(buffer[(px, py)].fg, Color::LightBlue);
+        let (x, y) = find(buffer, "worker-0 ").expect("a worker of host 0");
+        let row: String = (x..buffer.area.right())
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        assert!(row.contains("Stable"), "{row}");
+    }
+}
+
+#[test]
+fn an_empty_cluster_reads_empty_not_stable() {
+    let model = with(|m| {
+        m.cluster.workers.clear();
+        m.cluster.stable = true;
+        m.cluster.reason = None;
+        m.cluster.paused_hosts.clear();
+    });
+    for (width, height) in [(80, 24), (160, 48)] {
+        let screen = text(draw(&model, width, height).backend().buffer());
+        let header: Vec<&str> = screen.lines().take(2).collect();
+        assert!(header[1].contains("○ empty (no workers)"), "{}", header[1]);
+        assert!(!header[1].contains("✓ stable"), "{}", header[1]);
+    }
+}
+
+/// The rows of a chart's time axis (the rows holding `┴`).
+fn axis_rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter(|l| l.contains('└') && l.contains('┴'))
+        .map(|l| {
+            // Only the left column (the charts), up to its right border.
+            let start = l.find('└').unwrap_or(0);
+            let rest = &l[start..];
+            rest.split('│').next().unwrap_or(rest).to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn marker_labels_are_whole_or_numbered_and_listed() {
+    let labels: Vec<String> = sample_model()
+        .markers
+        .iter()
+        .map(|m| m.label.clone())
+        .collect();
+    let model = with(|m| {
+        // Actions a few seconds apart, with long labels: the case that used to read
+        // "┴kill worke".
+        for (i, id) in ["worker-3", "worker-4", "worker-5"].iter().enumerate() {
+            m.markers.push(parti_top::tui::model::Marker {
+                t_ms: 160_000 + i as u64 * 4_000,
+                label: format!("kill {id}"),
+            });
+        }
+        m.markers.sort_by_key(|m| m.t_ms);
+    });
+    for (width, height) in [(80, 24), (120, 30), (160, 48)] {
+        let screen = text(draw(&model, width, height).backend().buffer());
+        let rows = axis_rows(&screen);
+        assert!(!rows.is_empty(), "{width}x{height}: no axis:\n{screen}");
+        for row in rows {
+            for piece in row.split(['┴', '─', '└', '│']) {
+                let piece = piece.trim();
+                if piece.is_empty() {
+                    continue;
+                }
+                let whole = piece.split(", ").all(|part| {
+                    labels.iter().any(|l| l == part) || part.starts_with("kill worker-")
+                });
+                let numbered = piece.chars().count() == 1
+                    && ('①'..='⑳').contains(&piece.chars().next().unwrap_or(' '));
+                assert!(
+                    whole || numbered,
+                    "{width}x{height}: cut or overlapping label {piece:?} in {row}"
+                );
+            }
+        }
+        // Every number on an axis is explained on the chart's bottom border.
+        for n in ['①', '②', '③'] {
+            let on_axis = screen.lines().any(|l| l.contains('┴') && l.contains(n));
+            let listed = screen.lines().any(|l| l.starts_with('└') && l.contains(n))
+                || screen
+                    .lines()
+                    .any(|l| l.starts_with('└') && l.contains('…'));
+            assert!(
+                !on_axis || listed,
+                "{width}x{height}: {n} unexplained:\n{screen}"
+            );
+        }
+    }
+    let screen = text(draw(&model, 160, 48).backend().buffer());
+    assert!(screen.contains("┴kill leader"), "{screen}");
+    assert!(!screen.contains("┴kill worke─"), "{screen}");
+}
+
+#[test]
+fn markers_are_dotted_behind_the_lines() {
+    let terminal = draw(&with(|m| m.log_pane = false), 160, 48);
+    let buffer = terminal.backend().buffer();
+    let (x, axis_y) = find(buffer, "┴kill leader").expect("the kill marker");
+    // Up the marker's column, marker cells hold one dot each (a dotted line), and the lines
+    // crossing it keep their own colour.
+    let mut line_cells = 0;
+    for y in (3..axis_y).rev() {
+        let cell = &buffer[(x, y)];
+        if cell.symbol() == "│" || cell.symbol() == "─" {
+            break;
+        }
+        let Some(c) = cell.symbol().chars().next() else {
+            continue;
+        };
+        if !('\u{2801}'..='\u{28FF}').contains(&c) {
+            continue;
+        }
+        if cell.fg == Color::LightMagenta {
+            assert_eq!((c as u32 - 0x2800).count_ones(), 1, "{c} at {x},{y}");
+        } else {
+            line_cells += 1;
+        }
+    }
+    assert!(line_cells > 0, "the lines cross the marker's column on top");
+}
+
+#[test]
+fn every_process_has_its_figures_beside_the_charts() {
+    for (width, height, names) in [
+        (80, 24, ["━ h0", "━ h1", "━ nats", "━ self"]),
+        (
+            160,
+            48,
+            ["━ host 0", "━ host 1", "━ nats-server", "━ parti-top"],
+        ),
+    ] {
+        let screen = text(draw(&sample_model(), width, height).backend().buffer());
+        let header = screen
+            .lines()
+            .find(|l| l.contains("RSS"))
+            .unwrap_or_else(|| panic!("{width}x{height}: no figures:\n{screen}"));
+        for column in ["RSS", "peak", "heap", "tasks", "cpu"] {
+            assert!(
+                header.contains(column),
+                "{width}x{height}: {column}: {header}"
+            );
+        }
+        for name in names {
+            let row = screen
+                .lines()
+                .find(|l| l.contains(name))
+                .unwrap_or_else(|| panic!("{width}x{height}: {name} missing:\n{screen}"));
+            assert!(row.contains('%'), "{width}x{height}: CPU of {name}: {row}");
+        }
+    }
+    let screen = text(draw(&sample_model(), 160, 48).backend().buffer());
+    assert!(
+        screen.contains("host 0 54 (peak 54)"),
+        "tasks legend:\n{screen}"
+    );
 }

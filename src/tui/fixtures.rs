@@ -1,12 +1,16 @@
 //! A fixed sample model for snapshot tests and the render benchmark: a run three minutes in,
-//! with two hosts, seven workers (a leader, one rebalancing, one waiting, one without an ID),
-//! memory series for both hosts, nats-server and parti-top, five measured events (the last one
-//! never stabilized), their markers, a finding, a notice and a profile step. Everything is
-//! computed from constants: no clock, no randomness.
+//! with two hosts (host 1 paused right now), seven workers (a leader, one rebalancing, one
+//! waiting, one without an ID), memory series for both hosts, nats-server and parti-top, seven
+//! measured events (one where the leader changed, one that emptied the cluster, one superseded
+//! by the next action, and a last one that never stabilized), their markers (three of them a
+//! second apart), a finding, a notice and a profile step. Everything is computed from
+//! constants: no clock, no randomness.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::model::{Marker, MemoryPoint, Model, Notice, RunFacts, Screen, StepView, Window};
+use super::model::{
+    LogScroll, Marker, MemoryPoint, Model, Notice, RunFacts, Screen, StepView, Window,
+};
 use crate::action::{Action, WorkerTarget};
 use crate::observation::{Check, Finding, FirstAssignment, Measurement, ProcessKind, WorkerView};
 use crate::parti::state::State;
@@ -25,8 +29,17 @@ fn actions() -> Vec<(u64, Action)> {
         (20_000, Action::ScaleTo(5)),
         (95_000, Action::KillWorker(WorkerTarget::Leader)),
         (130_000, Action::Mark("checkpoint".into())),
-        (150_000, Action::AddWorkers(1)),
+        (135_000, Action::ScaleTo(0)),
+        (140_000, Action::AddWorkers(3)),
+        (141_000, Action::AddWorkers(2)),
         (176_000, Action::AddWorkers(2)),
+        (
+            183_000,
+            Action::PauseHost {
+                host: 1,
+                duration: std::time::Duration::from_secs(5),
+            },
+        ),
     ]
 }
 
@@ -36,8 +49,10 @@ fn workers_at(t_ms: u64) -> (u64, u64) {
         0..1_000 => (0, 0),
         1_000..20_000 => (2, 1),
         20_000..95_000 => (3, 2),
-        95_000..150_000 => (2, 2),
-        150_000..176_000 => (3, 2),
+        95_000..135_000 => (2, 2),
+        135_000..140_000 => (0, 0),
+        140_000..141_000 => (2, 1),
+        141_000..176_000 => (3, 2),
         _ => (4, 3),
     }
 }
@@ -114,8 +129,8 @@ fn cluster() -> ClusterState {
         t_ms: NOW_MS,
         stable: false,
         quiet: false,
-        reason: Some("worker-5 is WaitingAssignment; 1 worker has no ID yet".into()),
-        actions: 6,
+        reason: Some("the fault has not cleared yet".into()),
+        actions: 9,
         workers: vec![
             worker(0, 0, Some("worker-0"), State::Stable, 9, 13),
             worker(1, 0, Some("worker-1"), State::Stable, 9, 13),
@@ -128,8 +143,8 @@ fn cluster() -> ClusterState {
         leader: Some("worker-1".into()),
         max_version: 9,
         findings: 1,
-        measurements: 5,
-        paused_hosts: Vec::new(),
+        measurements: 7,
+        paused_hosts: vec![1],
         nats_lost: None,
     }
 }
@@ -176,7 +191,7 @@ fn measurement(
 
 fn measurements() -> Vec<Measurement> {
     let leader = Action::KillWorker(WorkerTarget::Leader);
-    vec![
+    let mut all = vec![
         measurement(
             0,
             Action::ScaleTo(3),
@@ -216,17 +231,39 @@ fn measurements() -> Vec<Measurement> {
         ),
         measurement(
             3,
-            Action::AddWorkers(1),
-            150_000,
-            Some(850),
-            Some(1_400),
-            (11, 17.2),
-            Some(1.08),
-            (4, 5),
-            first(&[("worker-0", 640)]),
+            Action::ScaleTo(0),
+            135_000,
+            Some(450),
+            Some(450),
+            (0, 0.0),
+            None,
+            (4, 0),
+            Vec::new(),
         ),
         measurement(
             4,
+            Action::AddWorkers(3),
+            140_000,
+            None,
+            None,
+            (0, 0.0),
+            None,
+            (0, 3),
+            first(&[("worker-0", 640)]),
+        ),
+        measurement(
+            5,
+            Action::AddWorkers(2),
+            141_000,
+            Some(3_100),
+            Some(3_900),
+            (11, 17.2),
+            Some(1.08),
+            (3, 5),
+            first(&[("worker-1", 850), ("worker-2", 900)]),
+        ),
+        measurement(
+            6,
             Action::AddWorkers(2),
             176_000,
             None,
@@ -236,11 +273,28 @@ fn measurements() -> Vec<Measurement> {
             (5, 7),
             Vec::new(),
         ),
-    ]
+    ];
+    for m in &mut all {
+        m.leader_changed = Some(false);
+    }
+    all[2].leader_changed = Some(true);
+    all[5].leader_changed = Some(true);
+    all[4].superseded_by = Some(5);
+    all
 }
 
 /// The sample run, on the dashboard with the log pane on and worker-2 selected.
 pub fn sample_model() -> Model {
+    let mut model = sample_without_series();
+    for (process, points) in memory() {
+        for point in points {
+            model.push_memory(process, point);
+        }
+    }
+    model
+}
+
+fn sample_without_series() -> Model {
     Model {
         now_ms: NOW_MS,
         facts: RunFacts {
@@ -261,7 +315,8 @@ pub fn sample_model() -> Model {
         }),
         steps_total: 8,
         cluster: cluster(),
-        memory: memory(),
+        memory: BTreeMap::new(),
+        peaks: BTreeMap::new(),
         measurements: measurements(),
         markers: actions()
             .into_iter()
@@ -281,10 +336,13 @@ pub fn sample_model() -> Model {
         help: false,
         log_pane: true,
         notice: Some(Notice {
-            t_ms: 176_000,
-            text: "+2…".into(),
+            t_ms: 183_000,
+            text: "pause host 1 5s…".into(),
             error: false,
         }),
+        prompt: None,
+        log: LogScroll::default(),
+        screen_rows: 48,
         pending_actions: 1,
         dropped: 0,
         quitting: false,

@@ -1,9 +1,11 @@
 //! The dashboard's state as plain data: what the run looks like (header facts, workers, series,
-//! measurements, findings) and what the operator is looking at (screen, selection, window).
+//! measurements, findings) and what the operator is looking at (screen, selection, window, log
+//! scroll, an open prompt).
 //! The view reads it; only [`super::update`] changes it.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::action::Action;
 use crate::observation::{Finding, Measurement, ProcessKind};
 use crate::workbench::engine::ClusterState;
 
@@ -78,6 +80,30 @@ pub struct MemoryPoint {
     pub cpu_percent: Option<f64>,
 }
 
+/// A process's highest figures since the run started (the series keep only the recent past).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Peak {
+    pub rss_bytes: u64,
+    pub live_heap_bytes: Option<u64>,
+    pub tasks: Option<u64>,
+    pub cpu_percent: Option<f64>,
+}
+
+impl Peak {
+    fn include(&mut self, point: &MemoryPoint) {
+        fn higher<T: PartialOrd + Copy>(peak: Option<T>, value: Option<T>) -> Option<T> {
+            match (peak, value) {
+                (Some(p), Some(v)) => Some(if v > p { v } else { p }),
+                (p, v) => p.or(v),
+            }
+        }
+        self.rss_bytes = self.rss_bytes.max(point.rss_bytes);
+        self.live_heap_bytes = higher(self.live_heap_bytes, point.live_heap_bytes);
+        self.tasks = higher(self.tasks, point.tasks);
+        self.cpu_percent = higher(self.cpu_percent, point.cpu_percent);
+    }
+}
+
 /// An action shown as a marker on the charts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
@@ -102,6 +128,25 @@ pub struct StepView {
     pub failed: Option<String>,
 }
 
+/// A one-line question in the footer; while it is open, keys answer it and trigger no command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    /// A destructive action waiting for y or Enter (any other key cancels).
+    Confirm { action: Action, question: String },
+    /// The label of a mark being typed (prefilled; Enter keeps it, Esc cancels).
+    Mark { label: String },
+}
+
+/// Where the log is scrolled to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogScroll {
+    /// Lines back from the newest; 0 follows new lines.
+    pub back_lines: usize,
+    /// Log lines written so far, when the shell counts them (scrolling stops at the oldest,
+    /// and a scrolled-back view stays on the same lines as new ones arrive).
+    pub written_lines: Option<u64>,
+}
+
 /// Everything the dashboard shows.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
@@ -112,6 +157,8 @@ pub struct Model {
     pub steps_total: usize,
     pub cluster: ClusterState,
     pub memory: BTreeMap<ProcessKind, VecDeque<MemoryPoint>>,
+    /// Each process's peaks over the whole run.
+    pub peaks: BTreeMap<ProcessKind, Peak>,
     pub measurements: Vec<Measurement>,
     pub markers: Vec<Marker>,
     pub findings: Vec<Finding>,
@@ -122,6 +169,10 @@ pub struct Model {
     pub help: bool,
     pub log_pane: bool,
     pub notice: Option<Notice>,
+    pub prompt: Option<Prompt>,
+    pub log: LogScroll,
+    /// The terminal's height (a log page is about this tall).
+    pub screen_rows: u16,
     /// Actions sent and not answered yet.
     pub pending_actions: usize,
     /// Observations the dashboard missed (it fell behind the stream).
@@ -135,6 +186,7 @@ impl Model {
             facts,
             steps_total,
             log_pane: true,
+            screen_rows: 24,
             ..Self::default()
         }
     }
@@ -151,12 +203,38 @@ impl Model {
             .map_or(0, |span| self.now_ms.saturating_sub(span))
     }
 
-    /// Record one memory point, dropping the oldest past the capacity.
+    /// Record one memory point, dropping the oldest past the capacity (the peaks keep it).
     pub fn push_memory(&mut self, process: ProcessKind, point: MemoryPoint) {
+        self.peaks.entry(process).or_default().include(&point);
         let series = self.memory.entry(process).or_default();
         if series.len() == SERIES_CAPACITY {
             series.pop_front();
         }
         series.push_back(point);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peaks_outlive_the_series() {
+        let mut model = Model::default();
+        let point = |t_ms, rss_bytes, tasks| MemoryPoint {
+            t_ms,
+            rss_bytes,
+            live_heap_bytes: None,
+            tasks,
+            cpu_percent: Some(1.0),
+        };
+        model.push_memory(ProcessKind::Host(0), point(0, 900, Some(7)));
+        for t_ms in 1..=SERIES_CAPACITY as u64 {
+            model.push_memory(ProcessKind::Host(0), point(t_ms, 100, None));
+        }
+        assert_eq!(model.memory[&ProcessKind::Host(0)].len(), SERIES_CAPACITY);
+        let peak = model.peaks[&ProcessKind::Host(0)];
+        assert_eq!((peak.rss_bytes, peak.tasks), (900, Some(7)));
+        assert_eq!(peak.live_heap_bytes, None);
     }
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossterm::event::{Event, EventStream};
@@ -58,6 +59,21 @@ pub fn load_profile(path: Option<&std::path::Path>) -> Result<Profile, AppError>
     .map_err(AppError::could_not_run)
 }
 
+/// Log lines written so far (those tui-logger keeps: info and above), for the log's scroll.
+static LOG_LINES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts the log lines that reach tui-logger, so that a scrolled-back log view can stay on the
+/// lines it shows while new ones arrive.
+struct LineCounter;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LineCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() <= tracing::Level::INFO {
+            LOG_LINES.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Route tracing into tui-logger's buffer: nothing is printed to the terminal under the TUI.
 fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt;
@@ -67,6 +83,7 @@ fn init_logging() {
     let _ = tracing_subscriber::registry()
         .with(crate::logging::filter(crate::logging::DEFAULT))
         .with(tui_logger::TuiTracingSubscriberLayer)
+        .with(LineCounter)
         .try_init();
 }
 
@@ -197,9 +214,13 @@ async fn event_loop(
     let mut dirty = true;
     let mut changed = false;
     let mut drawn_at = tokio::time::Instant::now();
+    if let Ok(size) = terminal.size() {
+        update(model, Msg::Resized { rows: size.height });
+    }
     loop {
         if dirty {
             tui_logger::move_events();
+            update(model, Msg::LogWritten(LOG_LINES.load(Ordering::Relaxed)));
             terminal
                 .draw(|f| view::render(model, f))
                 .map_err(AppError::could_not_run)?;
@@ -210,7 +231,7 @@ async fn event_loop(
         let msg = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) => Some(Msg::Key(key)),
-                Some(Ok(Event::Resize(_, _))) => { dirty = true; None }
+                Some(Ok(Event::Resize(_, rows))) => { dirty = true; Some(Msg::Resized { rows }) }
                 Some(Ok(_)) => None,
                 Some(Err(err)) => return Err(AppError::could_not_run(format!("terminal input failed: {err}"))),
                 None => return Ok(()),

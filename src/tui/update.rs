@@ -1,18 +1,18 @@
 //! The dashboard's pure update: `update(&mut Model, Msg) -> Vec<Effect>`. No IO, no clock: the
-//! time arrives in messages. Key presses become the same [`Action`]s a profile step produces.
+//! time arrives in messages. Observations fill the model here; keys are handled in [`keys`],
+//! where they become the same [`Action`]s a profile step produces.
 
-use std::time::Duration;
+mod keys;
 
 use crossterm::event::KeyEvent;
 
-use super::keymap::{Command, command};
-use super::model::{Marker, MemoryPoint, Model, Notice, Screen, StepView};
-use crate::action::{Action, WorkerTarget};
+use super::keymap;
+use super::model::{Marker, MemoryPoint, Model, Notice, StepView};
+use crate::action::Action;
 use crate::observation::{ClusterEventKind, Observation, StepStatus};
 use crate::workbench::engine::ClusterState;
 
-/// How long `p` freezes a host.
-pub const PAUSE: Duration = Duration::from_secs(5);
+pub use super::keymap::PAUSE;
 
 /// Something that happened, for the dashboard.
 #[derive(Clone, Debug)]
@@ -29,6 +29,12 @@ pub enum Msg {
     },
     /// The dashboard missed `n` observations.
     Lagged(u64),
+    /// The log has `n` lines written so far.
+    LogWritten(u64),
+    /// The terminal is now this many rows tall.
+    Resized {
+        rows: u16,
+    },
 }
 
 /// What the shell must do.
@@ -50,9 +56,7 @@ fn notice(model: &mut Model, text: impl Into<String>, error: bool) {
 /// Apply one message.
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
-        Msg::Key(key) => command(&key)
-            .map(|c| on_command(model, c))
-            .unwrap_or_default(),
+        Msg::Key(key) => keys::on_key(model, &key),
         Msg::Tick(now_ms) => {
             model.now_ms = model.now_ms.max(now_ms);
             Vec::new()
@@ -81,131 +85,13 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.dropped += n;
             Vec::new()
         }
-    }
-}
-
-fn act(model: &mut Model, action: Action) -> Vec<Effect> {
-    model.pending_actions += 1;
-    notice(model, format!("{action}…"), false);
-    vec![Effect::Act(action)]
-}
-
-fn on_command(model: &mut Model, command: Command) -> Vec<Effect> {
-    if model.quitting {
-        return Vec::new();
-    }
-    if model.help && !matches!(command, Command::ToggleHelp | Command::Back | Command::Quit) {
-        // Any other key closes the help first.
-        model.help = false;
-        return Vec::new();
-    }
-    match command {
-        Command::AddWorkers(n) => act(model, Action::AddWorkers(n)),
-        Command::RemoveWorkers(n) => {
-            let running = model.cluster.workers.len();
-            if running == 0 {
-                notice(model, "no worker to remove", true);
-                return Vec::new();
-            }
-            act(model, Action::RemoveWorkers(n.min(running)))
-        }
-        Command::KillSelected | Command::StopSelected => {
-            let Some(id) = model.selected_worker().and_then(|w| w.worker_id.clone()) else {
-                notice(model, "select a worker with a stable ID first", true);
-                return Vec::new();
-            };
-            let target = WorkerTarget::Id(id);
-            let action = if command == Command::KillSelected {
-                Action::KillWorker(target)
-            } else {
-                Action::StopWorker(target)
-            };
-            act(model, action)
-        }
-        Command::KillLeader => act(model, Action::KillWorker(WorkerTarget::Leader)),
-        Command::PauseSelectedHost => {
-            let Some(host) = model.selected_worker().map(|w| w.host) else {
-                notice(model, "select a worker first", true);
-                return Vec::new();
-            };
-            act(
-                model,
-                Action::PauseHost {
-                    host,
-                    duration: PAUSE,
-                },
-            )
-        }
-        Command::RestartNats => {
-            if !model.facts.managed {
-                notice(
-                    model,
-                    "nats-server is external; parti-top cannot restart it",
-                    true,
-                );
-                return Vec::new();
-            }
-            act(model, Action::RestartNats)
-        }
-        Command::Mark => {
-            let label = format!(
-                "mark {}",
-                model
-                    .markers
-                    .iter()
-                    .filter(|m| m.label.starts_with("mark"))
-                    .count()
-                    + 1
-            );
-            act(model, Action::Mark(label))
-        }
-        Command::ToggleRecording => {
-            model.facts.recording = !model.facts.recording;
-            let text = if model.facts.recording {
-                "recording resumed"
-            } else {
-                "recording paused (actions are still kept)"
-            };
-            notice(model, text, false);
-            vec![Effect::SetRecording(model.facts.recording)]
-        }
-        Command::ToggleLogPane => {
-            model.log_pane = !model.log_pane;
+        Msg::LogWritten(n) => {
+            keys::log_written(model, n);
             Vec::new()
         }
-        Command::Show(screen) => {
-            model.screen = screen;
+        Msg::Resized { rows } => {
+            model.screen_rows = rows;
             Vec::new()
-        }
-        Command::ToggleHelp => {
-            model.help = !model.help;
-            Vec::new()
-        }
-        Command::Back => {
-            if model.help {
-                model.help = false;
-            } else {
-                model.screen = Screen::Dashboard;
-            }
-            Vec::new()
-        }
-        Command::SelectNext => {
-            let last = model.cluster.workers.len().saturating_sub(1);
-            model.selected = (model.selected + 1).min(last);
-            Vec::new()
-        }
-        Command::SelectPrevious => {
-            model.selected = model.selected.saturating_sub(1);
-            Vec::new()
-        }
-        Command::CycleWindow => {
-            model.window = model.window.next();
-            Vec::new()
-        }
-        Command::Quit => {
-            model.quitting = true;
-            notice(model, "stopping workers, saving the recording…", false);
-            vec![Effect::Quit]
         }
     }
 }
@@ -256,9 +142,10 @@ fn on_observation(model: &mut Model, observation: Observation) {
             model.findings.push(finding);
         }
         Observation::Step(step) => {
+            // Repeats continue the count; the header shows the step within the profile.
             let total = model.steps_total.max(1);
             model.step = Some(StepView {
-                number: step.index % total + 1,
+                number: (step.number() - 1) % total + 1,
                 total,
                 label: step.label,
                 failed: match step.status {
@@ -273,7 +160,11 @@ fn on_observation(model: &mut Model, observation: Observation) {
                 let hint = if up {
                     detail
                 } else {
-                    format!("{detail} — press n to restart it")
+                    let key = keymap::binding(keymap::Command::RestartNats)
+                        .and_then(|b| b.keys.first())
+                        .map(|k| k.name())
+                        .unwrap_or_default();
+                    format!("{detail} — press {key} to restart it")
                 };
                 notice(model, hint, !up);
             }

@@ -1,15 +1,19 @@
 //! Rendering the dashboard from a shared reference to the model: `render(&Model, &mut Frame)`
-//! draws the header, the current screen, the key hints and, on top, the help overlay. It reads
+//! draws the header, the current screen, the key hints (or the open prompt) and, on top, the
+//! help overlay. It reads
 //! no clock, changes nothing and prints nothing; every size of terminal gets a sensible picture,
 //! with less important panes left out when they do not fit.
 
 mod charts;
+mod figures;
 mod findings;
 mod format;
 mod header;
 mod help;
 mod layout;
 mod logs;
+mod markers;
+mod prompt;
 mod stabilization;
 pub mod theme;
 mod workers;
@@ -21,6 +25,7 @@ use ratatui::widgets::Paragraph;
 
 use self::format::Segment;
 use self::layout::{Pane, stack};
+use super::keymap::{self, Command};
 use super::model::{Model, Screen};
 
 /// Draw the whole screen for `model`.
@@ -40,7 +45,7 @@ pub fn render(model: &Model, frame: &mut Frame) {
     header::render(model, frame, top);
     match model.screen {
         Screen::Dashboard => dashboard(model, frame, body),
-        Screen::Logs => logs::render(frame, body, "log"),
+        Screen::Logs => logs::render(model, frame, body, "log"),
         Screen::Findings => findings::screen(model, frame, body),
     }
     footer(model, frame, bottom);
@@ -56,12 +61,17 @@ fn dashboard(model: &Model, frame: &mut Frame, area: Rect) {
         let log_height = (area.height / 4).clamp(4, 14);
         let [panes, log] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(log_height)]).areas(area);
-        logs::render(frame, log, "log · l hides");
+        logs::render(model, frame, log, "log · l hides");
         panes
     } else {
         area
     };
-    let memory = Pane::new(7, None, 3, 0);
+    // The memory chart wants room for its figures table under the plot, leaving the
+    // stabilization bars their minimum.
+    let memory_min = (6 + figures::height(model))
+        .min(area.height.saturating_sub(4))
+        .max(7);
+    let memory = Pane::new(memory_min, None, 3, 0);
     let tasks = Pane::new(7, None, 2, 4);
     let bars = Pane::new(4, Some(stabilization::wanted_height(model)), 2, 2);
     let table_height = workers::wanted_height(model);
@@ -103,12 +113,23 @@ fn draw(model: &Model, frame: &mut Frame, areas: &[Option<Rect>]) {
     }
 }
 
-/// The key hints line, the most useful first.
+/// The key hints line, the most useful first, or the open prompt.
 fn footer(model: &Model, frame: &mut Frame, area: Rect) {
     if area.height == 0 {
         return;
     }
-    let hint = |priority: u8, key: &'static str, what: &'static str| {
+    if let Some(prompt) = &model.prompt {
+        prompt::render(prompt, frame, area);
+        return;
+    }
+    // Hints name their keys through the keymap, so that they always say what the keys do.
+    let hints = |priority: u8, commands: &[Command], what: &'static str| {
+        let key = commands
+            .iter()
+            .filter_map(|c| keymap::binding(*c).and_then(|b| b.keys.first()))
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join("/");
         Segment::new(
             priority,
             vec![
@@ -117,30 +138,50 @@ fn footer(model: &Model, frame: &mut Frame, area: Rect) {
             ],
         )
     };
+    let hint =
+        |priority: u8, command: Command, what: &'static str| hints(priority, &[command], what);
     let segments = match model.screen {
         Screen::Dashboard => vec![
-            hint(1, "+/-", "worker"),
-            hint(3, "]/[", "±10"),
-            hint(2, "k", "kill"),
-            hint(5, "s", "stop"),
-            hint(2, "L", "kill leader"),
-            hint(4, "p", "pause host"),
-            hint(3, "n", "restart nats"),
-            hint(5, "m", "mark"),
-            hint(4, "r", "rec"),
-            hint(4, "l", "log pane"),
-            hint(5, "w", "window"),
-            hint(6, "2/3", "logs/findings"),
-            hint(0, "?", "help"),
-            hint(0, "q", "quit"),
+            hints(
+                1,
+                &[Command::AddWorkers(1), Command::RemoveWorkers(1)],
+                "worker",
+            ),
+            hints(
+                3,
+                &[Command::AddWorkers(10), Command::RemoveWorkers(10)],
+                "±10",
+            ),
+            hint(2, Command::KillSelected, "kill"),
+            hint(5, Command::StopSelected, "stop"),
+            hint(2, Command::KillLeader, "kill leader"),
+            hint(4, Command::PauseSelectedHost, "pause host"),
+            hint(3, Command::RestartNats, "restart nats"),
+            hint(4, Command::Mark, "mark"),
+            hint(5, Command::ToggleRecording, "rec"),
+            hint(5, Command::ToggleLogPane, "log pane"),
+            hint(6, Command::CycleWindow, "window"),
+            hint(6, Command::Show(Screen::Logs), "logs"),
+            hint(6, Command::Show(Screen::Findings), "findings"),
+            hint(0, Command::ToggleHelp, "help"),
+            hint(0, Command::Quit, "quit"),
         ],
-        Screen::Logs | Screen::Findings => vec![
-            hint(1, "1", "dashboard"),
-            hint(2, "2", "logs"),
-            hint(2, "3", "findings"),
-            hint(1, "esc", "back"),
-            hint(0, "?", "help"),
-            hint(0, "q", "quit"),
+        Screen::Logs => vec![
+            hint(1, Command::Show(Screen::Dashboard), "dashboard"),
+            hints(2, &[Command::Up, Command::Down], "line"),
+            hints(2, &[Command::LogPageUp, Command::LogPageDown], "page"),
+            hint(3, Command::LogTop, "oldest"),
+            hint(1, Command::LogFollow, "follow"),
+            hint(2, Command::Back, "back"),
+            hint(0, Command::ToggleHelp, "help"),
+            hint(0, Command::Quit, "quit"),
+        ],
+        Screen::Findings => vec![
+            hint(1, Command::Show(Screen::Dashboard), "dashboard"),
+            hint(2, Command::Show(Screen::Logs), "logs"),
+            hint(1, Command::Back, "back"),
+            hint(0, Command::ToggleHelp, "help"),
+            hint(0, Command::Quit, "quit"),
         ],
     };
     let line = format::fit(segments, Span::raw("  "), area.width);

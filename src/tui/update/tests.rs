@@ -3,12 +3,14 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
+use crate::action::WorkerTarget;
 use crate::observation::{
     ActionRecord, Check, ClusterEvent, Finding, ProcessKind, ProcessSample, Sample, StepProgress,
     WorkerView,
 };
 use crate::parti::state::State;
-use crate::tui::model::{RunFacts, Window};
+use crate::tui::keymap::PAUSE;
+use crate::tui::model::{Prompt, RunFacts, Screen, Window};
 
 fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
@@ -49,6 +51,21 @@ fn model_with_workers() -> Model {
     model
 }
 
+fn code(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn shifted(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT))
+}
+
+fn question(model: &Model) -> Option<&str> {
+    match &model.prompt {
+        Some(Prompt::Confirm { question, .. }) => Some(question),
+        _ => None,
+    }
+}
+
 #[test]
 fn keys_produce_the_same_actions_as_profile_steps() {
     let mut model = model_with_workers();
@@ -65,63 +82,164 @@ fn keys_produce_the_same_actions_as_profile_steps() {
         vec![Effect::Act(Action::RemoveWorkers(3))],
         "capped at the running count"
     );
+    assert_eq!(model.pending_actions, 3);
+}
+
+#[test]
+fn destructive_keys_are_capitals_that_ask_first() {
+    let mut model = model_with_workers();
+    update(&mut model, key('j'));
+    assert_eq!(model.selected, 1, "j moves down");
+    assert!(update(&mut model, key('k')).is_empty(), "k moves up");
+    assert_eq!(model.selected, 0);
+    assert!(model.prompt.is_none(), "k never kills");
+    update(&mut model, code(KeyCode::Down));
+
+    assert!(update(&mut model, shifted('K')).is_empty(), "K asks first");
     assert_eq!(
-        update(&mut model, key('L')),
-        vec![Effect::Act(Action::KillWorker(WorkerTarget::Leader))]
-    );
-    assert_eq!(model.pending_actions, 4);
-    update(
-        &mut model,
-        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        question(&model),
+        Some("kill worker-1 (a crash: no cleanup)?")
     );
     assert_eq!(
-        update(&mut model, key('k')),
+        update(&mut model, key('y')),
         vec![Effect::Act(Action::KillWorker(WorkerTarget::Id(
             "worker-1".into()
         )))]
     );
-    update(
-        &mut model,
-        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+    assert!(model.prompt.is_none());
+
+    update(&mut model, shifted('S'));
+    assert_eq!(question(&model), Some("stop worker-1 gracefully?"));
+    assert_eq!(
+        update(&mut model, code(KeyCode::Enter)),
+        vec![Effect::Act(Action::StopWorker(WorkerTarget::Id(
+            "worker-1".into()
+        )))]
+    );
+
+    update(&mut model, shifted('L'));
+    assert_eq!(question(&model), Some("kill the leader worker-0?"));
+    assert_eq!(
+        update(&mut model, key('y')),
+        vec![Effect::Act(Action::KillWorker(WorkerTarget::Leader))]
+    );
+
+    update(&mut model, code(KeyCode::Down));
+    update(&mut model, shifted('P'));
+    assert_eq!(
+        question(&model),
+        Some("pause host 1 (1 worker) for 5s with SIGSTOP?"),
+        "the question says how long"
     );
     assert_eq!(
-        update(&mut model, key('p')),
+        update(&mut model, key('y')),
         vec![Effect::Act(Action::PauseHost {
             host: 1,
             duration: PAUSE
         })]
     );
+
+    update(&mut model, shifted('N'));
+    assert!(question(&model).is_some_and(|q| q.starts_with("restart nats-server")));
     assert_eq!(
-        update(&mut model, key('n')),
+        update(&mut model, key('y')),
         vec![Effect::Act(Action::RestartNats)]
-    );
-    assert_eq!(
-        update(&mut model, key('m')),
-        vec![Effect::Act(Action::Mark("mark 1".into()))]
     );
 }
 
 #[test]
-fn impossible_commands_explain_themselves_instead_of_acting() {
-    let mut model = Model::new(RunFacts::default(), 0);
-    assert!(update(&mut model, key('-')).is_empty());
+fn any_key_but_yes_cancels_a_confirmation_and_does_nothing_else() {
+    let mut model = model_with_workers();
+    for answer in [
+        code(KeyCode::Esc),
+        key('n'),
+        key('+'),
+        key('q'),
+        shifted('K'),
+    ] {
+        update(&mut model, shifted('K'));
+        assert!(model.prompt.is_some());
+        assert!(update(&mut model, answer).is_empty());
+        assert!(model.prompt.is_none());
+        assert!(!model.quitting);
+        assert_eq!(model.pending_actions, 0);
+    }
     assert!(
         model
             .notice
             .as_ref()
-            .is_some_and(|n| n.error && n.text.contains("no worker"))
+            .is_some_and(|n| n.text.contains("cancelled"))
     );
-    assert!(update(&mut model, key('k')).is_empty());
-    assert!(
-        update(&mut model, key('n')).is_empty(),
-        "an external server cannot be restarted"
+}
+
+#[test]
+fn m_asks_for_a_label_and_typed_keys_trigger_no_command() {
+    let mut model = model_with_workers();
+    assert!(update(&mut model, key('m')).is_empty());
+    assert_eq!(model.prompt, Some(Prompt::Mark { label: "1".into() }));
+    assert_eq!(
+        update(&mut model, code(KeyCode::Enter)),
+        vec![Effect::Act(Action::Mark("1".into()))],
+        "Enter keeps the default (the timeline shows `mark 1`)"
     );
-    assert!(
-        model
-            .notice
-            .as_ref()
-            .is_some_and(|n| n.text.contains("external"))
+    model.markers.push(Marker {
+        t_ms: 5,
+        label: Action::Mark("1".into()).label(),
+    });
+
+    update(&mut model, key('m'));
+    assert_eq!(model.prompt, Some(Prompt::Mark { label: "2".into() }));
+    update(&mut model, code(KeyCode::Backspace));
+    for c in "qK+Lj? after kill".chars() {
+        assert!(update(&mut model, key(c)).is_empty(), "{c} typed");
+    }
+    assert!(!model.quitting && model.pending_actions == 1 && !model.help);
+    assert_eq!(model.selected, 0);
+    assert_eq!(
+        update(&mut model, code(KeyCode::Enter)),
+        vec![Effect::Act(Action::Mark("qK+Lj? after kill".into()))]
     );
+
+    update(&mut model, key('m'));
+    assert!(update(&mut model, code(KeyCode::Esc)).is_empty());
+    assert!(model.prompt.is_none());
+    assert_eq!(model.pending_actions, 2, "Esc marks nothing");
+}
+
+#[test]
+fn the_log_scrolls_by_line_page_and_to_either_end() {
+    let mut model = model_with_workers();
+    update(&mut model, Msg::Resized { rows: 30 });
+    update(&mut model, Msg::LogWritten(100));
+    update(&mut model, key('2'));
+    update(&mut model, code(KeyCode::Up));
+    update(&mut model, key('k'));
+    assert_eq!(model.log.back_lines, 2);
+    update(&mut model, key('j'));
+    assert_eq!(model.log.back_lines, 1);
+    update(&mut model, code(KeyCode::PageUp));
+    assert_eq!(model.log.back_lines, 25, "a page is the screen less 6 rows");
+    update(&mut model, code(KeyCode::PageDown));
+    assert_eq!(model.log.back_lines, 1);
+    update(&mut model, code(KeyCode::Home));
+    assert_eq!(model.log.back_lines, 100, "the oldest line written");
+    update(&mut model, Msg::LogWritten(110));
+    assert_eq!(model.log.back_lines, 110, "stays on the same lines");
+    update(&mut model, code(KeyCode::End));
+    assert_eq!(model.log.back_lines, 0);
+    update(&mut model, Msg::LogWritten(120));
+    assert_eq!(model.log.back_lines, 0, "following stays at the newest");
+    update(&mut model, shifted('G'));
+    assert_eq!(model.log.back_lines, 0);
+    update(&mut model, key('g'));
+    assert_eq!(model.log.back_lines, 120);
+    // On the dashboard the arrows move the selection; pages still scroll the log pane.
+    update(&mut model, key('1'));
+    update(&mut model, key('G'));
+    update(&mut model, code(KeyCode::Down));
+    assert_eq!((model.selected, model.log.back_lines), (1, 0));
+    update(&mut model, code(KeyCode::PageUp));
+    assert_eq!(model.log.back_lines, 24);
 }
 
 #[test]
@@ -269,6 +387,6 @@ fn a_dead_nats_server_shows_and_says_how_to_restart_it() {
         model
             .notice
             .as_ref()
-            .is_some_and(|n| n.error && n.text.contains("press n"))
+            .is_some_and(|n| n.error && n.text.contains("press N"))
     );
 }

@@ -1,6 +1,9 @@
 //! The time charts: memory per process (MiB) and tokio tasks per host, over the selected
-//! window, with the operator's and the profile's actions drawn as vertical marks and labelled
-//! on the time axis.
+//! window. The operator's and the profile's actions are dotted vertical marks drawn behind the
+//! lines and labelled on the time axis ([`markers`] keeps labels whole and apart, numbering
+//! those that do not fit and listing them on the bottom border). The figures stand beside the
+//! charts: a table of every process's current and peak figures under the memory chart
+//! ([`figures`]), each host's current and peak task count in the tasks chart's legend.
 
 use std::collections::VecDeque;
 
@@ -10,20 +13,17 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker as Dots;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Paragraph};
 
 use super::format;
-use super::theme;
+use super::markers::{self, LegendEntry};
+use super::{figures, theme};
 use crate::observation::ProcessKind;
 use crate::tui::model::{Marker, MemoryPoint, Model};
 
 /// One line on a chart.
 struct Series {
-    name: String,
-    short: String,
     color: Color,
-    /// A host's series (kept under the chart when the legend is split).
-    host: bool,
     points: Vec<(f64, f64)>,
 }
 
@@ -97,72 +97,84 @@ fn top(max: f64, floor: f64) -> f64 {
     (max / step).ceil() * step
 }
 
-/// The legend: long names when they fit under the chart, else short ones; when even those do
-/// not fit, the hosts' series stay under the chart and the others go to its top right corner.
-fn legend(series: &[Series], width: u16) -> (Option<Line<'static>>, Line<'static>) {
-    let line = |short: bool, pick: &dyn Fn(&Series) -> bool| {
-        let mut spans = Vec::new();
-        for s in series.iter().filter(|s| pick(s)) {
-            spans.push(Span::styled("━", Style::new().fg(s.color)));
-            let name = if short { &s.short } else { &s.name };
-            spans.push(Span::raw(format!("{name} ")));
-        }
-        Line::from(spans)
-    };
-    let fits = |line: &Line| line.width() <= usize::from(width);
-    let long = line(false, &|_| true);
-    if fits(&long) {
-        return (None, long);
-    }
-    let short = line(true, &|_| true);
-    if fits(&short) {
-        return (None, short);
-    }
-    (
-        Some(line(true, &|s| !s.host).right_aligned()),
-        line(true, &|s| s.host),
-    )
+/// The width every chart's y-axis labels are padded to, so that charts stacked in a column
+/// share their time axis (and so their marker layout) column for column.
+const Y_LABEL_WIDTH: usize = 5;
+
+/// What goes under a chart: its figures table (memory) or its legend with figures (tasks).
+enum Under {
+    Table(Vec<Line<'static>>),
+    Legend(Vec<Span<'static>>),
 }
 
-/// Draw one time chart with the action markers.
+/// The markers inside the chart's time span, as (time, label).
+fn shown_markers(model: &Model, span: TimeSpan) -> Vec<&Marker> {
+    model
+        .markers
+        .iter()
+        .filter(|m| (span.start_ms..=span.end_ms).contains(&m.t_ms))
+        .collect()
+}
+
+/// Draw one time chart: the plot with the action markers behind the lines, their labels on the
+/// time axis, and under it the figures table or the legend; numbered markers are listed on the
+/// bottom border.
+#[allow(clippy::too_many_arguments)]
 fn time_chart(
     model: &Model,
     frame: &mut Frame,
     area: Rect,
     title: String,
     series: &[Series],
+    under: Under,
     y_floor: f64,
     y_label: fn(f64) -> String,
 ) {
     let span = TimeSpan::of(model);
-    let (legend_top, legend_bottom) = legend(series, area.width.saturating_sub(2));
-    let mut block = Block::bordered()
+    let block = Block::bordered()
         .border_style(theme::BORDER)
-        .title(Span::styled(title, theme::TITLE))
-        .title_bottom(legend_bottom);
-    if let Some(line) = legend_top {
-        block = block.title_top(line);
-    }
-    if area.height < 5 || area.width < 16 {
+        .title(Span::styled(title, theme::TITLE));
+    let inner = block.inner(area);
+    let (under_height, legend_spans) = match &under {
+        Under::Table(lines) => (u16::try_from(lines.len()).unwrap_or(u16::MAX), None),
+        Under::Legend(spans) => (0, Some(spans.clone())),
+    };
+    // The plot needs four rows (a line, the axis, its labels); the table gives way first.
+    let under_height = if inner.height >= under_height + 4 {
+        under_height
+    } else {
+        0
+    };
+    let plot = Rect {
+        height: inner.height - under_height,
+        ..inner
+    };
+    if plot.height < 3 || plot.width < 16 {
         frame.render_widget(block, area);
         return;
     }
-    let inner = block.inner(area);
     let y_max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(0.0, f64::max);
     let y_top = top(y_max, y_floor);
-    let shown: Vec<&Marker> = model
-        .markers
+    let shown = shown_markers(model, span);
+    // Markers are dotted (one dot per row) and drawn first, so every line is drawn over them.
+    let rows = usize::from(plot.height.saturating_sub(2)).max(1);
+    let marks: Vec<(f64, f64)> = shown
         .iter()
-        .filter(|m| (span.start_ms..=span.end_ms).contains(&m.t_ms))
+        .flat_map(|m| {
+            (0..rows).map(move |row| {
+                #[allow(clippy::cast_precision_loss)]
+                let y = y_top * (row as f64 + 0.5) / rows as f64;
+                (seconds(m.t_ms), y)
+            })
+        })
         .collect();
-    let marks: Vec<(f64, f64)> = shown.iter().map(|m| (seconds(m.t_ms), y_top)).collect();
     let mut datasets = vec![
         Dataset::default()
             .marker(Dots::Braille)
-            .graph_type(GraphType::Bar)
+            .graph_type(GraphType::Scatter)
             .style(theme::MARKER)
             .data(&marks),
     ];
@@ -174,60 +186,125 @@ fn time_chart(
             .data(&s.points)
     }));
     let mid_ms = span.start_ms + (span.end_ms - span.start_ms) / 2;
+    let pad = |label: String| format!("{label:>Y_LABEL_WIDTH$}");
+    let x_labels = [
+        format::axis_time(span.start_ms),
+        format::axis_time(mid_ms),
+        format::axis_time(span.end_ms),
+    ];
     let chart = Chart::new(datasets)
-        .block(block)
         .legend_position(None::<LegendPosition>)
         .x_axis(
             Axis::default()
                 .bounds(span.bounds())
                 .style(theme::DIM)
-                .labels([
-                    format::axis_time(span.start_ms),
-                    format::axis_time(mid_ms),
-                    format::axis_time(span.end_ms),
-                ]),
+                .labels(x_labels),
         )
         .y_axis(
             Axis::default()
                 .bounds([0.0, y_top])
                 .style(theme::DIM)
-                .labels([y_label(0.0), y_label(y_top / 2.0), y_label(y_top)]),
+                .labels([
+                    pad(y_label(0.0)),
+                    pad(y_label(y_top / 2.0)),
+                    pad(y_label(y_top)),
+                ]),
         );
-    frame.render_widget(chart, area);
-    label_markers(&shown, frame.buffer_mut(), inner, span);
+    frame.render_widget(chart, plot);
+    let numbered = label_markers(&shown, frame.buffer_mut(), plot, span);
+    let width = usize::from(area.width.saturating_sub(4));
+    let bottom = bottom_line(legend_spans.unwrap_or_default(), &numbered, width);
+    frame.render_widget(block.title_bottom(bottom), area);
+    if let Under::Table(lines) = under
+        && under_height > 0
+    {
+        let table = Rect {
+            y: plot.bottom(),
+            height: under_height,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(lines), table);
+    }
 }
 
-/// Write each marker's label on the chart's time axis, under its vertical mark.
-fn label_markers(shown: &[&Marker], buf: &mut Buffer, inner: Rect, span: TimeSpan) {
-    let Some((axis_x, axis_y)) = axis_corner(buf, inner) else {
-        return;
+/// The bottom border's line: the series legend (when given), then the numbered markers, the
+/// newest first to stay; what does not fit is left out whole and `…` says so.
+fn bottom_line(
+    legend: Vec<Span<'static>>,
+    numbered: &[LegendEntry],
+    width: usize,
+) -> Line<'static> {
+    let mut spans = legend;
+    let used: usize = spans.iter().map(Span::width).sum();
+    let entries: Vec<Vec<Span<'static>>> = numbered
+        .iter()
+        .map(|e| {
+            vec![
+                Span::styled(e.number.clone(), theme::MARKER),
+                Span::raw(format!("{} ", e.labels)),
+            ]
+        })
+        .collect();
+    let mut room = width.saturating_sub(used + 1);
+    let mut kept = Vec::new();
+    for entry in entries.iter().rev() {
+        let w: usize = entry.iter().map(Span::width).sum();
+        if w > room {
+            break;
+        }
+        room -= w;
+        kept.push(entry.clone());
+    }
+    if kept.len() < entries.len() {
+        spans.push(Span::styled("… ", theme::DIM));
+    }
+    for entry in kept.into_iter().rev() {
+        spans.extend(entry);
+    }
+    if spans.is_empty() {
+        return Line::default();
+    }
+    spans.insert(0, Span::raw(" "));
+    Line::from(spans)
+}
+
+/// Write each marker's label (or number) on the chart's time axis, under its dotted mark, and
+/// return the numbered ones for the legend.
+fn label_markers(
+    shown: &[&Marker],
+    buf: &mut Buffer,
+    plot: Rect,
+    span: TimeSpan,
+) -> Vec<LegendEntry> {
+    let Some((axis_x, axis_y)) = axis_corner(buf, plot) else {
+        return Vec::new();
     };
     let left = axis_x + 1;
-    let width = inner.right().saturating_sub(left);
+    let width = plot.right().saturating_sub(left);
     if width < 2 {
-        return;
+        return Vec::new();
     }
     let dots = f64::from(width) * 2.0;
     let range = seconds(span.end_ms) - seconds(span.start_ms);
-    let mut columns: Vec<(u16, &str)> = shown
+    let columns: Vec<(u16, &str)> = shown
         .iter()
         .map(|m| {
             let dot = ((seconds(m.t_ms) - seconds(span.start_ms)) * (dots - 1.0) / range).round();
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let column = (dot as u16) / 2;
-            (left + column.min(width - 1), m.label.as_str())
+            (column.min(width - 1), m.label.as_str())
         })
         .collect();
-    columns.sort_by_key(|c| c.0);
-    for (i, (x, label)) in columns.iter().enumerate() {
-        let next = columns.get(i + 1).map_or(inner.right() + 1, |c| c.0);
-        buf[(*x, axis_y)].set_symbol("┴").set_style(theme::MARKER);
-        let room = usize::from(next.saturating_sub(*x).saturating_sub(2));
-        let room = room.min(usize::from(inner.right().saturating_sub(*x + 1)));
-        if room > 0 {
-            buf.set_stringn(*x + 1, axis_y, label, room, theme::MARKER);
-        }
+    let (ticks, legend) = markers::layout(&columns, width - 1);
+    for tick in &ticks {
+        buf.set_string(left + tick.text_column, axis_y, &tick.text, theme::MARKER);
     }
+    for tick in &ticks {
+        buf[(left + tick.column, axis_y)]
+            .set_symbol("┴")
+            .set_style(theme::MARKER);
+    }
+    legend
 }
 
 /// The corner where the chart's axes meet, searched from the bottom of the plot.
@@ -248,55 +325,86 @@ fn max_points(area: Rect) -> usize {
     usize::from(area.width) * 2
 }
 
-/// Memory per process: RSS and live heap per host, nats-server RSS, parti-top's own RSS.
+/// Memory per process: RSS and live heap per host, nats-server RSS, parti-top's own RSS; the
+/// figures table under it.
 pub fn memory(model: &Model, frame: &mut Frame, area: Rect) {
     let span = TimeSpan::of(model);
     let max = max_points(area);
     let mut series = Vec::new();
     for (process, points_of) in &model.memory {
         let rss = |p: &MemoryPoint| Some(format::mib(p.rss_bytes));
-        match process {
-            ProcessKind::Host(n) => {
-                let (rss_color, heap_color) = theme::host_colors(*n);
+        let (rss_color, heap_color) = figures::colors(*process);
+        series.push(Series {
+            color: rss_color,
+            points: points(points_of, span, max, rss),
+        });
+        if let ProcessKind::Host(_) = process {
+            let heap = points(points_of, span, max, |p| p.live_heap_bytes.map(format::mib));
+            if !heap.is_empty() {
                 series.push(Series {
-                    name: format!("host {n} RSS"),
-                    short: format!("h{n} rss"),
-                    color: rss_color,
-                    host: true,
-                    points: points(points_of, span, max, rss),
+                    color: heap_color,
+                    points: heap,
                 });
-                let heap = points(points_of, span, max, |p| p.live_heap_bytes.map(format::mib));
-                if !heap.is_empty() {
-                    series.push(Series {
-                        name: format!("host {n} heap"),
-                        short: format!("h{n} heap"),
-                        color: heap_color,
-                        host: true,
-                        points: heap,
-                    });
-                }
             }
-            ProcessKind::NatsServer => series.push(Series {
-                name: "nats-server RSS".into(),
-                short: "nats".into(),
-                color: theme::NATS,
-                host: false,
-                points: points(points_of, span, max, rss),
-            }),
-            ProcessKind::Controller => series.push(Series {
-                name: "parti-top RSS (overhead)".into(),
-                short: "overhead".into(),
-                color: theme::OVERHEAD,
-                host: false,
-                points: points(points_of, span, max, rss),
-            }),
         }
     }
     let title = format!(" memory MiB · {} ", model.window.label());
-    time_chart(model, frame, area, title, &series, 1.0, format::mib_label);
+    let table = figures::lines(model, area.width.saturating_sub(2));
+    time_chart(
+        model,
+        frame,
+        area,
+        title,
+        &series,
+        Under::Table(table),
+        1.0,
+        format::mib_label,
+    );
 }
 
-/// tokio alive tasks per host.
+/// The tasks chart's legend: each host's colour, name, current and peak task count; short
+/// names when the long ones do not fit.
+fn tasks_legend(model: &Model, width: usize) -> Vec<Span<'static>> {
+    let entry = |short: bool, process: ProcessKind| {
+        let ProcessKind::Host(n) = process else {
+            return Vec::new();
+        };
+        let now = model
+            .memory
+            .get(&process)
+            .and_then(|s| s.back())
+            .and_then(|p| p.tasks);
+        let peak = model.peaks.get(&process).and_then(|p| p.tasks);
+        let figures = match (now, peak) {
+            (Some(now), Some(peak)) if short => format!(" {now}/{peak}"),
+            (Some(now), Some(peak)) => format!(" {now} (peak {peak})"),
+            _ => String::new(),
+        };
+        let name = if short {
+            format!("h{n}")
+        } else {
+            format!("host {n}")
+        };
+        vec![
+            Span::styled("━", Style::new().fg(figures::colors(process).0)),
+            Span::raw(format!("{name}{figures} ")),
+        ]
+    };
+    let build = |short: bool| -> Vec<Span<'static>> {
+        model.memory.keys().flat_map(|p| entry(short, *p)).collect()
+    };
+    let long = build(false);
+    if long.iter().map(Span::width).sum::<usize>() <= width {
+        return long;
+    }
+    let short = build(true);
+    if short.iter().map(Span::width).sum::<usize>() <= width {
+        return short;
+    }
+    Vec::new()
+}
+
+/// tokio alive tasks per host, with each host's current and peak count in the legend.
 pub fn tasks(model: &Model, frame: &mut Frame, area: Rect) {
     let span = TimeSpan::of(model);
     let max = max_points(area);
@@ -305,10 +413,7 @@ pub fn tasks(model: &Model, frame: &mut Frame, area: Rect) {
         .iter()
         .filter_map(|(process, points_of)| match process {
             ProcessKind::Host(n) => Some(Series {
-                name: format!("host {n} tasks"),
-                short: format!("h{n}"),
                 color: theme::host_colors(*n).0,
-                host: true,
                 points: points(points_of, span, max, |p| {
                     #[allow(clippy::cast_precision_loss)]
                     p.tasks.map(|t| t as f64)
@@ -318,7 +423,17 @@ pub fn tasks(model: &Model, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let title = format!(" tokio tasks · {} ", model.window.label());
-    time_chart(model, frame, area, title, &series, 10.0, count_label);
+    let legend = tasks_legend(model, usize::from(area.width.saturating_sub(4)));
+    time_chart(
+        model,
+        frame,
+        area,
+        title,
+        &series,
+        Under::Legend(legend),
+        10.0,
+        count_label,
+    );
 }
 
 #[cfg(test)]

@@ -68,6 +68,63 @@ pub fn ratio(max: usize, min: usize) -> String {
     }
 }
 
+/// `text` cut to `width` characters, ending in `…` when it was cut.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `text` broken into lines at spaces: the first line at most `first` columns wide, the others
+/// at most `rest` (a word longer than a line is split).
+pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let limit = if lines.is_empty() { first } else { rest }.max(1);
+            let used = line.chars().count();
+            let room = limit.saturating_sub(used + usize::from(used > 0));
+            if word.len() <= room {
+                if used > 0 {
+                    line.push(' ');
+                }
+                line.extend(word);
+                break;
+            }
+            if used == 0 {
+                // A word longer than the line: split it.
+                let tail = word.split_off(limit.min(word.len()));
+                line.extend(word);
+                word = tail;
+            }
+            lines.push(std::mem::take(&mut line));
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+/// A horizontal bar of `value` against `max` in `width` columns, in eighths of a column.
+pub fn bar(value: u64, max: u64, width: usize) -> String {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths_total = u128::try_from(width).unwrap_or(u128::MAX) * 8;
+    let eighths = u128::from(value.min(max)) * eighths_total / u128::from(max.max(1));
+    let eighths = usize::try_from(eighths).unwrap_or(usize::MAX);
+    let mut out = "█".repeat(eighths / 8);
+    if eighths % 8 > 0 {
+        out.push(PARTS[eighths % 8]);
+    }
+    out
+}
+
 /// A segment of a status line: its spans and its priority (lower survives longer).
 pub struct Segment<'a> {
     pub priority: u8,
@@ -116,7 +173,7 @@ impl<'a> Segment<'a> {
 }
 
 /// Join segments with `separator`, dropping the least important ones until the line fits
-/// `width`; what still overflows is cut by the paragraph that shows it.
+/// `width`; what still overflows (a shrinkable segment's tail) is cut and ends in `…`.
 pub fn fit<'a>(mut segments: Vec<Segment<'a>>, separator: Span<'a>, width: u16) -> Line<'a> {
     let width = usize::from(width);
     let joint = |segment: &Segment<'_>| {
@@ -156,7 +213,37 @@ pub fn fit<'a>(mut segments: Vec<Segment<'a>>, separator: Span<'a>, width: u16) 
         }
         spans.extend(segment.spans);
     }
-    Line::from(spans)
+    cut_spans(spans, width)
+}
+
+/// `spans` cut to `width` columns, the last kept character replaced by `…` when anything was
+/// cut (so that a cut line says so instead of ending mid-word).
+fn cut_spans(spans: Vec<Span<'_>>, width: usize) -> Line<'_> {
+    let total: usize = spans.iter().map(Span::width).sum();
+    if total <= width {
+        return Line::from(spans);
+    }
+    let mut room = width.saturating_sub(1);
+    let mut kept = Vec::new();
+    for span in spans {
+        if room == 0 {
+            break;
+        }
+        let span_width = span.width();
+        if span_width <= room {
+            room -= span_width;
+            kept.push(span);
+        } else {
+            let text: String = span.content.chars().take(room).collect();
+            room = 0;
+            kept.push(Span::styled(text, span.style));
+        }
+    }
+    let style = kept.last().map(|s| s.style).unwrap_or_default();
+    if width > 0 {
+        kept.push(Span::styled("…", style));
+    }
+    Line::from(kept)
 }
 
 #[cfg(test)]
@@ -176,6 +263,26 @@ mod tests {
     }
 
     #[test]
+    fn wrap_breaks_at_spaces_and_keeps_numbers_whole() {
+        assert_eq!(
+            wrap("owned by worker-2 and worker-4 for 1.20 s", 20, 10),
+            vec!["owned by worker-2", "and", "worker-4", "for 1.20 s"]
+        );
+        assert_eq!(wrap("abcdefgh", 3, 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5, 5), vec![""]);
+    }
+
+    #[test]
+    fn cut_marks_what_it_removed_and_bars_use_eighths() {
+        assert_eq!(cut("kill leader", 20), "kill leader");
+        assert_eq!(cut("kill leader", 6), "kill …");
+        assert_eq!(bar(10, 10, 3), "███");
+        assert_eq!(bar(5, 10, 3), "█▌");
+        assert_eq!(bar(0, 10, 3), "");
+        assert_eq!(bar(1, 0, 3), "");
+    }
+
+    #[test]
     fn fit_drops_the_least_important_segments() {
         let segments = vec![
             Segment::new(0, vec![Span::raw("aaaa")]),
@@ -188,10 +295,7 @@ mod tests {
             Segment::new(3, vec![Span::raw("bbbb")]),
             Segment::shrinkable(0, vec![Span::raw("a long reason")], 4),
         ];
-        assert_eq!(
-            fit(segments, Span::raw(" "), 9).to_string(),
-            "bbbb a long reason"
-        );
+        assert_eq!(fit(segments, Span::raw(" "), 9).to_string(), "bbbb a l…");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The header: run facts on the first line (NATS, elapsed time, recording), the run's progress
-//! on the second (profile step, stability, pending actions) with the last notice on its right.
+//! on the second (profile step, pending actions, paused hosts, stability — `○ empty` when no
+//! worker runs, never stable) with the last notice on its right.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,7 +9,16 @@ use ratatui::widgets::Paragraph;
 
 use super::format::{self, Segment};
 use super::theme;
+use crate::tui::keymap::{self, Command};
 use crate::tui::model::Model;
+
+/// The key that restarts nats-server, as the keymap names it.
+fn restart_key() -> String {
+    keymap::binding(Command::RestartNats)
+        .and_then(|b| b.keys.first())
+        .map(|k| k.name())
+        .unwrap_or_default()
+}
 
 /// The first line: product, run id, NATS status, elapsed time, recording state.
 fn facts_line(model: &Model, width: u16) -> Line<'_> {
@@ -24,7 +34,10 @@ fn facts_line(model: &Model, width: u16) -> Line<'_> {
     let mut nats = if facts.nats_up {
         vec![Span::styled("● ", theme::OK), Span::raw("NATS up")]
     } else if facts.managed {
-        vec![Span::styled("● NATS DOWN — n to restart", theme::BAD)]
+        vec![Span::styled(
+            format!("● NATS DOWN — {} to restart", restart_key()),
+            theme::BAD,
+        )]
     } else {
         vec![Span::styled("● NATS DOWN (external)", theme::BAD)]
     };
@@ -122,19 +135,43 @@ fn progress_line(model: &Model, width: u16) -> Line<'_> {
             vec![Span::styled("quitting…", theme::WARN)],
         ));
     }
+    if let Some(paused) = paused_text(&model.cluster.paused_hosts) {
+        segments.push(Segment::new(0, vec![Span::styled(paused, theme::PAUSED)]));
+    }
     // Stability comes last: its reason is cut rather than hiding the rest.
-    let cluster = &model.cluster;
-    let stability = if cluster.stable {
-        vec![Span::styled("✓ stable", theme::OK)]
-    } else {
-        let mut spans = vec![Span::styled("✗ unstable", theme::WARN)];
-        if let Some(reason) = &cluster.reason {
-            spans.push(Span::styled(format!(": {reason}"), theme::WARN));
-        }
-        spans
-    };
-    segments.push(Segment::shrinkable(0, stability, 24));
+    segments.push(Segment::shrinkable(0, stability(model), 24));
     format::fit(segments, Span::styled(" │ ", theme::DIM), width)
+}
+
+/// `host 1 paused`, `hosts 0, 2 paused`, or nothing.
+fn paused_text(hosts: &[u32]) -> Option<String> {
+    match hosts {
+        [] => None,
+        [host] => Some(format!("host {host} paused")),
+        many => Some(format!(
+            "hosts {} paused",
+            many.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The cluster's stability: an empty cluster is never stable, whatever the state says.
+fn stability(model: &Model) -> Vec<Span<'_>> {
+    let cluster = &model.cluster;
+    if cluster.workers.is_empty() {
+        return vec![Span::styled("○ empty (no workers)", theme::WARN)];
+    }
+    if cluster.stable {
+        return vec![Span::styled("✓ stable", theme::OK)];
+    }
+    let mut spans = vec![Span::styled("✗ unstable", theme::WARN)];
+    if let Some(reason) = &cluster.reason {
+        spans.push(Span::styled(format!(": {reason}"), theme::WARN));
+    }
+    spans
 }
 
 /// The header's height for a terminal of `height` rows.
@@ -183,5 +220,32 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
             ..second
         };
         frame.render_widget(Paragraph::new(Line::from(notice)), right);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures::sample_model;
+
+    #[test]
+    fn an_empty_cluster_is_never_shown_stable() {
+        let mut model = sample_model();
+        model.cluster.workers.clear();
+        model.cluster.stable = true;
+        let line = progress_line(&model, 200).to_string();
+        assert!(line.contains("○ empty (no workers)"), "{line}");
+        assert!(!line.contains("✓ stable"), "{line}");
+    }
+
+    #[test]
+    fn paused_hosts_are_named() {
+        assert_eq!(paused_text(&[]), None);
+        assert_eq!(paused_text(&[1]).as_deref(), Some("host 1 paused"));
+        assert_eq!(paused_text(&[0, 2]).as_deref(), Some("hosts 0, 2 paused"));
+        let mut model = sample_model();
+        model.cluster.paused_hosts = vec![1];
+        let line = progress_line(&model, 200).to_string();
+        assert!(line.contains("host 1 paused"), "{line}");
     }
 }

@@ -1,37 +1,166 @@
-//! Stabilization time per event as horizontal bars, one row per event, named by its action;
-//! events that never stabilized are shown in red with a dash instead of a bar.
+//! Stabilization time per event, one row per event: its number and action (with `★→` when the
+//! leader changed), then a fixed-width figure and a bar. An event the next action closed before
+//! it settled is *superseded* (dim, no bar), one that left no worker running reads `empty after
+//! …`, and only an event closed without ever stabilizing is red and counted as not stabilized.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 
-use super::format;
+use super::format::{self, Segment};
 use super::theme;
+use crate::observation::Measurement;
 use crate::tui::model::Model;
+
+/// How an event ended, as the dashboard tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stable after this long.
+    Stabilized(u64),
+    /// The last worker had ended after this long.
+    Emptied(u64),
+    /// The event numbered so (1-based) arrived before this one settled.
+    Superseded(usize),
+    /// Closed (by the end of the run) without ever stabilizing.
+    NotStabilized,
+}
+
+impl Outcome {
+    pub fn of(m: &Measurement) -> Self {
+        match (m.stabilization_ms, m.superseded_by) {
+            (Some(ms), _) if m.emptied() => Outcome::Emptied(ms),
+            (Some(ms), _) => Outcome::Stabilized(ms),
+            (None, Some(next)) => Outcome::Superseded(next + 1),
+            (None, None) => Outcome::NotStabilized,
+        }
+    }
+
+    /// The outcome in words, `compact` for table cells.
+    pub fn text(self, compact: bool) -> String {
+        match (self, compact) {
+            (Outcome::Stabilized(ms), _) => format::duration(ms),
+            (Outcome::Emptied(ms), false) => format!("empty after {}", format::duration(ms)),
+            (Outcome::Emptied(ms), true) => format!("empty {}", format::duration(ms)),
+            (Outcome::Superseded(next), false) => format!("superseded by #{next}"),
+            (Outcome::Superseded(next), true) => format!("superseded #{next}"),
+            (Outcome::NotStabilized, _) => "not stabilized".to_owned(),
+        }
+    }
+
+    pub fn style(self) -> ratatui::style::Style {
+        match self {
+            Outcome::Stabilized(_) => theme::TEXT,
+            Outcome::Emptied(_) | Outcome::Superseded(_) => theme::DIM,
+            Outcome::NotStabilized => theme::BAD,
+        }
+    }
+}
+
+/// `#3 kill leader`, the event as people count it.
+pub fn event_label(m: &Measurement) -> String {
+    format!("#{} {}", m.number(), m.action.label())
+}
+
+/// The mark of an event during which the leader changed.
+pub const LEADER_CHANGED: &str = "★→";
 
 /// The rows this pane wants: one per event plus its border.
 pub fn wanted_height(model: &Model) -> u16 {
     u16::try_from(model.measurements.len().max(1) + 2).unwrap_or(u16::MAX)
 }
 
-/// Draw the bars of the last events that fit.
-pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
-    let never = model
-        .measurements
-        .iter()
-        .filter(|m| m.stabilization_ms.is_none())
+/// The title: counts of the events that did not stabilize and were superseded, the longest
+/// stabilization; what does not fit is left out, least important first.
+fn title(model: &Model, width: u16) -> Line<'static> {
+    let outcomes = || model.measurements.iter().map(Outcome::of);
+    let never = outcomes().filter(|o| *o == Outcome::NotStabilized).count();
+    let superseded = outcomes()
+        .filter(|o| matches!(o, Outcome::Superseded(_)))
         .count();
-    let mut title = vec![Span::styled(" stabilization per event ", theme::TITLE)];
+    let longest = outcomes()
+        .filter_map(|o| match o {
+            Outcome::Stabilized(ms) => Some(ms),
+            _ => None,
+        })
+        .max();
+    let mut segments = vec![
+        Segment::new(0, vec![Span::styled("stabilization", theme::TITLE)]),
+        Segment::attached(5, vec![Span::styled("per event", theme::TITLE)]),
+    ];
     if never > 0 {
-        title.push(Span::styled(
-            format!("· {never} not stabilized "),
-            theme::BAD,
+        segments.push(Segment::new(
+            1,
+            vec![Span::styled(format!("{never} not stabilized"), theme::BAD)],
         ));
     }
+    if superseded > 0 {
+        segments.push(Segment::new(
+            3,
+            vec![Span::styled(format!("{superseded} superseded"), theme::DIM)],
+        ));
+    }
+    if let Some(ms) = longest {
+        segments.push(Segment::new(
+            2,
+            vec![Span::styled(
+                format!("max {}", format::duration(ms)),
+                theme::DIM,
+            )],
+        ));
+    }
+    let mut line = format::fit(segments, Span::styled(" · ", theme::DIM), width);
+    line.spans.insert(0, Span::raw(" "));
+    line.spans.push(Span::raw(" "));
+    line
+}
+
+/// One event's row: label padded to `label_width`, its figure right-aligned in `value_width`,
+/// then its bar (stabilized events only; other outcomes are written out instead).
+fn row(
+    m: &Measurement,
+    label_width: usize,
+    value_width: usize,
+    bar_width: usize,
+    max_ms: u64,
+) -> Line<'static> {
+    let outcome = Outcome::of(m);
+    let leader = m.leader_changed == Some(true);
+    let mark_width = if leader {
+        LEADER_CHANGED.chars().count() + 1
+    } else {
+        0
+    };
+    let label = format::cut(&event_label(m), label_width.saturating_sub(mark_width));
+    let label_style = match outcome {
+        Outcome::NotStabilized => theme::BAD,
+        Outcome::Superseded(_) => theme::DIM,
+        Outcome::Stabilized(_) | Outcome::Emptied(_) => theme::TEXT,
+    };
+    let used = label.chars().count() + mark_width;
+    let mut spans = vec![Span::styled(label, label_style)];
+    if leader {
+        spans.push(Span::styled(format!(" {LEADER_CHANGED}"), theme::LEADER));
+    }
+    spans.push(Span::raw(" ".repeat(label_width.saturating_sub(used) + 1)));
+    match outcome {
+        Outcome::Stabilized(ms) => {
+            spans.push(Span::raw(format!(
+                "{:>value_width$} ",
+                format::duration(ms)
+            )));
+            spans.push(Span::styled(format::bar(ms, max_ms, bar_width), theme::BAR));
+        }
+        other => spans.push(Span::styled(other.text(false), other.style())),
+    }
+    Line::from(spans)
+}
+
+/// Draw the rows of the last events that fit.
+pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
     let block = Block::bordered()
         .border_style(theme::BORDER)
-        .title(Line::from(title));
+        .title(title(model, area.width.saturating_sub(4)));
     let inner = block.inner(area);
     if model.measurements.is_empty() || inner.height == 0 || inner.width < 8 {
         let text = if model.measurements.is_empty() {
@@ -47,36 +176,80 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
     }
     let rows = usize::from(inner.height);
     let shown = &model.measurements[model.measurements.len().saturating_sub(rows)..];
-    let max_ms = model
-        .measurements
+    let durations = || {
+        model
+            .measurements
+            .iter()
+            .filter_map(|m| match Outcome::of(m) {
+                Outcome::Stabilized(ms) => Some(ms),
+                _ => None,
+            })
+    };
+    let max_ms = durations().max().unwrap_or(1).max(1);
+    let value_width = shown
         .iter()
-        .filter_map(|m| m.stabilization_ms)
+        .filter_map(|m| match Outcome::of(m) {
+            Outcome::Stabilized(ms) => Some(format::duration(ms).len()),
+            _ => None,
+        })
         .max()
-        .unwrap_or(1)
-        .max(1);
-    let bars: Vec<Bar> = shown
+        .unwrap_or(0);
+    let width = usize::from(inner.width);
+    let wanted_label = shown
         .iter()
         .map(|m| {
-            let label = format!("#{} {}", m.event, m.action.label());
-            match m.stabilization_ms {
-                Some(ms) => Bar::default()
-                    .label(Line::raw(label))
-                    .value(ms)
-                    .text_value(format::duration(ms)),
-                None => Bar::default()
-                    .label(Line::styled(label, theme::BAD))
-                    .value(0)
-                    .text_value("— not stabilized")
-                    .style(theme::BAD),
-            }
+            event_label(m).chars().count()
+                + if m.leader_changed == Some(true) {
+                    LEADER_CHANGED.chars().count() + 1
+                } else {
+                    0
+                }
         })
+        .max()
+        .unwrap_or(0);
+    // The label takes what it needs, up to half the pane; the figure and a bar the rest.
+    let label_width = wanted_label.min(width / 2);
+    let bar_width = width.saturating_sub(label_width + 1 + value_width + 1);
+    let lines: Vec<Line> = shown
+        .iter()
+        .map(|m| row(m, label_width, value_width, bar_width, max_ms))
         .collect();
-    let chart = BarChart::horizontal(bars)
-        .block(block)
-        .bar_width(1)
-        .bar_gap(0)
-        .max(max_ms)
-        .bar_style(theme::BAR)
-        .value_style(theme::BAR_VALUE);
-    frame.render_widget(chart, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures::sample_model;
+
+    #[test]
+    fn outcomes_tell_superseded_emptied_and_never_apart() {
+        let model = sample_model();
+        let outcomes: Vec<Outcome> = model.measurements.iter().map(Outcome::of).collect();
+        assert_eq!(outcomes[2], Outcome::Stabilized(12_840));
+        assert_eq!(outcomes[3], Outcome::Emptied(450));
+        assert_eq!(outcomes[4], Outcome::Superseded(6));
+        assert_eq!(outcomes[6], Outcome::NotStabilized);
+        assert_eq!(outcomes[3].text(false), "empty after 450 ms");
+        assert_eq!(outcomes[4].text(false), "superseded by #6");
+        assert_eq!(outcomes[4].style(), theme::DIM);
+    }
+
+    #[test]
+    fn only_events_that_never_stabilized_are_counted_red() {
+        let title = title(&sample_model(), 200).to_string();
+        assert!(title.contains("1 not stabilized"), "{title}");
+        assert!(title.contains("1 superseded"), "{title}");
+        assert!(title.contains("max 12.84 s"), "{title}");
+    }
+
+    #[test]
+    fn rows_number_events_from_one_and_mark_a_new_leader() {
+        let model = sample_model();
+        let line = row(&model.measurements[2], 20, 7, 10, 12_840).to_string();
+        assert!(line.starts_with("#3 kill leader ★→"), "{line}");
+        assert!(line.contains("12.84 s ██████████"), "{line}");
+        let line = row(&model.measurements[0], 20, 7, 10, 12_840).to_string();
+        assert!(line.starts_with("#1 scale→3"), "{line}");
+    }
 }

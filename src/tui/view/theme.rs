@@ -22,6 +22,10 @@ pub const BAD: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 pub const REC: Style = Style::new()
     .fg(Color::LightRed)
     .add_modifier(Modifier::BOLD);
+/// Workers of a host frozen by SIGSTOP, and the header's note of it.
+pub const PAUSED: Style = Style::new()
+    .fg(Color::LightBlue)
+    .add_modifier(Modifier::BOLD);
 /// The leader mark.
 pub const LEADER: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 /// The selected table row.

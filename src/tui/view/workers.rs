@@ -1,12 +1,10 @@
-//! The worker table (id, state, leader, partitions, version, host; the selected row highlighted
-//! and kept in view) and the ownership view (partitions per worker as bars, with the balance).
+//! The worker table (id, state — `Paused` for workers of a frozen host —, leader, partitions,
+//! version, host; the selected row highlighted and kept in view) and the ownership view (partitions per worker as bars, with the balance).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Bar, BarChart, Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState,
-};
+use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::format;
 use super::theme;
@@ -30,6 +28,11 @@ fn worker_name(worker: &WorkerView) -> String {
         .worker_id
         .clone()
         .unwrap_or_else(|| format!("h{} slot {}", worker.host, worker.slot))
+}
+
+/// Whether the worker's host is frozen right now: its last report is stale, not its state.
+fn paused(model: &Model, worker: &WorkerView) -> bool {
+    model.cluster.paused_hosts.contains(&worker.host)
 }
 
 /// Whether a worker is past its first assignment (it counts for the balance).
@@ -131,7 +134,11 @@ pub fn table(model: &Model, frame: &mut Frame, area: Rect) {
                 Some(id) => Cell::from(id.as_str()),
                 None => Cell::from(Span::styled(worker_name(w), theme::DIM)),
             },
-            Cell::from(Span::styled(state_name(w.state), theme::state(w.state))),
+            if paused(model, w) {
+                Cell::from(Span::styled("Paused", theme::PAUSED))
+            } else {
+                Cell::from(Span::styled(state_name(w.state), theme::state(w.state)))
+            },
             Cell::from(Line::from(w.partitions.to_string()).right_aligned()),
         ];
         if show_version {
@@ -154,7 +161,44 @@ pub fn table(model: &Model, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// Draw partitions per worker as horizontal bars, around the selected worker.
+/// One worker's ownership row: its name (and ★ for the leader) padded to `label_width`, its
+/// partition count right-aligned in `count_width` columns, then its bar.
+fn ownership_row(
+    worker: &WorkerView,
+    label_width: usize,
+    count_width: usize,
+    bar_width: usize,
+    max: usize,
+    paused: bool,
+) -> Line<'static> {
+    let mark_width = if worker.is_leader { 2 } else { 0 };
+    let name = format::cut(&worker_name(worker), label_width.saturating_sub(mark_width));
+    let used = name.chars().count();
+    let mut spans = vec![Span::raw(name)];
+    if worker.is_leader {
+        spans.push(Span::styled(" ★", theme::LEADER));
+    }
+    let pad = label_width.saturating_sub(used + mark_width);
+    spans.push(Span::raw(" ".repeat(pad + 1)));
+    spans.push(Span::raw(format!("{:>count_width$} ", worker.partitions)));
+    let style = if paused {
+        theme::PAUSED
+    } else if assigned(worker) {
+        theme::OWNERSHIP
+    } else {
+        theme::WARN
+    };
+    let bar = format::bar(
+        u64::try_from(worker.partitions).unwrap_or(u64::MAX),
+        u64::try_from(max).unwrap_or(u64::MAX),
+        bar_width,
+    );
+    spans.push(Span::styled(bar, style));
+    Line::from(spans)
+}
+
+/// Draw partitions per worker as horizontal bars, around the selected worker. The counts have
+/// one width for all rows (that of the partitions held in all), so bars start in one column.
 pub fn ownership(model: &Model, frame: &mut Frame, area: Rect) {
     let workers = &model.cluster.workers;
     let total: usize = workers.iter().map(|w| w.partitions).sum();
@@ -167,7 +211,8 @@ pub fn ownership(model: &Model, frame: &mut Frame, area: Rect) {
                 theme::DIM,
             ),
         ]));
-    let rows = usize::from(block.inner(area).height);
+    let inner = block.inner(area);
+    let rows = usize::from(inner.height);
     if workers.is_empty() || rows == 0 {
         frame.render_widget(block, area);
         return;
@@ -177,39 +222,63 @@ pub fn ownership(model: &Model, frame: &mut Frame, area: Rect) {
         .min(workers.len() - 1)
         .saturating_sub(rows - 1)
         .min(workers.len().saturating_sub(rows));
-    let bars: Vec<Bar> = workers
-        .iter()
-        .skip(first)
-        .take(rows)
-        .map(|w| {
-            let label = if w.is_leader {
-                format!("{} ★", worker_name(w))
-            } else {
-                worker_name(w)
-            };
-            Bar::default()
-                .label(Line::raw(label))
-                .value(u64::try_from(w.partitions).unwrap_or(u64::MAX))
-                .text_value(w.partitions.to_string())
-                .style(if assigned(w) {
-                    theme::OWNERSHIP
-                } else {
-                    theme::WARN
-                })
-        })
-        .collect();
     let max = workers
         .iter()
         .map(|w| w.partitions)
         .max()
         .unwrap_or(1)
         .max(1);
-    let chart = BarChart::horizontal(bars)
-        .block(block)
-        .bar_width(1)
-        .bar_gap(0)
-        .max(u64::try_from(max).unwrap_or(u64::MAX))
-        .bar_style(theme::OWNERSHIP)
-        .value_style(theme::OWNERSHIP_VALUE);
-    frame.render_widget(chart, area);
+    let count_width = total.max(max).to_string().len();
+    let width = usize::from(inner.width);
+    let label_width = workers
+        .iter()
+        .map(|w| worker_name(w).chars().count() + if w.is_leader { 2 } else { 0 })
+        .max()
+        .unwrap_or(2)
+        .min(width / 2);
+    let bar_width = width.saturating_sub(label_width + 1 + count_width + 1);
+    let lines: Vec<Line> = workers
+        .iter()
+        .skip(first)
+        .take(rows)
+        .map(|w| {
+            ownership_row(
+                w,
+                label_width,
+                count_width,
+                bar_width,
+                max,
+                paused(model, w),
+            )
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(id: &str, partitions: usize) -> WorkerView {
+        WorkerView {
+            host: 0,
+            slot: 0,
+            worker_id: Some(id.into()),
+            state: State::Stable,
+            is_leader: id == "worker-1",
+            version: 1,
+            partitions,
+        }
+    }
+
+    #[test]
+    fn bars_start_in_one_column_whatever_the_count() {
+        let rows: Vec<String> = [("worker-0", 9), ("worker-1", 10), ("worker-2", 0)]
+            .iter()
+            .map(|(id, n)| ownership_row(&worker(id, *n), 10, 2, 10, 10, false).to_string())
+            .collect();
+        assert_eq!(rows[0], "worker-0    9 █████████");
+        assert_eq!(rows[1], "worker-1 ★ 10 ██████████");
+        assert_eq!(rows[2], "worker-2    0 ");
+    }
 }
