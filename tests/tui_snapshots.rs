@@ -102,6 +102,8 @@ snapshot!(help_160x48, 160, 48, |m| m.help = true);
 snapshot!(logs_80x24, 80, 24, |m| m.screen = Screen::Logs);
 snapshot!(logs_160x48, 160, 48, |m| m.screen = Screen::Logs);
 snapshot!(findings_80x24, 80, 24, |m| m.screen = Screen::Findings);
+snapshot!(connect_80x24, 80, 24, |m| m.screen = Screen::Connect);
+snapshot!(connect_160x48, 160, 48, |m| m.screen = Screen::Connect);
 snapshot!(findings_160x48, 160, 48, |m| m.screen = Screen::Findings);
 snapshot!(dashboard_one_minute_nats_down_120x30, 120, 30, |m| {
     m.window = Window::OneMinute;

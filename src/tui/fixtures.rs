@@ -306,6 +306,22 @@ fn sample_without_series() -> Model {
             managed: true,
             recording_path: Some("recordings/scale-and-kill.ron".into()),
             recording: true,
+            connect: vec![
+                "connect other tools to nats://127.0.0.1:42817 (credentials in 0600 files, \
+                 removed when the server stops):"
+                    .into(),
+                "  nats CLI:  nats --context /tmp/parti-top-nats-4242-Ab12Cd/nats-context.json \
+                 kv ls"
+                    .into(),
+                "  checker:   python3 tools/check-cluster.py --context \
+                 /tmp/parti-top-nats-4242-Ab12Cd/nats-context.json --partitions 64 --timing \
+                 fast"
+                    .into(),
+                "  shell:     set -a; . /tmp/parti-top-nats-4242-Ab12Cd/nats.env; set +a   \
+                 (NATS_URL, NATS_USER, NATS_PASSWORD)"
+                    .into(),
+                "  nats-top:  nats-top -s 127.0.0.1 -m 42818".into(),
+            ],
         },
         step: Some(StepView {
             number: 6,

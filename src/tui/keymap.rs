@@ -204,6 +204,11 @@ pub const BINDINGS: &[Binding] = &[
         "findings and figures",
     ),
     bind(
+        Command::Show(Screen::Connect),
+        &[Char('4'), Char('c')],
+        "connect other NATS tools",
+    ),
+    bind(
         Command::Down,
         &[Code(KeyCode::Down), Char('j')],
         "next worker / log line",
@@ -293,6 +298,7 @@ mod tests {
             Command::Show(Screen::Dashboard),
             Command::Show(Screen::Logs),
             Command::Show(Screen::Findings),
+            Command::Show(Screen::Connect),
             Command::ToggleHelp,
             Command::Back,
             Command::Down,
@@ -327,7 +333,7 @@ mod tests {
                 | Command::CycleWindow
                 | Command::Quit => {}
                 Command::Show(screen) => match screen {
-                    Screen::Dashboard | Screen::Logs | Screen::Findings => {}
+                    Screen::Dashboard | Screen::Logs | Screen::Findings | Screen::Connect => {}
                 },
             }
         }

@@ -55,6 +55,8 @@ pub enum Screen {
     Dashboard,
     Logs,
     Findings,
+    /// How to point other NATS tools (nats CLI, nats-top, the checker) at the server.
+    Connect,
 }
 
 /// Facts for the header.
@@ -68,6 +70,9 @@ pub struct RunFacts {
     pub managed: bool,
     pub recording_path: Option<String>,
     pub recording: bool,
+    /// How other NATS tools reach a managed server (no password: it is in the 0600 files the
+    /// lines name); empty for an external server.
+    pub connect: Vec<String>,
 }
 
 /// One point of a process's memory series.

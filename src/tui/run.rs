@@ -154,7 +154,11 @@ pub async fn run(options: TuiOptions) -> Result<(), AppError> {
         managed: workbench.is_managed(),
         recording_path: Some(path.display().to_string()),
         recording: true,
+        connect: workbench.connect_hints(),
     };
+    for line in &facts.connect {
+        tracing::info!("{line}");
+    }
     let mut model = Model::new(facts, profile.steps.len());
     let scenario_cancel = CancellationToken::new();
     let scenario = {

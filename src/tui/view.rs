@@ -5,6 +5,7 @@
 //! with less important panes left out when they do not fit.
 
 mod charts;
+mod connect;
 mod figures;
 mod findings;
 mod format;
@@ -47,6 +48,7 @@ pub fn render(model: &Model, frame: &mut Frame) {
         Screen::Dashboard => dashboard(model, frame, body),
         Screen::Logs => logs::render(model, frame, body, "log"),
         Screen::Findings => findings::screen(model, frame, body),
+        Screen::Connect => connect::render(model, frame, body),
     }
     footer(model, frame, bottom);
     if model.help {
@@ -163,6 +165,7 @@ fn footer(model: &Model, frame: &mut Frame, area: Rect) {
             hint(6, Command::CycleWindow, "window"),
             hint(6, Command::Show(Screen::Logs), "logs"),
             hint(6, Command::Show(Screen::Findings), "findings"),
+            hint(6, Command::Show(Screen::Connect), "connect"),
             hint(0, Command::ToggleHelp, "help"),
             hint(0, Command::Quit, "quit"),
         ],
@@ -176,7 +179,7 @@ fn footer(model: &Model, frame: &mut Frame, area: Rect) {
             hint(0, Command::ToggleHelp, "help"),
             hint(0, Command::Quit, "quit"),
         ],
-        Screen::Findings => vec![
+        Screen::Findings | Screen::Connect => vec![
             hint(1, Command::Show(Screen::Dashboard), "dashboard"),
             hint(2, Command::Show(Screen::Logs), "logs"),
             hint(1, Command::Back, "back"),
