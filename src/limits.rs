@@ -57,8 +57,8 @@ impl Capacity {
             };
             return Some(format!(
                 "{} need about {host_fds} open files in {each}, but the limit is {} \
-                 (ulimit -n); raise it, or spread the workers over more hosts \
-                 (cluster.hosts)",
+                 (ulimit -n); raise it, or spread the workers over more host processes \
+                 (cluster.hosts in a profile)",
                 plural(workers, "worker"),
                 self.fd_limit
             ));

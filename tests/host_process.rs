@@ -192,6 +192,13 @@ fn bad_input_gives_one_clear_line_and_exit_code_2() {
 
     let output = run(&["host", "--workers", "0", "--timing", "fast"], &[]);
     assert_one_clear_line(&output, "--workers must be at least 1");
+
+    // More workers than the machine's limits allow (descriptors or memory, whichever first).
+    let output = run(
+        &["host", "--workers", "100000", "--worker-id-max", "100000"],
+        &[],
+    );
+    assert_one_clear_line(&output, "100000 workers need about");
 }
 
 /// Kills a child still held when a test fails early, so no host outlives it.

@@ -22,6 +22,11 @@ use crate::text::plural;
 /// Run the host command to completion.
 pub async fn run(args: HostArgs) -> Result<(), AppError> {
     check_args(&args)?;
+    // Raise the open-file limit as servers do, and refuse what cannot fit before starting.
+    let managed = args.connection.server.is_none();
+    if let Some(why) = crate::limits::capacity().refusal(args.workers as u64, 1, managed) {
+        return Err(AppError::could_not_run(why));
+    }
     let config = args.cluster.config();
     let strategy = args.cluster.strategy();
     let mut signals = Signals::new().map_err(AppError::could_not_run)?;
