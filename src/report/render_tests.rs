@@ -209,3 +209,42 @@ fn junit_of_a_passing_run_has_no_failures() {
     );
     assert!(!xml.contains("<failure"), "{xml}");
 }
+
+/// A run whose first event was superseded by the second before it stabilized.
+fn superseded_summary() -> Summary {
+    let mut recording = fixtures::recording(45);
+    recording.measurements[0].stabilization_ms = None;
+    recording.measurements[0].superseded_by = Some(1);
+    let thresholds = Thresholds {
+        stabilization: Some(Duration::from_millis(2500)),
+        ..Thresholds::default()
+    };
+    summarize(&recording, &thresholds, 0)
+}
+
+#[test]
+fn a_superseded_event_is_shown_as_such_everywhere_and_passes() {
+    let summary = superseded_summary();
+    assert_eq!(summary.verdict, Verdict::Pass, "{:?}", summary.failures);
+    let text = table(&summary, None);
+    assert!(text.contains("  1  scale→5      superseded by 2"), "{text}");
+    assert!(
+        text.contains("superseded: the next action came before"),
+        "{text}"
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&json(&summary, None, None)).expect("valid JSON");
+    assert_eq!(value["events"][0]["outcome"], "superseded");
+    assert_eq!(value["events"][0]["superseded_by"], 2);
+    assert_eq!(value["events"][1]["outcome"], "stabilized");
+    let xml = junit(&summary, "rapid");
+    assert!(xml.contains("skipped=\"1\""), "{xml}");
+    assert!(
+        xml.contains(
+            "<testcase classname=\"rapid.events\" name=\"event 1 (scale→5)\">\n      \
+             <skipped message=\"superseded by event 2 before it stabilized; no stabilization \
+             limit applies\"/>"
+        ),
+        "{xml}"
+    );
+}
