@@ -224,12 +224,11 @@ impl Measure {
         {
             return Some(EMPTY_REASON.to_owned());
         }
-        if let Some(pending) = open
-            .filter(|o| o.stabilized_at_ms.is_none())
-            .and_then(|o| o.fault.as_ref())
-            .and_then(|fault| fault.pending(&self.model))
+        if let Some(open) = open.filter(|o| o.stabilized_at_ms.is_none())
+            && let Some(pending) = open.fault.as_ref().and_then(|f| f.pending(&self.model))
         {
-            return Some(pending);
+            // Name the fault: `pause host 1 5s: the fault has not cleared yet`.
+            return Some(format!("{}: {pending}", open.action));
         }
         self.model.unstable_reason(open.map(|o| o.expected_live))
     }

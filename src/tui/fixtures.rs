@@ -129,7 +129,7 @@ fn cluster() -> ClusterState {
         t_ms: NOW_MS,
         stable: false,
         quiet: false,
-        reason: Some("the fault has not cleared yet".into()),
+        reason: Some("pause host 1 5s: the fault has not cleared yet".into()),
         actions: 9,
         workers: vec![
             worker(0, 0, Some("worker-0"), State::Stable, 9, 13),
