@@ -15,6 +15,7 @@ use tracing::{error, info};
 use crate::action::ActionSource;
 use crate::error::AppError;
 use crate::nats::client::ClientAuth;
+use crate::observation::{Observation, StepProgress, StepStatus};
 use crate::preflight::{self, Existing};
 use crate::profile::{self, Profile};
 use crate::record::format::{Header, Recording, RunMode};
@@ -111,15 +112,24 @@ async fn run_steps(workbench: &Workbench, profile: &Profile, signals: &mut Signa
         let first = repeat as usize * profile.steps.len();
         let steps = async {
             if repeat > 0 {
-                // Each repeat starts from an empty cluster.
+                // Each repeat starts from an empty cluster; if that fails, the step that could
+                // not start fails with it (and the summary says so).
                 let source = ActionSource::Profile { step: first };
                 if let Err(reason) = workbench
                     .empty(source, std::time::Duration::from_secs(60))
                     .await
                 {
+                    let label = format!("before repeat {}: empty the cluster", repeat + 1);
+                    let failed = StepProgress {
+                        t_ms: workbench.now_ms(),
+                        index: first,
+                        label: label.clone(),
+                        status: StepStatus::Failed(reason.clone()),
+                    };
+                    let _ = workbench.observations().send(Observation::Step(failed));
                     return Outcome::StepFailed {
                         index: first,
-                        label: "empty the cluster before the next repeat".to_owned(),
+                        label,
                         reason,
                     };
                 }
@@ -144,6 +154,13 @@ async fn run_steps(workbench: &Workbench, profile: &Profile, signals: &mut Signa
         if outcome != Outcome::Completed {
             break;
         }
+    }
+    // A step that failed because nats-server had died before the sampler saw it is an
+    // infrastructure failure too.
+    if outcome != Outcome::Completed
+        && let Some(lost) = workbench.nats_lost()
+    {
+        return Ended::NatsLost(lost);
     }
     Ended::Outcome(outcome)
 }
@@ -245,8 +262,13 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
     let outcome = match ended {
         Ended::Outcome(outcome) => outcome,
         Ended::Interrupted(signal) => {
+            let kept = if finished.saved.is_ok() {
+                "partial recording kept"
+            } else {
+                "the recording could not be written"
+            };
             return Err(AppError::could_not_run(format!(
-                "interrupted by {signal}; partial recording kept"
+                "interrupted by {signal}; {kept}"
             )));
         }
         Ended::NatsLost(why) => {

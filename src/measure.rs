@@ -6,8 +6,8 @@
 //! no new version has appeared for the quiet period, or when the next disturbing action arrives.
 //! An event closed by the next action before it stabilized is *superseded* by that action's
 //! event (its missing figures stay `None`, and it names the event that superseded it); one
-//! that the end of the run closes before it stabilized never stabilized. A `Mark` is no
-//! disturbance: it closes nothing.
+//! that the end of the run, or a worker ending unasked, closes before it stabilized never
+//! stabilized. A `Mark` is no disturbance: it closes nothing.
 //!
 //! A cluster with no running worker is *empty*, never stable. An event that leaves no worker
 //! running (a scale to zero, the kill of the only host) is measured until the last worker has
@@ -53,6 +53,9 @@ pub enum Input<'a> {
         how: String,
         expected: bool,
     },
+    /// Close the open event without ending the run (between the repeats of a profile): an
+    /// event that had not stabilized never did; nothing overtook it.
+    CloseEvent,
     /// The managed nats-server died; `expected` when an action (a restart) asked for it.
     NatsGone {
         how: String,
@@ -265,6 +268,8 @@ impl Measure {
                         format!("host {host} exited: {how}"),
                     ));
                 }
+                // A host that is gone is no longer paused.
+                self.paused.retain(|_, paused| *paused != host);
                 self.model.host_gone(host, &how)
             }
             Input::NatsGone { how, expected } => {
@@ -307,6 +312,10 @@ impl Measure {
                 Vec::new()
             }
             Input::Tick => Vec::new(),
+            Input::CloseEvent => {
+                self.close(t_ms, &mut out, None);
+                Vec::new()
+            }
             Input::Finish => {
                 self.close(t_ms, &mut out, None);
                 self.finished = true;
@@ -373,8 +382,9 @@ impl Measure {
         if self.open.is_none() && !self.settled && self.next_event == 0 {
             return;
         }
-        let next = self.next_event;
-        self.close(t_ms, out, Some(next));
+        // No action overtook the open event: a worker ending unasked before it stabilized
+        // interrupts it, and it never stabilized (the limit applies: it fails).
+        self.close(t_ms, out, None);
         let before = self.model.assignment_map_with(worker_id.as_deref());
         let name = worker_id.unwrap_or_else(|| format!("host {host} slot {slot}"));
         let action = Action::Observed(format!("{name} ended ({how})"));
@@ -482,7 +492,10 @@ impl Measure {
     /// was superseded by that event.
     fn close(&mut self, t_ms: u64, out: &mut Vec<Output>, next: Option<usize>) {
         let Some(open) = self.open.take() else { return };
-        let stabilization_ms = open.stabilized_at_ms.map(|t| t - open.t_start_ms);
+        // Host events carry the host's clock: an input may be stamped a little before the event.
+        let stabilization_ms = open
+            .stabilized_at_ms
+            .map(|t| t.saturating_sub(open.t_start_ms));
         let quiet = open.is_quiet_at(t_ms, self.settings.quiet_period_ms);
         let quiescence_ms = quiet.then(|| {
             open.last_version_at_ms
@@ -537,7 +550,7 @@ impl Measure {
         let leaders = self.model.claimed_leaders();
         if leaders.len() > 1 {
             let since = *self.leaders_overlap_since_ms.get_or_insert(t_ms);
-            if t_ms - since >= self.settings.leader_overlap_ms {
+            if t_ms.saturating_sub(since) >= self.settings.leader_overlap_ms {
                 report(
                     self,
                     "leaders".into(),
@@ -583,7 +596,7 @@ impl Measure {
                     .dead_owner_since_ms
                     .entry(worker.clone())
                     .or_insert(t_ms);
-                if t_ms - since < self.settings.dead_owner_grace_ms {
+                if t_ms.saturating_sub(since) < self.settings.dead_owner_grace_ms {
                     continue;
                 }
                 report(

@@ -37,6 +37,14 @@ pub enum Existing {
 /// exists (or can be created) and accepts new files.
 pub fn output_file(flag: &str, path: &Path, existing: Existing) -> Result<(), String> {
     let shown = path.display();
+    // `out/`, `x/..`: a directory by its spelling, whether it exists or not.
+    let spelled_as_dir =
+        path.as_os_str().to_string_lossy().ends_with('/') || path.file_name().is_none();
+    if spelled_as_dir {
+        return Err(format!(
+            "{flag} {shown}: names a directory; give a file name"
+        ));
+    }
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {
             return Err(format!("{flag} {shown}: is a directory; give a file name"));
@@ -147,6 +155,11 @@ mod tests {
         assert!(output_file("--record", &file, Existing::Replace).is_ok());
         let err = output_file("--record", dir.path(), Existing::Replace).expect_err("dir");
         assert!(err.contains("is a directory"), "{err}");
+        for spelled in ["new-dir/", "missing/..", "."] {
+            let err = output_file("--record", &dir.path().join(spelled), Existing::Refuse)
+                .expect_err(spelled);
+            assert!(err.contains("directory"), "{spelled}: {err}");
+        }
         let err =
             output_file("--junit", Path::new("/proc/x.xml"), Existing::Replace).expect_err("proc");
         assert!(

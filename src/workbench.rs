@@ -25,6 +25,7 @@ use crate::measure::{Measure, Settings};
 use crate::nats::client::{self, ClientAuth};
 use crate::nats::supervisor::ManagedServer;
 use crate::observation::Observation;
+use crate::parti::duration::Human;
 use crate::profile::{NatsSetup, Profile};
 use engine::{ClusterState, EngineInput, RunClock};
 use hosts::{HostExit, HostProcess};
@@ -393,11 +394,23 @@ impl Workbench {
         Ok(())
     }
 
-    /// Stop every worker gracefully and wait until none runs and the event has closed (between
-    /// the repeats of a profile).
+    /// Between the repeats of a profile: let a pause under way end, close the open event (if
+    /// it had not stabilized it never did: nothing overtook it), then stop every worker
+    /// gracefully and wait until none runs and that event has closed.
     pub async fn empty(&self, source: ActionSource, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut state = self.state.clone();
+        tokio::time::timeout_at(deadline, state.wait_for(|s| s.paused_hosts.is_empty()))
+            .await
+            .map_err(|_| format!("hosts still paused after {}", Human(timeout)))?
+            .map_err(|_| "the engine stopped".to_owned())?;
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        if self.engine.send(EngineInput::CloseEvent(done_tx)).is_ok() {
+            let _ = tokio::time::timeout_at(deadline, done_rx).await;
+        }
         let seq = self.act(Action::ScaleTo(0), source).await?;
-        self.wait_quiet(seq, timeout).await
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.wait_quiet(seq, left).await
     }
 
     /// Wait until at least `actions` actions have been processed and the last event has
@@ -423,9 +436,14 @@ impl Workbench {
         }
     }
 
-    /// Why the managed nats-server is down when nothing asked for it, if it is.
+    /// Why the managed nats-server is down when nothing asked for it, if it is: as the sampler
+    /// reported it, or as a check of its pid finds it now.
     pub fn nats_lost(&self) -> Option<String> {
-        self.state.borrow().nats_lost.clone()
+        self.state.borrow().nats_lost.clone().or_else(|| {
+            self.targets
+                .nats_gone()
+                .map(|pid| format!("nats-server (pid {pid}) is gone"))
+        })
     }
 
     /// Close the open event and stop every worker gracefully (waits for an action in progress
@@ -441,6 +459,10 @@ impl Workbench {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         if self.engine.send(EngineInput::Finish(done_tx)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        }
+        // A frozen host can neither stop its workers nor leave: let every paused host go on.
+        for host in &mutable.hosts {
+            host.resume();
         }
         if let Some(lost) = self.nats_lost() {
             warn!("{lost}: not waiting for a graceful stop of the workers");

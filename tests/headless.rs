@@ -257,6 +257,41 @@ fn log_lines_name_each_host_once_and_count_in_the_right_number() {
 }
 
 #[test]
+fn repeats_run_each_time_on_an_emptied_cluster_and_judge_every_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = write_profile(
+        dir.path(),
+        "twice",
+        &profile_text(
+            "twice",
+            1,
+            r#"ScaleTo(2), WaitStable(timeout: "30s")"#,
+            r#"max_findings: 0, stabilization: "20s""#,
+        )
+        .replace("steps:", "repeats: 2,\n    steps:"),
+    );
+    let record = dir.path().join("run.ron");
+    let output = headless(&profile, &record, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let recording = load(&record).expect("recording");
+    let actions: Vec<String> = recording
+        .measurements
+        .iter()
+        .map(|m| m.action.label())
+        .collect();
+    // The second repeat starts from an empty cluster: its scale-up starts from zero.
+    assert_eq!(actions, ["scale→2", "scale→0", "scale→2"], "{stderr}");
+    assert!(
+        recording.measurements[1].emptied(),
+        "{:?}",
+        recording.measurements[1]
+    );
+    assert_eq!(recording.measurements[2].workers_before, 0);
+    assert!(recording.measurements[2].stabilization_ms.is_some());
+}
+
+#[test]
 fn a_memory_threshold_catches_host_ballast() {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = r#"ScaleTo(1), WaitStable(timeout: "30s"), Hold("1s")"#;

@@ -2,7 +2,8 @@
 //! that dies without a step asking for it is an infrastructure failure: a finding at once, the
 //! run stops, the hosts go without waiting on a graceful stop that cannot happen, the summary
 //! still reaches stdout, and the exit code is 2 (could not run), not 1. An output that cannot
-//! be written at the end does not take the summary with it.
+//! be written at the end does not take the summary with it. A controller killed while a host is
+//! frozen by a pause leaves nothing behind.
 
 use std::io::Read;
 use std::path::Path;
@@ -166,4 +167,50 @@ fn an_output_that_cannot_be_written_at_the_end_leaves_the_summary_on_stdout() {
         "{stderr}"
     );
     assert!(load(&record).is_ok_and(|r| r.summary.is_some()));
+}
+
+#[test]
+fn kill_9_of_the_controller_while_a_host_is_paused_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = dir.path().join("run.ron");
+    let mut controller = spawn_run(
+        dir.path(),
+        r#"ScaleTo(2), WaitStable(timeout: "30s"), PauseHost(host: 0, duration: "60s"), Hold("60s")"#,
+        &[],
+    );
+    let pid = controller.id();
+    // Wait until the pause is under way (the autosave holds its action).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let paused = load(&record).is_ok_and(|r| {
+            r.timeline.iter().any(|entry| {
+                matches!(
+                    entry,
+                    parti_top::record::format::TimelineEntry::Action(a)
+                        if matches!(a.action, parti_top::action::Action::PauseHost { .. })
+                )
+            })
+        });
+        if paused {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pause never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let children = descendants(pid);
+    assert!(
+        children.len() >= 2,
+        "expected nats-server and a host: {children:?}"
+    );
+    controller.kill().expect("kill -9");
+    controller.wait().expect("reap");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && children.iter().any(|c| is_process_alive(*c)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = children
+        .into_iter()
+        .filter(|c| is_process_alive(*c))
+        .collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
 }

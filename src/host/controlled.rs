@@ -5,8 +5,9 @@
 //!
 //! It exits — stopping its workers gracefully first — on SIGTERM/SIGINT, on a `Shutdown`
 //! command, when stdin reaches end of file (the controller's end of the pipe closed, which also
-//! happens after `kill -9` of the controller), when its parent is gone (`PR_SET_PDEATHSIG`), or
-//! when the controller's `alive` messages stop for the configured timeout. That silence is
+//! happens after `kill -9` of the controller), or when the controller's `alive` messages stop
+//! for the configured timeout; it is killed at once when its parent is gone
+//! (`PR_SET_PDEATHSIG`, SIGKILL, which also ends a host frozen by a pause). That silence is
 //! counted only over time the host ran with its connection up ([`Silence`]): a host frozen by
 //! SIGSTOP, or cut off from nats-server, has heard nothing because it could not listen, and
 //! after SIGCONT it stays and lets its workers rejoin.
@@ -298,9 +299,11 @@ pub async fn run() -> Result<(), AppError> {
     Ok(())
 }
 
-/// Die with the controller even if it is killed with SIGKILL.
+/// Die with the controller even if it is killed with SIGKILL. The signal is SIGKILL: a host
+/// frozen by a pause when its controller dies would hold a SIGTERM pending forever (nobody is
+/// left to send SIGCONT). Its workers' keys then expire by their TTLs, as after a crash.
 fn die_with_controller(controller_pid: u32) -> Result<(), AppError> {
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(AppError::could_not_run)?;
     let parent = nix::unistd::getppid().as_raw();
     if u32::try_from(parent).ok() != Some(controller_pid) {

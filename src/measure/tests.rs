@@ -755,3 +755,55 @@ fn a_report_sent_before_a_worker_ended_does_not_bring_it_back() {
     );
     assert_eq!(m.model().live_count(), 0);
 }
+
+#[test]
+fn a_worker_ending_unasked_before_the_event_stabilized_interrupts_it_and_is_no_supersession() {
+    let (mut m, _) = two_stable_workers();
+    m.input(2_500, Input::Tick);
+    act(&mut m, 3_000, Action::ScaleTo(3), 3);
+    // worker-1 crashes while the third worker is still coming: nobody asked for it.
+    let crashed = ClusterEventKind::WorkerEnded {
+        how: "stable ID taken over".into(),
+    };
+    let out = m.input(3_100, Input::Event(&event(1, "worker-1", crashed)));
+    let closed = measurements(&out);
+    assert_eq!(closed.len(), 1, "{out:?}");
+    assert_eq!(closed[0].action, Action::ScaleTo(3));
+    assert_eq!(closed[0].stabilization_ms, None);
+    assert_eq!(
+        closed[0].superseded_by, None,
+        "no action overtook it: it failed"
+    );
+}
+
+#[test]
+fn inputs_stamped_a_little_before_the_event_or_the_overlap_do_not_underflow() {
+    let (mut m, _) = two_stable_workers();
+    m.input(2_500, Input::Tick);
+    act(&mut m, 3_000, Action::ScaleTo(2), 2);
+    // A host's report stamped by its own clock, 2 ms before the action.
+    let stable = ClusterEventKind::StateChanged {
+        from: State::Stable,
+        to: State::Stable,
+    };
+    m.input(2_998, Input::Event(&event(0, "worker-0", stable)));
+    let out = m.input(9_000, Input::Finish);
+    assert_eq!(measurements(&out)[0].stabilization_ms, Some(0));
+    // Two leaders, the second sighting stamped before the first.
+    let (mut m, _) = two_stable_workers();
+    let claims = [
+        event(
+            0,
+            "worker-0",
+            ClusterEventKind::Leadership { is_leader: true },
+        ),
+        event(
+            1,
+            "worker-1",
+            ClusterEventKind::Leadership { is_leader: true },
+        ),
+    ];
+    m.input(5_000, Input::Event(&claims[0]));
+    m.input(5_000, Input::Event(&claims[1]));
+    assert!(findings(&m.input(4_990, Input::Tick)).is_empty());
+}

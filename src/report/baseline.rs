@@ -8,7 +8,10 @@
 //! the same way (both stabilized, both emptied) and, where both recordings know it, both kept
 //! or both changed the leader. A leader change decides much of an event's time (a scale-down
 //! that stops the leader waits for a new election, one that keeps it does not), so two healthy
-//! runs that differ in it are not a regression; such events are listed as not compared.
+//! runs that differ in it are not a regression; such events are listed as not compared. What
+//! is never set aside: an event that finished in the baseline and never stabilized here
+//! regresses, and one that finished in the baseline and was superseded here is judged by the
+//! time until the next action (its stabilization took at least that long).
 
 use std::fmt;
 
@@ -412,25 +415,42 @@ fn compare_events(
             ));
             continue;
         }
-        if let Some(why) = unlike(event, old) {
-            unmatched.push(format!("event {} ({}): {why}", event.event, event.label));
-            continue;
-        }
         let name = |what: &str| format!("{what} of event {} ({})", event.event, event.label);
-        metrics.push(metric(
-            name("stabilization"),
-            Unit::Millis,
-            old.stabilization_ms,
-            event.stabilization_ms,
-            tolerances,
-        ));
-        metrics.push(metric(
-            name("quiescence"),
-            Unit::Millis,
-            old.quiescence_ms,
-            event.quiescence_ms,
-            tolerances,
-        ));
+        match pair(event, old, now) {
+            Pair::Unlike(why) => {
+                unmatched.push(format!("event {} ({}): {why}", event.event, event.label));
+            }
+            Pair::Compare => {
+                metrics.push(metric(
+                    name("stabilization"),
+                    Unit::Millis,
+                    old.stabilization_ms,
+                    event.stabilization_ms,
+                    tolerances,
+                ));
+                metrics.push(metric(
+                    name("quiescence"),
+                    Unit::Millis,
+                    old.quiescence_ms,
+                    event.quiescence_ms,
+                    tolerances,
+                ));
+            }
+            Pair::AtLeast(bound_ms) => {
+                let mut judged = metric(
+                    format!("{}, superseded: at least", name("stabilization")),
+                    Unit::Millis,
+                    old.stabilization_ms,
+                    Some(bound_ms),
+                    tolerances,
+                );
+                // The true time is longer than the bound: it cannot have improved.
+                if judged.verdict == MetricVerdict::Improved {
+                    judged.verdict = MetricVerdict::WithinNoise;
+                }
+                metrics.push(judged);
+            }
+        }
     }
     for old in then
         .iter()
@@ -443,40 +463,61 @@ fn compare_events(
     }
 }
 
-/// Why two events with the same number and action cannot be compared, if they cannot.
-fn unlike(now: &EventSummary, then: &EventSummary) -> Option<String> {
+/// How an event of this run is set beside the baseline's event of the same number and action.
+enum Pair {
+    /// Both figures are judged.
+    Compare,
+    /// This run's event was superseded after `bound_ms` where the baseline's finished: its
+    /// stabilization took at least that long, and is judged as such.
+    AtLeast(u64),
+    /// Not comparable, and why.
+    Unlike(String),
+}
+
+/// Like with like (see the module notes). An event that finished in the baseline and did not
+/// here is judged, never set aside: never stabilizing is a regression, and being superseded
+/// means taking at least until the next action.
+fn pair(now: &EventSummary, then: &EventSummary, run: &[EventSummary]) -> Pair {
+    use EventOutcome::{Emptied, NeverStabilized, Stabilized, Superseded};
     let (here, there) = (now.outcome(), then.outcome());
-    if here == EventOutcome::Superseded && there == EventOutcome::Superseded {
-        return Some("superseded in both runs (nothing to compare)".to_owned());
-    }
-    if here != there {
-        let said = |outcome: EventOutcome| match outcome {
-            EventOutcome::Stabilized => "stabilized",
-            EventOutcome::Emptied => "emptied",
-            EventOutcome::Superseded => "was superseded",
-            EventOutcome::NeverStabilized => "never stabilized",
-        };
-        // Never stabilizing where the other run did is a regression (or an improvement), not
-        // a cause: those are compared.
-        let judged = [EventOutcome::NeverStabilized, EventOutcome::Stabilized];
-        if !(judged.contains(&here) && judged.contains(&there)) {
-            return Some(format!(
-                "{} here, {} in the baseline",
-                said(here),
-                said(there)
-            ));
+    let finished = |outcome: EventOutcome| matches!(outcome, Stabilized | Emptied);
+    match (here, there) {
+        (NeverStabilized, o) | (o, NeverStabilized) if finished(o) || o == NeverStabilized => {
+            return Pair::Compare;
         }
+        _ => {}
     }
-    match (now.leader_changed, then.leader_changed) {
-        (Some(a), Some(b)) if a != b => {
-            let said = |changed: bool| if changed { "changed" } else { "kept" };
-            Some(format!(
-                "the leader {} here, {} in the baseline (different causes)",
-                said(a),
-                said(b)
-            ))
+    if let (Some(a), Some(b)) = (now.leader_changed, then.leader_changed)
+        && a != b
+    {
+        let said = |changed: bool| if changed { "changed" } else { "kept" };
+        return Pair::Unlike(format!(
+            "the leader {} here, {} in the baseline (different causes)",
+            said(a),
+            said(b)
+        ));
+    }
+    let said = |outcome: EventOutcome| match outcome {
+        Stabilized => "stabilized",
+        Emptied => "emptied",
+        Superseded => "was superseded",
+        NeverStabilized => "never stabilized",
+    };
+    match (here, there) {
+        (Superseded, Superseded) => {
+            Pair::Unlike("superseded in both runs (nothing to compare)".into())
         }
-        _ => None,
+        (Superseded, o) if finished(o) => {
+            let next = now
+                .superseded_by
+                .and_then(|by| run.iter().find(|e| e.event == by));
+            match next {
+                Some(next) => Pair::AtLeast(next.t_start_ms.saturating_sub(now.t_start_ms)),
+                None => Pair::Unlike("was superseded here by an event not in the summary".into()),
+            }
+        }
+        (a, b) if a == b => Pair::Compare,
+        (a, b) => Pair::Unlike(format!("{} here, {} in the baseline", said(a), said(b))),
     }
 }
 

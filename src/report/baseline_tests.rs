@@ -316,7 +316,9 @@ fn events_that_differ_in_cause_are_not_compared() {
 }
 
 #[test]
-fn superseded_events_are_not_compared() {
+fn a_superseded_event_is_judged_by_the_time_until_the_next_action() {
+    // Superseded 5 s in (the kill leader's start) where the baseline stabilized in 1.2 s:
+    // it took at least 5 s, a regression.
     let comparison = compare(
         &with_causes(None, true, 1_000),
         &with_causes(None, false, 1_000),
@@ -324,11 +326,35 @@ fn superseded_events_are_not_compared() {
         false,
     )
     .expect("comparable");
-    assert_eq!(
-        comparison.unmatched,
-        ["event 1 (scale→5): was superseded here, stabilized in the baseline"]
+    let judged = verdict_of(
+        &comparison,
+        "stabilization of event 1 (scale→5), superseded: at least",
     );
-    assert_eq!(comparison.verdict(), Verdict::Pass);
+    assert_eq!(
+        (judged.baseline, judged.current),
+        (Some(1_200), Some(5_000))
+    );
+    assert_eq!(judged.verdict, MetricVerdict::Regressed);
+    assert_eq!(comparison.verdict(), Verdict::Fail);
+    // Overtaken soon after the baseline's time: within noise (never "improved").
+    let mut soon = with_causes(None, true, 1_000);
+    soon.measurements[1].t_start_ms = 1_300;
+    let soon = fixtures::complete(soon);
+    let comparison = compare(
+        &soon,
+        &with_causes(None, false, 1_000),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    assert_eq!(
+        verdict_of(
+            &comparison,
+            "stabilization of event 1 (scale→5), superseded: at least"
+        )
+        .verdict,
+        MetricVerdict::WithinNoise
+    );
     let both = compare(
         &with_causes(None, true, 1_000),
         &with_causes(None, true, 1_000),
@@ -340,4 +366,38 @@ fn superseded_events_are_not_compared() {
         both.unmatched,
         ["event 1 (scale→5): superseded in both runs (nothing to compare)"]
     );
+    let only_baseline = compare(
+        &with_causes(None, false, 1_000),
+        &with_causes(None, true, 1_000),
+        &Tolerances::default(),
+        false,
+    )
+    .expect("comparable");
+    assert_eq!(
+        only_baseline.unmatched,
+        ["event 1 (scale→5): stabilized here, was superseded in the baseline"]
+    );
+}
+
+#[test]
+fn an_event_that_no_longer_finishes_regresses_whatever_its_cause() {
+    // Emptied in the baseline, never stabilized now (a worker hangs in its graceful stop).
+    let mut baseline = fixtures::recording(45);
+    baseline.measurements[1].action = Action::ScaleTo(0);
+    baseline.measurements[1].workers_after = 0;
+    baseline.measurements[1].leader_changed = Some(true);
+    let baseline = fixtures::complete(baseline);
+    let mut current = baseline.clone();
+    current.measurements[1].stabilization_ms = None;
+    current.measurements[1].quiescence_ms = None;
+    current.measurements[1].workers_after = 1;
+    current.measurements[1].leader_changed = Some(false);
+    let current = fixtures::complete(current);
+    let comparison =
+        compare(&current, &baseline, &Tolerances::default(), false).expect("comparable");
+    assert_eq!(
+        verdict_of(&comparison, "stabilization of event 2 (scale→0)").verdict,
+        MetricVerdict::Regressed
+    );
+    assert_eq!(comparison.verdict(), Verdict::Fail);
 }

@@ -79,7 +79,7 @@ pub enum EventOutcome {
     Emptied,
     /// The next action arrived before it stabilized (docs/profiles.md): no limit applies.
     Superseded,
-    /// The run ended before it stabilized.
+    /// It never stabilized: the run ended first, or a worker ended unasked before it did.
     NeverStabilized,
 }
 
@@ -359,7 +359,7 @@ pub fn summarize(
             let actual = match event.stabilization_ms {
                 Some(ms) if ms <= limit_ms => continue,
                 Some(ms) => human_ms(ms),
-                None => "not reached before the run ended".to_owned(),
+                None => "never reached".to_owned(),
             };
             failures.push(Failure {
                 what: format!("{STABILIZATION_PREFIX}{} ({})", event.event, event.label),

@@ -206,6 +206,14 @@ impl Acting<'_> {
                 let restarted = server.restart().await.map_err(|err| err.to_string());
                 self.wb.targets.set_nats(server.pid());
                 self.wb.targets.set_nats_restarting(false);
+                if let Err(err) = &restarted {
+                    // Not the cluster's failure: the infrastructure could not be brought back.
+                    let _ = self.wb.engine.send(EngineInput::Nats {
+                        up: false,
+                        detail: format!("nats-server did not come back after a restart: {err}"),
+                        expected: false,
+                    });
+                }
                 restarted?;
                 let _ = self
                     .wb

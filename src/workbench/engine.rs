@@ -42,6 +42,9 @@ pub enum EngineInput {
     },
     /// Close the open event and answer.
     Finish(oneshot::Sender<()>),
+    /// Close the open event (it never stabilized if it had not: nothing overtook it) and
+    /// answer once its measurement is out; the run goes on.
+    CloseEvent(oneshot::Sender<()>),
 }
 
 /// What anyone waiting on the cluster can read at any moment.
@@ -160,6 +163,7 @@ pub async fn run(
     let mut nats_lost: Option<String> = None;
     loop {
         let mut ticked = false;
+        let mut answer = None;
         let (t_ms, outputs) = tokio::select! {
             _ = tick.tick() => {
                 let t = clock.now_ms();
@@ -221,6 +225,11 @@ pub async fn run(
                         }
                         let t = clock.now_ms();
                         (t, measure.input(t, Input::NatsGone { how: detail, expected }))
+                    }
+                    EngineInput::CloseEvent(done) => {
+                        answer = Some(done);
+                        let t = clock.now_ms();
+                        (t, measure.input(t, Input::CloseEvent))
                     }
                     EngineInput::FaultCleared { event_t_ms } => {
                         let t = clock.now_ms();
@@ -321,5 +330,8 @@ pub async fn run(
             }
             changed
         });
+        if let Some(answer) = answer {
+            let _ = answer.send(());
+        }
     }
 }

@@ -66,6 +66,13 @@ impl Targets {
         lock(self).nats_restarting = restarting;
     }
 
+    /// The managed nats-server's pid if it is gone without a restart under way, checked now
+    /// (not at the next sample).
+    pub fn nats_gone(&self) -> Option<u32> {
+        let (pid, restarting) = nats_target(self);
+        pid.filter(|pid| !restarting && !crate::nats::process::is_process_alive(*pid))
+    }
+
     /// Keep what the next sample needs from a host's telemetry.
     pub fn telemetry(&self, telemetry: &HostTelemetry) {
         let report = HostReport {
