@@ -256,9 +256,9 @@ async fn a_graceful_stop_logs_each_worker_and_a_final_line() {
     // The host's own last line (the NATS client may still log its connection closing).
     let last = log
         .lines()
-        .filter_map(|line| line.split_once("parti_top::commands::host: "))
+        .rev()
+        .find_map(|line| line.split_once("parti_top::commands::host: "))
         .map(|(_, message)| message)
-        .last()
         .unwrap_or_default();
     assert!(
         last.starts_with("stopped 2 workers in ") && last.ends_with("; exiting"),
