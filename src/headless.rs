@@ -15,7 +15,7 @@ use tracing::{error, info};
 use crate::action::ActionSource;
 use crate::error::AppError;
 use crate::nats::client::ClientAuth;
-use crate::observation::{Observation, StepProgress, StepStatus};
+use crate::observation::StepStatus;
 use crate::preflight::{self, Existing};
 use crate::profile::{self, Profile};
 use crate::record::format::{Header, Recording, RunMode};
@@ -86,9 +86,7 @@ pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
         .map(|path| preflight::baseline(&path, &profile, options.force))
         .transpose()
         .map_err(AppError::could_not_run)?;
-    let managed =
-        options.server_url.is_none() && profile.nats == crate::profile::NatsSetup::Managed;
-    preflight::check_capacity(&profile, managed, &crate::limits::capacity())
+    preflight::check_capacity(&profile, options.server_url.as_deref())
         .map_err(AppError::could_not_run)?;
     Ok(Prepared { profile, baseline })
 }
@@ -120,13 +118,8 @@ async fn run_steps(workbench: &Workbench, profile: &Profile, signals: &mut Signa
                     .await
                 {
                     let label = format!("before repeat {}: empty the cluster", repeat + 1);
-                    let failed = StepProgress {
-                        t_ms: workbench.now_ms(),
-                        index: first,
-                        label: label.clone(),
-                        status: StepStatus::Failed(reason.clone()),
-                    };
-                    let _ = workbench.observations().send(Observation::Step(failed));
+                    let failed = StepStatus::Failed(reason.clone());
+                    scenario::progress(workbench, first, &label, failed);
                     return Outcome::StepFailed {
                         index: first,
                         label,

@@ -27,24 +27,6 @@ pub struct Capacity {
 }
 
 impl Capacity {
-    /// The most workers `hosts` host processes can run at once: every worker's connection is a
-    /// descriptor in its host and one in nats-server (`managed`: ours; an external server's
-    /// limits are its own), and each costs memory.
-    pub fn max_workers(&self, hosts: u32, managed: bool) -> u64 {
-        let per_host = self.fd_limit.saturating_sub(HOST_FD_BASE);
-        let by_hosts = per_host.saturating_mul(u64::from(hosts.max(1)));
-        let by_server = if managed {
-            self.fd_limit
-                .saturating_sub(NATS_FD_BASE + u64::from(hosts) + 2)
-        } else {
-            u64::MAX
-        };
-        let by_memory = self.memory_available_bytes.map_or(u64::MAX, |available| {
-            available.saturating_sub(MEMORY_BASE_BYTES) / MEMORY_PER_WORKER_BYTES
-        });
-        by_hosts.min(by_server).min(by_memory)
-    }
-
     /// Why `workers` workers on `hosts` hosts cannot run here, if they cannot.
     pub fn refusal(&self, workers: u64, hosts: u32, managed: bool) -> Option<String> {
         let per_host = workers.div_ceil(u64::from(hosts.max(1)));
@@ -151,16 +133,10 @@ mod tests {
         let why = small.refusal(10_000, 10, true).expect("refused");
         assert!(why.contains("memory"), "{why}");
         assert!(small.refusal(1_000, 10, true).is_none());
-        assert_eq!(capacity.max_workers(1, true), 20_000 - NATS_FD_BASE - 3);
-        assert!(
-            capacity
-                .refusal(capacity.max_workers(1, true), 1, true)
-                .is_none()
-        );
-        assert!(
-            capacity
-                .refusal(capacity.max_workers(1, true) + 1, 1, true)
-                .is_some()
-        );
+        // The boundary: one host's connection, the controller's and the observer's, and
+        // nats-server's own descriptors.
+        let most = 20_000 - NATS_FD_BASE - 3;
+        assert!(capacity.refusal(most, 1, true).is_none());
+        assert!(capacity.refusal(most + 1, 1, true).is_some());
     }
 }

@@ -487,9 +487,8 @@ impl Measure {
         notes
     }
 
-    /// Close the open event, emitting its measurement. `next` is the event about to open, when
-    /// an action (or a worker ending on its own) closes this one: if it had not stabilized, it
-    /// was superseded by that event.
+    /// Close the open event, emitting its measurement. `next` is the event about to open when
+    /// an action closes this one: if it had not stabilized, it was superseded by that event.
     fn close(&mut self, t_ms: u64, out: &mut Vec<Output>, next: Option<usize>) {
         let Some(open) = self.open.take() else { return };
         // Host events carry the host's clock: an input may be stamped a little before the event.

@@ -211,10 +211,58 @@ impl Measurement {
         self.event + 1
     }
 
+    /// How the event ended.
+    pub fn outcome(&self) -> EventOutcome {
+        EventOutcome::of(
+            self.stabilization_ms,
+            self.superseded_by,
+            self.workers_after,
+        )
+    }
+
     /// Whether the event ended with no worker running: its stabilization time is then the time
     /// until the last worker had ended (an empty cluster is never called stable).
     pub fn emptied(&self) -> bool {
-        self.workers_after == 0 && self.stabilization_ms.is_some()
+        self.outcome() == EventOutcome::Emptied
+    }
+}
+
+/// How an event ended (docs/profiles.md, "How an event ends").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Every running worker Stable, every partition owned once, the newest version applied.
+    Stabilized,
+    /// No worker was left running; the stabilization time is the time until the last ended.
+    Emptied,
+    /// The next action arrived before it stabilized: no limit applies.
+    Superseded,
+    /// It never stabilized: the run ended first, or a worker ended unasked before it did.
+    NeverStabilized,
+}
+
+impl EventOutcome {
+    /// The outcome of an event with these figures (`superseded_by` in any numbering).
+    pub fn of(
+        stabilization_ms: Option<u64>,
+        superseded_by: Option<usize>,
+        workers_after: usize,
+    ) -> Self {
+        match (stabilization_ms, superseded_by) {
+            (Some(_), _) if workers_after == 0 => EventOutcome::Emptied,
+            (Some(_), _) => EventOutcome::Stabilized,
+            (None, Some(_)) => EventOutcome::Superseded,
+            (None, None) => EventOutcome::NeverStabilized,
+        }
+    }
+
+    /// `stabilized`, `emptied`, `superseded`, `never-stabilized`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventOutcome::Stabilized => "stabilized",
+            EventOutcome::Emptied => "emptied",
+            EventOutcome::Superseded => "superseded",
+            EventOutcome::NeverStabilized => "never-stabilized",
+        }
     }
 }
 

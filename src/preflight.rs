@@ -9,15 +9,18 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use crate::limits::Capacity;
-use crate::profile::Profile;
+use crate::limits::capacity;
+use crate::profile::{NatsSetup, Profile};
 use crate::record::format::Recording;
 use crate::report::baseline;
 
-/// Whether the profile's busiest moment fits the machine.
-pub fn check_capacity(profile: &Profile, managed: bool, capacity: &Capacity) -> Result<(), String> {
+/// Whether the profile's busiest moment fits the machine (its limits raised first, see
+/// [`crate::limits::capacity`]); `server_url` is an external server given on the command line,
+/// whose descriptors are not ours to count.
+pub fn check_capacity(profile: &Profile, server_url: Option<&str>) -> Result<(), String> {
+    let managed = server_url.is_none() && matches!(profile.nats, NatsSetup::Managed);
     let workers = crate::profile::load::peak_workers(&profile.steps) as u64;
-    match capacity.refusal(workers, profile.cluster.hosts, managed) {
+    match capacity().refusal(workers, profile.cluster.hosts, managed) {
         Some(why) => Err(format!("{}: {why}", profile.name)),
         None => Ok(()),
     }

@@ -26,7 +26,9 @@ pub enum Outcome {
     Cancelled { index: usize },
 }
 
-fn progress(workbench: &Workbench, index: usize, label: &str, status: StepStatus) {
+/// Report a step's progress on the observation stream (the recorder and progress lines read
+/// it; a failed step fails the summary).
+pub fn progress(workbench: &Workbench, index: usize, label: &str, status: StepStatus) {
     let step = StepProgress {
         t_ms: workbench.now_ms(),
         index,

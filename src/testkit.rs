@@ -135,6 +135,25 @@ pub fn descendants(root: u32) -> Vec<u32> {
     found
 }
 
+/// Those of `pids` still running after waiting up to `within` for all of them to end (polled;
+/// for tests that check no process outlives a run).
+pub fn still_alive_after(pids: &[u32], within: Duration) -> Vec<u32> {
+    let alive = || -> Vec<u32> {
+        pids.iter()
+            .copied()
+            .filter(|pid| crate::nats::process::is_process_alive(*pid))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = alive();
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

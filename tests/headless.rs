@@ -7,11 +7,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use parti_top::action::Action;
-use parti_top::nats::process::is_process_alive;
 use parti_top::observation::ProcessKind;
 use parti_top::record::format::Recording;
 use parti_top::record::io::load;
-use parti_top::testkit::descendants;
+use parti_top::testkit::{descendants, still_alive_after};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 
@@ -397,15 +396,7 @@ fn kill_9_of_the_controller_leaves_no_process_behind() {
     );
     controller.kill().expect("kill -9");
     controller.wait().expect("reap");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && children.iter().any(|c| is_process_alive(*c)) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<u32> = children
-        .iter()
-        .copied()
-        .filter(|c| is_process_alive(*c))
-        .collect();
+    let left = still_alive_after(&children, Duration::from_secs(10));
     assert!(left.is_empty(), "processes left behind: {left:?}");
     // The autosaved recording is loadable.
     let recording = load(&dir.path().join("run.ron")).expect("autosaved recording");

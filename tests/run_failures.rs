@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use parti_top::nats::process::is_process_alive;
 use parti_top::observation::Check;
 use parti_top::record::io::load;
-use parti_top::testkit::descendants;
+use parti_top::testkit::{descendants, still_alive_after};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 
@@ -127,10 +127,7 @@ fn a_nats_server_that_dies_unasked_ends_the_run_at_once_with_exit_2() {
         recording.findings
     );
     assert!(recording.summary.is_some());
-    let left: Vec<u32> = children
-        .into_iter()
-        .filter(|c| is_process_alive(*c))
-        .collect();
+    let left = still_alive_after(&children, Duration::ZERO);
     assert!(left.is_empty(), "processes left behind: {left:?}");
     assert!(!Path::new(&format!("/proc/{pid}")).exists() || !is_process_alive(pid));
 }
@@ -204,13 +201,6 @@ fn kill_9_of_the_controller_while_a_host_is_paused_leaves_no_process_behind() {
     );
     controller.kill().expect("kill -9");
     controller.wait().expect("reap");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && children.iter().any(|c| is_process_alive(*c)) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<u32> = children
-        .into_iter()
-        .filter(|c| is_process_alive(*c))
-        .collect();
+    let left = still_alive_after(&children, Duration::from_secs(10));
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }

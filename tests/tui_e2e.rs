@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parti_top::action::{Action, ActionSource};
-use parti_top::nats::process::is_process_alive;
 use parti_top::record::format::{Recording, TimelineEntry};
 use parti_top::record::io::load;
-use parti_top::testkit::descendants;
+use parti_top::testkit::{descendants, still_alive_after};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
@@ -143,15 +142,7 @@ fn plus_three_times_adds_three_stable_workers_and_the_recording_keeps_the_keys()
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit status {status:?}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes.iter().any(|p| is_process_alive(*p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let left: Vec<u32> = processes
-        .iter()
-        .copied()
-        .filter(|p| is_process_alive(*p))
-        .collect();
+    let left = still_alive_after(&processes, Duration::from_secs(10));
     assert!(left.is_empty(), "left behind: {left:?}");
     std::thread::sleep(Duration::from_millis(200));
     let text = screen();

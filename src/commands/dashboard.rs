@@ -4,7 +4,6 @@
 use crate::cli::RunArgs;
 use crate::error::AppError;
 use crate::preflight;
-use crate::profile::NatsSetup;
 use crate::tui::run::{TuiOptions, load_profile};
 
 /// Check what can be checked, then run the dashboard until the operator quits.
@@ -13,8 +12,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     let profile = load_profile(args.profile.as_deref())?;
     preflight::recording_output(args.record.as_deref(), args.force)
         .map_err(AppError::could_not_run)?;
-    let managed = args.connection.server.is_none() && matches!(profile.nats, NatsSetup::Managed);
-    preflight::check_capacity(&profile, managed, &crate::limits::capacity())
+    preflight::check_capacity(&profile, args.connection.server.as_deref())
         .map_err(AppError::could_not_run)?;
     crate::tui::run::run(TuiOptions {
         profile: args.profile.clone(),

@@ -8,7 +8,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::observation::{Measurement, Observation, StepStatus};
+use crate::observation::{EventOutcome, Measurement, Observation, StepStatus};
 use crate::parti::state::State;
 use crate::workbench::engine::ClusterState;
 
@@ -78,17 +78,18 @@ fn measurement_line(m: &Measurement) -> String {
         m.action
     );
     let workers = format!("workers {} → {}", m.workers_before, m.workers_after);
-    if let (None, Some(by)) = (m.stabilization_ms, m.superseded_by) {
-        return format!(
-            "{head}: superseded by event {} before it stabilized, {workers}",
-            by + 1
-        );
-    }
-    if m.emptied() {
-        return format!(
-            "{head}: empty after {} (no worker left), {workers}",
-            ms_text(m.stabilization_ms)
-        );
+    match m.outcome() {
+        EventOutcome::Superseded => {
+            let by = m.superseded_by.map_or(0, |index| index + 1);
+            return format!("{head}: superseded by event {by} before it stabilized, {workers}");
+        }
+        EventOutcome::Emptied => {
+            return format!(
+                "{head}: empty after {} (no worker left), {workers}",
+                ms_text(m.stabilization_ms)
+            );
+        }
+        EventOutcome::Stabilized | EventOutcome::NeverStabilized => {}
     }
     let balance = m
         .balance

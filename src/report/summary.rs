@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::observation::EventOutcome;
 use crate::observation::{Measurement, ProcessKind, StepStatus};
 use crate::parti::duration::Human;
 use crate::profile::{ByteSize, Thresholds};
@@ -69,32 +70,6 @@ pub struct Summary {
     pub dropped_observations: u64,
 }
 
-/// How an event ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EventOutcome {
-    /// Every running worker Stable, every partition owned once, the newest version applied.
-    Stabilized,
-    /// No worker was left running; the stabilization time is the time until the last ended.
-    Emptied,
-    /// The next action arrived before it stabilized (docs/profiles.md): no limit applies.
-    Superseded,
-    /// It never stabilized: the run ended first, or a worker ended unasked before it did.
-    NeverStabilized,
-}
-
-impl EventOutcome {
-    /// `stabilized`, `emptied`, `superseded`, `never-stabilized`.
-    pub fn name(self) -> &'static str {
-        match self {
-            EventOutcome::Stabilized => "stabilized",
-            EventOutcome::Emptied => "emptied",
-            EventOutcome::Superseded => "superseded",
-            EventOutcome::NeverStabilized => "never-stabilized",
-        }
-    }
-}
-
 /// The figures of one event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,12 +100,11 @@ pub struct EventSummary {
 impl EventSummary {
     /// How the event ended.
     pub fn outcome(&self) -> EventOutcome {
-        match (self.stabilization_ms, self.superseded_by) {
-            (Some(_), _) if self.workers_after == 0 => EventOutcome::Emptied,
-            (Some(_), _) => EventOutcome::Stabilized,
-            (None, Some(_)) => EventOutcome::Superseded,
-            (None, None) => EventOutcome::NeverStabilized,
-        }
+        EventOutcome::of(
+            self.stabilization_ms,
+            self.superseded_by,
+            self.workers_after,
+        )
     }
 
     /// The stabilization column: `1.2s`, `empty after 450ms`, `superseded by 3`, `never`.

@@ -278,9 +278,9 @@ impl Acting<'_> {
         chosen.ok_or_else(|| format!("no running worker is {who}"))
     }
 
-    /// Start `count` workers, spread over the hosts with the fewest.
+    /// Start `count` workers, spread over the hosts with the fewest. The callers check the pool
+    /// and the limits first, before they open the event.
     async fn add(&mut self, count: usize) -> Result<(), String> {
-        self.check_pool(self.s.planned.iter().sum::<usize>() + count)?;
         let hosts = self.live_hosts();
         if hosts.is_empty() {
             return Err("no host is running".into());

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::format::{self, Segment};
 use super::theme;
-use crate::observation::Measurement;
+use crate::observation::{EventOutcome, Measurement};
 use crate::tui::model::Model;
 
 /// How an event ended, as the dashboard tells it.
@@ -28,11 +28,14 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn of(m: &Measurement) -> Self {
-        match (m.stabilization_ms, m.superseded_by) {
-            (Some(ms), _) if m.emptied() => Outcome::Emptied(ms),
-            (Some(ms), _) => Outcome::Stabilized(ms),
-            (None, Some(next)) => Outcome::Superseded(next + 1),
-            (None, None) => Outcome::NotStabilized,
+        let ms = m.stabilization_ms.unwrap_or_default();
+        match m.outcome() {
+            EventOutcome::Emptied => Outcome::Emptied(ms),
+            EventOutcome::Stabilized => Outcome::Stabilized(ms),
+            EventOutcome::Superseded => {
+                Outcome::Superseded(m.superseded_by.map_or(0, |next| next + 1))
+            }
+            EventOutcome::NeverStabilized => Outcome::NotStabilized,
         }
     }
 
