@@ -8,7 +8,9 @@ use async_nats::jetstream::{self, kv};
 use parti_top::nats::client::{self, ClientAuth};
 use parti_top::nats::process::is_process_alive;
 use parti_top::nats::resolve::{self, BinarySource, PINNED_VERSION, ResolveOptions};
-use parti_top::nats::supervisor::{ManagedServer, ServerOptions, SupervisorError};
+use parti_top::nats::supervisor::{
+    ManagedServer, ServerOptions, SupervisorError, sweep_stale_temp_dirs,
+};
 use parti_top::testkit::{TestServer, server_binary, wait_until};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -278,6 +280,9 @@ async fn no_orphan_after_the_controller_is_killed() {
     use tokio::io::AsyncBufReadExt;
     server_binary().await;
     let exe = std::env::current_exe().expect("test binary");
+    // The helper's server lives in a temporary root of its own: the other tests of this binary
+    // start servers concurrently, and each start sweeps the default root.
+    let root = tempfile::tempdir().expect("temporary root");
     let mut helper = tokio::process::Command::new(exe)
         .args([
             "orphan_helper",
@@ -286,6 +291,7 @@ async fn no_orphan_after_the_controller_is_killed() {
             "--test-threads=1",
         ])
         .env("PARTI_TOP_ORPHAN_HELPER", "1")
+        .env("TMPDIR", root.path())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -315,8 +321,10 @@ async fn no_orphan_after_the_controller_is_killed() {
         wait_until(DEADLINE, || async { !is_process_alive(nats_pid) }).await,
         "nats-server {nats_pid} outlived its killed parent"
     );
+    assert!(dir.starts_with(root.path()), "{}", dir.display());
     assert!(dir.exists(), "a killed controller cannot clean up");
-    let _next = TestServer::start().await;
+    // What the next start does to its temporary root.
+    assert_eq!(sweep_stale_temp_dirs(root.path()), 1);
     assert!(!dir.exists(), "the next start sweeps {}", dir.display());
 }
 
