@@ -19,6 +19,9 @@
 //! heartbeat: proof that it talks to NATS again.
 
 pub mod model;
+pub mod state;
+
+pub use state::ClusterState;
 
 use std::collections::{BTreeMap, BTreeSet};
 

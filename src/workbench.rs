@@ -27,7 +27,8 @@ use crate::nats::supervisor::ManagedServer;
 use crate::observation::Observation;
 use crate::parti::duration::Human;
 use crate::profile::{NatsSetup, Profile};
-use engine::{ClusterState, EngineInput, RunClock};
+use crate::measure::ClusterState;
+use engine::{EngineInput, RunClock};
 use hosts::{HostExit, HostProcess};
 use sampler::Targets;
 

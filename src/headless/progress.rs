@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::observation::{EventOutcome, Measurement, Observation, StepStatus};
 use crate::parti::state::State;
-use crate::workbench::engine::ClusterState;
+use crate::measure::ClusterState;
 
 /// The running printer.
 pub struct Printer {

@@ -14,7 +14,7 @@ use super::model::{
 use crate::action::{Action, WorkerTarget};
 use crate::observation::{Check, Finding, FirstAssignment, Measurement, ProcessKind, WorkerView};
 use crate::parti::state::State;
-use crate::workbench::engine::ClusterState;
+use crate::measure::ClusterState;
 
 /// The sample's run time: 3 min 5 s.
 pub const NOW_MS: u64 = 185_000;

@@ -10,7 +10,7 @@ use super::keymap;
 use super::model::{Marker, MemoryPoint, Model, Notice, StepView};
 use crate::action::Action;
 use crate::observation::{ClusterEventKind, Observation, StepStatus};
-use crate::workbench::engine::ClusterState;
+use crate::measure::ClusterState;
 
 pub use super::keymap::PAUSE;
 
