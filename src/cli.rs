@@ -61,9 +61,38 @@ pub enum Command {
         /// A profile or a recording.
         profile: PathBuf,
     },
+    /// Re-run a recording's timeline on its recorded setup and compare the new run with it
+    /// (exit 0 pass, 1 regressed or failed, 2 could not run).
+    Replay(ReplayArgs),
     /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by
     /// hand against any NATS server).
     Host(HostArgs),
+}
+
+/// `parti-top replay R.ron`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The recording to replay (a headless run, an interactive session, a replay, or an
+    /// autosave of a run that did not end).
+    pub recording: PathBuf,
+    /// Run without the terminal UI; the exit code is the verdict.
+    #[arg(long)]
+    pub headless: bool,
+    /// Where to write the new recording (default: recordings/runs/<profile>-<time>-<run>.ron).
+    #[arg(long, value_name = "OUT.ron")]
+    pub record: Option<PathBuf>,
+    /// Print the summary as JSON on stdout (the table goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a JUnit XML report.
+    #[arg(long, value_name = "OUT.xml")]
+    pub junit: Option<PathBuf>,
+    /// Compare even if the source is incomplete or its setup differs, and overwrite an
+    /// existing --record file.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// How to reach NATS, following the NATS tools' conventions.

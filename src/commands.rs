@@ -3,4 +3,17 @@
 pub mod dashboard;
 pub mod headless;
 pub mod host;
+pub mod replay;
 pub mod validate;
+
+/// The workbench options the connection flags give.
+pub fn workbench_options(
+    connection: &crate::cli::ConnectionArgs,
+) -> crate::workbench::WorkbenchOptions {
+    crate::workbench::WorkbenchOptions {
+        nats_server: connection.nats_server.clone(),
+        auth: connection.auth(),
+        server_url: connection.server.clone(),
+        host_env: Vec::new(),
+    }
+}

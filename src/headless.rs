@@ -1,29 +1,29 @@
-//! The headless runner: `parti-top --headless --profile P.ron`. Runs a profile to a verdict on a
-//! [`Workbench`], shows progress on stderr (one live line on a terminal, plain lines otherwise),
-//! records the run, prints the summary (a table, or JSON with `--json`), and returns the exit
-//! code's error: `Failed` (1) for a failed threshold, invariant, step or baseline comparison,
-//! `CouldNotRun` (2) for everything that kept the run from happening.
+//! The headless front end: `parti-top --headless --profile P.ron` and `parti-top replay R.ron
+//! --headless`. A [`Session`] runs the scenario; this module checks what can be checked before
+//! it starts, shows progress on stderr (one live line on a terminal, plain lines otherwise),
+//! prints the summary (a table, or JSON with `--json`) and returns the exit code's error:
+//! `Failed` (1) for a failed threshold, invariant, step or baseline comparison, `CouldNotRun`
+//! (2) for everything that kept the run from happening.
 
 pub mod progress;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::info;
 
-use crate::action::ActionSource;
 use crate::error::AppError;
 use crate::nats::client::ClientAuth;
-use crate::observation::StepStatus;
 use crate::preflight::{self, Existing};
-use crate::profile::{self, Profile};
-use crate::record::format::{Header, Recording, RunMode};
-use crate::record::recorder::Recorder;
+use crate::profile::{self, Profile, Tolerances};
+use crate::record::format::{Recording, RunMode};
 use crate::report::{baseline, render, summary};
-use crate::scenario::{self, Outcome};
+use crate::scenario::Outcome;
+use crate::session::{self, Ended, Finished, Scenario, Session, SessionOptions};
 use crate::signals::Signals;
-use crate::workbench::{Workbench, WorkbenchOptions};
+use crate::workbench::WorkbenchOptions;
+
+pub use crate::session::{default_recording_path, header};
 
 /// Everything the headless command line gives.
 #[derive(Clone, Debug, Default)]
@@ -39,17 +39,16 @@ pub struct HeadlessOptions {
     pub auth: ClientAuth,
 }
 
-/// Where a run is recorded when `--record` is not given.
-pub fn default_recording_path(profile: &Profile, run_id: &str) -> PathBuf {
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from(preflight::RUNS_DIR).join(format!("{}-{stamp}-{run_id}.ron", profile.name))
-}
-
-/// The recording header of a run.
-pub fn header(workbench: &Workbench, profile: &Profile, mode: RunMode) -> Header {
-    let mut header = Header::new(mode, profile.clone(), workbench.run_id());
-    header.nats_server_version = workbench.nats_version().map(str::to_owned);
-    header
+impl HeadlessOptions {
+    /// The workbench options these give.
+    pub fn workbench(&self) -> WorkbenchOptions {
+        WorkbenchOptions {
+            nats_server: self.nats_server.clone(),
+            auth: self.auth.clone(),
+            server_url: self.server_url.clone(),
+            host_env: Vec::new(),
+        }
+    }
 }
 
 fn resolve_baseline(
@@ -68,13 +67,39 @@ fn resolve_baseline(
 /// What [`prepare`] checked and loaded before the run.
 pub struct Prepared {
     pub profile: Profile,
-    pub baseline: Option<Recording>,
+    pub scenario: Scenario,
+    pub mode: RunMode,
+    /// The recording the run is compared with, and how.
+    pub baseline: Option<(Recording, Tolerances)>,
 }
 
-/// Everything that can be checked before a headless run, checked before anything starts
-/// (DESIGN.md §6): the profile, the output paths, the baseline and the process limits.
+/// Everything that can be checked before a headless profile run, checked before anything
+/// starts (DESIGN.md §6): the profile, the output paths, the baseline and the process limits.
 pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
     let profile = profile::load(&options.profile).map_err(AppError::could_not_run)?;
+    check_outputs(options)?;
+    let tolerances = profile
+        .baseline
+        .as_ref()
+        .map(|b| b.tolerances.clone())
+        .unwrap_or_default();
+    let baseline = resolve_baseline(options.baseline.as_deref(), &profile, &options.profile)
+        .map(|path| preflight::baseline(&path, &profile, options.force))
+        .transpose()
+        .map_err(AppError::could_not_run)?
+        .map(|recording| (recording, tolerances));
+    preflight::check_capacity(&profile, options.server_url.as_deref())
+        .map_err(AppError::could_not_run)?;
+    Ok(Prepared {
+        profile,
+        scenario: Scenario::Profile,
+        mode: RunMode::Headless,
+        baseline,
+    })
+}
+
+/// The output paths of a run: the recording, the JUnit report.
+pub fn check_outputs(options: &HeadlessOptions) -> Result<(), AppError> {
     preflight::recording_output(options.record.as_deref(), options.force)
         .map_err(AppError::could_not_run)?;
     if let Some(junit) = &options.junit {
@@ -82,157 +107,82 @@ pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
         preflight::output_file("--junit", junit, Existing::Replace)
             .map_err(AppError::could_not_run)?;
     }
-    let baseline = resolve_baseline(options.baseline.as_deref(), &profile, &options.profile)
-        .map(|path| preflight::baseline(&path, &profile, options.force))
-        .transpose()
-        .map_err(AppError::could_not_run)?;
-    preflight::check_capacity(&profile, options.server_url.as_deref())
-        .map_err(AppError::could_not_run)?;
-    Ok(Prepared { profile, baseline })
-}
-
-/// How the steps ended.
-enum Ended {
-    Outcome(Outcome),
-    /// A signal arrived; the scenario was cancelled.
-    Interrupted(&'static str),
-    /// nats-server died without a step asking for it; the scenario was cancelled.
-    NatsLost(String),
-}
-
-/// Run the profile's steps `repeats` times on the workbench until done, a signal, or the loss
-/// of nats-server.
-async fn run_steps(workbench: &Workbench, profile: &Profile, signals: &mut Signals) -> Ended {
-    let cancel = CancellationToken::new();
-    let mut state = workbench.state();
-    let mut outcome = Outcome::Completed;
-    for repeat in 0..profile.repeats {
-        let first = repeat as usize * profile.steps.len();
-        let steps = async {
-            if repeat > 0 {
-                // Each repeat starts from an empty cluster; if that fails, the step that could
-                // not start fails with it (and the summary says so).
-                let source = ActionSource::Profile { step: first };
-                if let Err(reason) = workbench
-                    .empty(source, std::time::Duration::from_secs(60))
-                    .await
-                {
-                    let label = format!("before repeat {}: empty the cluster", repeat + 1);
-                    let failed = StepStatus::Failed(reason.clone());
-                    scenario::progress(workbench, first, &label, failed);
-                    return Outcome::StepFailed {
-                        index: first,
-                        label,
-                        reason,
-                    };
-                }
-            }
-            scenario::run(workbench, &profile.steps, first, &cancel).await
-        };
-        tokio::pin!(steps);
-        outcome = tokio::select! {
-            outcome = &mut steps => outcome,
-            signal = signals.next() => {
-                cancel.cancel();
-                let _ = steps.await;
-                return Ended::Interrupted(signal);
-            }
-            lost = state.wait_for(|s| s.nats_lost.is_some()) => {
-                let why = lost.ok().and_then(|s| s.nats_lost.clone()).unwrap_or_default();
-                cancel.cancel();
-                let _ = steps.await;
-                return Ended::NatsLost(why);
-            }
-        };
-        if outcome != Outcome::Completed {
-            break;
-        }
-    }
-    // A step that failed because nats-server had died before the sampler saw it is an
-    // infrastructure failure too.
-    if outcome != Outcome::Completed
-        && let Some(lost) = workbench.nats_lost()
-    {
-        return Ended::NatsLost(lost);
-    }
-    Ended::Outcome(outcome)
+    Ok(())
 }
 
 /// Run a profile headless.
 pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
-    let Prepared { profile, baseline } = prepare(&options)?;
+    let prepared = prepare(&options)?;
+    run_prepared(&options, prepared).await
+}
+
+/// Run a prepared scenario headless to its verdict.
+pub async fn run_prepared(options: &HeadlessOptions, prepared: Prepared) -> Result<(), AppError> {
     let mut signals = Signals::new().map_err(AppError::could_not_run)?;
-    let workbench_options = WorkbenchOptions {
-        nats_server: options.nats_server.clone(),
-        auth: options.auth.clone(),
-        server_url: options.server_url.clone(),
-        host_env: Vec::new(),
+    let session_options = SessionOptions {
+        mode: prepared.mode.clone(),
+        record: options.record.clone(),
+        workbench: options.workbench(),
     };
-    let workbench = tokio::select! {
-        started = Workbench::start(&profile, workbench_options) => started?,
+    let start = Session::start(
+        prepared.profile.clone(),
+        prepared.scenario.clone(),
+        session_options,
+    );
+    let mut session = tokio::select! {
+        started = start => started?,
         signal = signals.next() => return Err(AppError::could_not_run(format!("{signal} during start-up"))),
     };
-    let path = options
-        .record
-        .clone()
-        .unwrap_or_else(|| default_recording_path(&profile, workbench.run_id()));
-    let recorder = Recorder::spawn(
-        header(&workbench, &profile, RunMode::Headless),
-        path.clone(),
-        workbench.subscribe(),
-        std::time::Duration::from_secs(2),
-    );
+    let workbench = session.workbench().clone();
     for line in workbench.connect_hints() {
         eprintln!("{line}");
     }
-    let live = std::io::stderr().is_terminal();
     let printer = progress::spawn(
         workbench.subscribe(),
         workbench.state(),
-        profile.steps.len() * profile.repeats as usize,
-        live,
+        session::total_steps(&prepared.profile),
+        std::io::stderr().is_terminal(),
     );
     info!(
-        "running profile {} (run {}), recording to {}",
-        profile.name,
+        "running {} (run {}), recording to {}",
+        prepared.profile.name,
         workbench.run_id(),
-        path.display()
+        session.recording_path().display()
     );
-
-    let ended = run_steps(&workbench, &profile, &mut signals).await;
-    if let Ended::NatsLost(why) = &ended {
-        error!("{why}, and no step asked for it: stopping the run");
-    }
-    workbench.shutdown().await;
-    printer.finish().await;
-    let thresholds = profile.thresholds.clone();
-    let finished = recorder
-        .finish_keeping(move |recording, dropped| {
-            summary::summarize(recording, &thresholds, dropped)
-        })
-        .await
-        .map_err(AppError::could_not_run)?;
-    let recording = &finished.recording;
-    let Some(summary) = recording.summary.clone() else {
-        return Err(AppError::could_not_run("the recording has no summary"));
+    let interrupted = tokio::select! {
+        _ = session.scenario_ended() => None,
+        signal = signals.next() => Some(signal),
     };
-    let comparison = match &baseline {
-        Some(baseline) => {
-            let tolerances = profile
-                .baseline
-                .as_ref()
-                .map(|b| b.tolerances.clone())
-                .unwrap_or_default();
-            Some(
-                baseline::compare(recording, baseline, &tolerances, options.force)
-                    .map_err(AppError::CouldNotRun)?,
-            )
-        }
+    let finished = session.finish().await;
+    printer.finish().await;
+    verdict(options, &prepared, finished?, interrupted)
+}
+
+/// Print the summary (and the comparison with the baseline), write the outputs, and turn the
+/// run into the exit code's error.
+pub fn verdict(
+    options: &HeadlessOptions,
+    prepared: &Prepared,
+    finished: Finished,
+    interrupted: Option<&'static str>,
+) -> Result<(), AppError> {
+    let Finished {
+        path,
+        recording,
+        summary,
+        saved,
+        ended,
+    } = finished;
+    let comparison = match &prepared.baseline {
+        Some((baseline, tolerances)) => Some(
+            baseline::compare(&recording, baseline, tolerances, options.force)
+                .map_err(AppError::CouldNotRun)?,
+        ),
         None => None,
     };
     // The summary first: an output that cannot be written must not take it with it.
     let table = render::table(&summary, comparison.as_ref());
-    let saved_path = finished.saved.is_ok().then_some(path.as_path());
+    let saved_path = saved.is_ok().then_some(path.as_path());
     if options.json {
         eprintln!("{table}");
         println!(
@@ -243,27 +193,27 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
         println!("{table}");
     }
     let mut not_written = Vec::new();
-    match &finished.saved {
+    match &saved {
         Ok(()) => eprintln!("parti-top: recording written to {}", path.display()),
         Err(err) => not_written.push(format!("the recording was not written: {err}")),
     }
     if let Some(junit) = &options.junit
-        && let Err(err) = std::fs::write(junit, render::junit(&summary, &profile.name))
+        && let Err(err) = std::fs::write(junit, render::junit(&summary, &prepared.profile.name))
     {
         not_written.push(format!("cannot write {}: {err}", junit.display()));
     }
+    if let Some(signal) = interrupted {
+        let kept = if saved.is_ok() {
+            "partial recording kept"
+        } else {
+            "the recording could not be written"
+        };
+        return Err(AppError::could_not_run(format!(
+            "interrupted by {signal}; {kept}"
+        )));
+    }
     let outcome = match ended {
         Ended::Outcome(outcome) => outcome,
-        Ended::Interrupted(signal) => {
-            let kept = if finished.saved.is_ok() {
-                "partial recording kept"
-            } else {
-                "the recording could not be written"
-            };
-            return Err(AppError::could_not_run(format!(
-                "interrupted by {signal}; {kept}"
-            )));
-        }
         Ended::NatsLost(why) => {
             return Err(AppError::could_not_run(format!(
                 "infrastructure failure: {why}, and no step asked for it; the run could not \
@@ -291,7 +241,10 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
             "step {} ({label}) failed: {reason}",
             index + 1
         ))),
-        (_, _, true) => Err(AppError::Failed("regressed against the baseline".into())),
+        (_, _, true) => Err(AppError::Failed(comparison.as_ref().map_or_else(
+            || "regressed against the baseline".to_owned(),
+            regressed_names,
+        ))),
         _ => Err(AppError::Failed(format!(
             "verdict: fail ({})",
             summary
@@ -302,4 +255,15 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
                 .join("; ")
         ))),
     }
+}
+
+/// "regressed against the baseline: <metrics>".
+fn regressed_names(comparison: &baseline::Comparison) -> String {
+    let names: Vec<&str> = comparison
+        .metrics
+        .iter()
+        .filter(|m| m.verdict == baseline::MetricVerdict::Regressed)
+        .map(|m| m.metric.as_str())
+        .collect();
+    format!("regressed against the baseline: {}", names.join(", "))
 }

@@ -24,6 +24,7 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod scenario;
+pub mod session;
 pub mod signals;
 pub mod testkit;
 pub mod text;

@@ -53,6 +53,12 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             commands::host::run(args).await
         }
         Some(Command::Validate { profile }) => commands::validate::run(&profile),
+        Some(Command::Replay(args)) => {
+            if args.headless {
+                init_stderr_logging("warn,async_nats=error");
+            }
+            commands::replay::run(args).await
+        }
         None if cli.run.headless => {
             init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await

@@ -4,6 +4,7 @@
 //! [`Workbench`] and read its observation broadcast and [`ClusterState`].
 
 pub mod act;
+mod actor;
 pub mod engine;
 pub mod hosts;
 pub mod sampler;
@@ -16,18 +17,18 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::action::{Action, ActionSource};
 use crate::control::{Bootstrap, HostCommand, HostReply, HostSpec, Subjects};
 use crate::error::AppError;
+use crate::measure::ClusterState;
 use crate::measure::{Measure, Settings};
 use crate::nats::client::{self, ClientAuth};
 use crate::nats::supervisor::ManagedServer;
 use crate::observation::Observation;
 use crate::parti::duration::Human;
 use crate::profile::{NatsSetup, Profile};
-use crate::measure::ClusterState;
 use engine::{EngineInput, RunClock};
 use hosts::{HostExit, HostProcess};
 use sampler::Targets;
@@ -55,8 +56,27 @@ pub struct WorkbenchOptions {
 }
 
 /// A running workbench. It is shared (`&self` everywhere): the TUI and a profile's scenario can
-/// act on it at the same time; actions are carried out one at a time.
+/// act on it at the same time. Actions go to one actor task ([`actor`]) that owns the parts
+/// actions change and carries them out one at a time, replying on a oneshot; nothing holds a
+/// lock across a NATS round trip. Ending the run ([`Workbench::stop_workers`],
+/// [`Workbench::shutdown`]) cancels the action in flight at its next await and refuses later
+/// ones, so quitting never waits behind a long action (a serial start of many workers).
 pub struct Workbench {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<actor::Command>,
+    end_actions: CancellationToken,
+}
+
+impl std::ops::Deref for Workbench {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// The parts of a workbench that never change once it runs, readable from every task.
+pub struct Shared {
     profile: Profile,
     run_id: String,
     clock: RunClock,
@@ -71,7 +91,6 @@ pub struct Workbench {
     cancel: CancellationToken,
     /// Hosts whose exit an action asked for.
     expected_exits: Arc<Mutex<BTreeSet<u32>>>,
-    mutable: tokio::sync::Mutex<Mutable>,
     managed_server: bool,
     /// What the machine allows (open files, memory): no action starts more workers.
     capacity: crate::limits::Capacity,
@@ -216,7 +235,7 @@ impl Workbench {
             hosts.push(process);
         }
         let host_count = hosts.len();
-        let workbench = Workbench {
+        let shared = Arc::new(Shared {
             profile: profile.clone(),
             run_id,
             clock,
@@ -233,23 +252,36 @@ impl Workbench {
             managed_server: managed.is_some(),
             capacity: crate::limits::capacity(),
             connect_info: managed.as_ref().map(|m| m.connect_info().clone()),
-            mutable: tokio::sync::Mutex::new(Mutable {
-                managed,
-                planned: vec![0; host_count],
-                hosts,
-                rng: Rng::new(profile.seed),
-                actions_sent: 0,
-                workers_stopped: false,
-                shut_down: false,
-            }),
+        });
+        let mut mutable = Mutable {
+            managed,
+            planned: vec![0; host_count],
+            hosts,
+            rng: Rng::new(profile.seed),
+            actions_sent: 0,
+            workers_stopped: false,
+            shut_down: false,
         };
         for host in 0..host_count {
             let host = u32::try_from(host).unwrap_or(u32::MAX);
-            if let Err(err) = workbench.wait_host_ready(host).await {
-                workbench.shutdown().await;
+            if let Err(err) = shared.wait_host_ready(&mutable, host).await {
+                actor::shutdown(&shared, &mut mutable).await;
                 return Err(err);
             }
         }
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let end_actions = CancellationToken::new();
+        tokio::spawn(actor::run(
+            shared.clone(),
+            mutable,
+            receiver,
+            end_actions.clone(),
+        ));
+        let workbench = Workbench {
+            shared,
+            commands,
+            end_actions,
+        };
         tokio::spawn(sampler::run(
             targets,
             profile.sample_interval,
@@ -266,14 +298,13 @@ impl Workbench {
         );
         Ok(workbench)
     }
+}
 
-    async fn wait_host_ready(&self, host: u32) -> Result<(), AppError> {
+impl Shared {
+    async fn wait_host_ready(&self, mutable: &Mutable, host: u32) -> Result<(), AppError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let exited = self
-                .mutable
-                .lock()
-                .await
+            let exited = mutable
                 .hosts
                 .get(host as usize)
                 .is_none_or(HostProcess::has_exited);
@@ -395,25 +426,6 @@ impl Workbench {
         Ok(())
     }
 
-    /// Between the repeats of a profile: let a pause under way end, close the open event (if
-    /// it had not stabilized it never did: nothing overtook it), then stop every worker
-    /// gracefully and wait until none runs and that event has closed.
-    pub async fn empty(&self, source: ActionSource, timeout: Duration) -> Result<(), String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut state = self.state.clone();
-        tokio::time::timeout_at(deadline, state.wait_for(|s| s.paused_hosts.is_empty()))
-            .await
-            .map_err(|_| format!("hosts still paused after {}", Human(timeout)))?
-            .map_err(|_| "the engine stopped".to_owned())?;
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        if self.engine.send(EngineInput::CloseEvent(done_tx)).is_ok() {
-            let _ = tokio::time::timeout_at(deadline, done_rx).await;
-        }
-        let seq = self.act(Action::ScaleTo(0), source).await?;
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        self.wait_quiet(seq, left).await
-    }
-
     /// Wait until at least `actions` actions have been processed and the last event has
     /// closed after stabilizing (or emptying) and staying quiet.
     async fn wait_quiet(&self, actions: usize, timeout: Duration) -> Result<(), String> {
@@ -446,88 +458,72 @@ impl Workbench {
                 .map(|pid| format!("nats-server (pid {pid}) is gone"))
         })
     }
+}
 
-    /// Close the open event and stop every worker gracefully (waits for an action in progress
-    /// first). The hosts and nats-server keep running. A second call does nothing. With
-    /// nats-server lost no worker can stop gracefully (nor hear the command): the hosts stop
-    /// them when they are stopped.
-    pub async fn stop_workers(&self) {
-        let mut mutable = self.mutable.lock().await;
-        if std::mem::replace(&mut mutable.workers_stopped, true) {
-            return;
+impl Workbench {
+    /// Carry out an action. Returns the number of actions processed so far (to wait on), or why
+    /// it could not be carried out (the failure is recorded too). Actions are carried out one
+    /// at a time, whoever asks (an operator's key, a profile step); once the run is ending they
+    /// are refused.
+    pub async fn act(&self, action: Action, source: ActionSource) -> Result<usize, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = actor::Command::Act {
+            action,
+            source,
+            reply,
+        };
+        if self.commands.send(command).is_err() {
+            return Err(actor::ENDED.to_owned());
         }
-        // Close the open event first: stopping the workers is not part of the measured run.
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        if self.engine.send(EngineInput::Finish(done_tx)).is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
-        }
-        // A frozen host can neither stop its workers nor leave: let every paused host go on.
-        for host in &mutable.hosts {
-            host.resume();
-        }
-        if let Some(lost) = self.nats_lost() {
-            warn!("{lost}: not waiting for a graceful stop of the workers");
-            return;
-        }
-        for host in live_hosts(&mutable.hosts) {
-            let count = self
-                .state
-                .borrow()
-                .workers
-                .iter()
-                .filter(|w| w.host == host)
-                .count();
-            if count > 0
-                && let Err(err) = self.command(host, &HostCommand::StopNewest { count }).await
-            {
-                warn!("stopping the workers of host {host}: {err}");
-            }
-        }
-        let mut state = self.state.clone();
-        if tokio::time::timeout(
-            Duration::from_secs(15),
-            state.wait_for(|s| s.workers.is_empty()),
-        )
-        .await
-        .is_err()
-        {
-            warn!("workers still running after 15 s; stopping the hosts anyway");
-        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(actor::ENDED.to_owned()))
     }
 
-    /// Stop in order: the open event, the workers (gracefully), the hosts, the background tasks,
-    /// nats-server. A second call does nothing.
+    /// Between the repeats of a profile: let a pause under way end, close the open event (if
+    /// it had not stabilized it never did: nothing overtook it), then stop every worker
+    /// gracefully and wait until none runs and that event has closed.
+    pub async fn empty(&self, source: ActionSource, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut state = self.state.clone();
+        tokio::time::timeout_at(deadline, state.wait_for(|s| s.paused_hosts.is_empty()))
+            .await
+            .map_err(|_| format!("hosts still paused after {}", Human(timeout)))?
+            .map_err(|_| "the engine stopped".to_owned())?;
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        if self.engine.send(EngineInput::CloseEvent(done_tx)).is_ok() {
+            let _ = tokio::time::timeout_at(deadline, done_rx).await;
+        }
+        let seq = self.act(Action::ScaleTo(0), source).await?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.wait_quiet(seq, left).await
+    }
+
+    /// Close the open event and stop every worker gracefully. The action in flight is cancelled
+    /// and later ones are refused: the run is ending. The hosts and nats-server keep running.
+    /// A second call does nothing. With nats-server lost no worker can stop gracefully (nor
+    /// hear the command): the hosts stop them when they are stopped.
+    pub async fn stop_workers(&self) {
+        self.end_actions.cancel();
+        self.ask(actor::Command::StopWorkers).await;
+    }
+
+    /// Stop in order: the action in flight, the open event, the workers (gracefully), the hosts,
+    /// the background tasks, nats-server. A second call does nothing.
     pub async fn shutdown(&self) {
-        self.stop_workers().await;
-        let mut mutable = self.mutable.lock().await;
-        if std::mem::replace(&mut mutable.shut_down, true) {
-            return;
-        }
-        {
-            let mut expected = self
-                .expected_exits
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            expected.extend(0..u32::try_from(mutable.hosts.len()).unwrap_or(0));
-        }
-        if self.nats_lost().is_none() {
-            for host in live_hosts(&mutable.hosts) {
-                let _ = self.command(host, &HostCommand::Shutdown).await;
-            }
-        }
-        for host in &mut mutable.hosts {
-            host.stop(Duration::from_secs(10)).await;
-        }
-        self.cancel.cancel();
-        if let Some(server) = mutable.managed.take()
-            && let Err(err) = server.shutdown().await
-        {
-            warn!("nats-server shutdown: {err}");
+        self.end_actions.cancel();
+        self.ask(actor::Command::Shutdown).await;
+    }
+
+    async fn ask(&self, command: impl FnOnce(tokio::sync::oneshot::Sender<()>) -> actor::Command) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        if self.commands.send(command(reply)).is_ok() {
+            let _ = done.await;
         }
     }
 }
 
-fn live_hosts(hosts: &[HostProcess]) -> Vec<u32> {
+pub(crate) fn live_hosts(hosts: &[HostProcess]) -> Vec<u32> {
     hosts
         .iter()
         .filter(|h| !h.has_exited())

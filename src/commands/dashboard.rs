@@ -4,6 +4,8 @@
 use crate::cli::RunArgs;
 use crate::error::AppError;
 use crate::preflight;
+use crate::record::format::RunMode;
+use crate::session::Scenario;
 use crate::tui::run::{TuiOptions, load_profile};
 
 /// Check what can be checked, then run the dashboard until the operator quits.
@@ -14,12 +16,19 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         .map_err(AppError::could_not_run)?;
     preflight::check_capacity(&profile, args.connection.server.as_deref())
         .map_err(AppError::could_not_run)?;
-    crate::tui::run::run(TuiOptions {
-        profile: args.profile.clone(),
+    let finished = crate::tui::run::run(TuiOptions {
+        profile,
+        scenario: Scenario::Profile,
+        mode: RunMode::Interactive,
         record: args.record.clone(),
-        nats_server: args.connection.nats_server.clone(),
-        server_url: args.connection.server.clone(),
-        auth: args.connection.auth(),
+        workbench: super::workbench_options(&args.connection),
     })
-    .await
+    .await?;
+    match finished.saved {
+        Ok(()) => {
+            println!("parti-top: recording saved to {}", finished.path.display());
+            Ok(())
+        }
+        Err(err) => Err(AppError::could_not_run(err)),
+    }
 }

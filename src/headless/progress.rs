@@ -8,9 +8,9 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::measure::ClusterState;
 use crate::observation::{EventOutcome, Measurement, Observation, StepStatus};
 use crate::parti::state::State;
-use crate::measure::ClusterState;
 
 /// The running printer.
 pub struct Printer {

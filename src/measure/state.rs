@@ -28,4 +28,3 @@ pub struct ClusterState {
     /// infrastructure failure, not something the cluster under test did.
     pub nats_lost: Option<String>,
 }
-

@@ -12,9 +12,9 @@ use super::model::{
     LogScroll, Marker, MemoryPoint, Model, Notice, RunFacts, Screen, StepView, Window,
 };
 use crate::action::{Action, WorkerTarget};
+use crate::measure::ClusterState;
 use crate::observation::{Check, Finding, FirstAssignment, Measurement, ProcessKind, WorkerView};
 use crate::parti::state::State;
-use crate::measure::ClusterState;
 
 /// The sample's run time: 3 min 5 s.
 pub const NOW_MS: u64 = 185_000;

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::action::Action;
-use crate::observation::{Finding, Measurement, ProcessKind};
 use crate::measure::ClusterState;
+use crate::observation::{Finding, Measurement, ProcessKind};
 
 /// Points kept per series (at 2 samples a second, more than two hours).
 pub const SERIES_CAPACITY: usize = 16_384;

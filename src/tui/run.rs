@@ -10,22 +10,18 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
-use tokio::sync::{broadcast, mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{broadcast, mpsc};
 
 use super::model::{Model, RunFacts};
 use super::update::{Effect, Msg, update};
 use super::view;
 use crate::action::{Action, ActionSource};
 use crate::error::AppError;
-use crate::nats::client::ClientAuth;
-use crate::observation::Observation;
 use crate::profile::{self, Profile};
 use crate::record::format::RunMode;
-use crate::record::recorder::Recorder;
-use crate::report::summary;
+use crate::session::{Finished, Scenario, Session, SessionOptions};
 use crate::signals::Signals;
-use crate::workbench::{OBSERVATION_BUFFER, Workbench, WorkbenchOptions};
+use crate::workbench::{Workbench, WorkbenchOptions};
 
 /// The profile `parti-top` runs with no `--profile`.
 pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/default.ron");
@@ -37,14 +33,14 @@ const FRAME: Duration = Duration::from_millis(200);
 /// still move).
 const IDLE_FRAME: Duration = Duration::from_secs(1);
 
-/// What the command line gives the dashboard.
-#[derive(Clone, Debug, Default)]
+/// What the dashboard runs.
+#[derive(Clone, Debug)]
 pub struct TuiOptions {
-    pub profile: Option<PathBuf>,
+    pub profile: Profile,
+    pub scenario: Scenario,
+    pub mode: RunMode,
     pub record: Option<PathBuf>,
-    pub nats_server: Option<PathBuf>,
-    pub server_url: Option<String>,
-    pub auth: ClientAuth,
+    pub workbench: WorkbenchOptions,
 }
 
 /// Load the profile to run: the given file, or the built-in default.
@@ -87,64 +83,33 @@ fn init_logging() {
         .try_init();
 }
 
-/// Forward observations to the recorder, holding back samples and cluster events while
-/// recording is paused (actions, steps, findings and measurements are always kept, so the
-/// timeline stays replayable).
-fn recording_gate(
-    mut from: broadcast::Receiver<Observation>,
-    to: broadcast::Sender<Observation>,
-    recording: watch::Receiver<bool>,
-) {
-    tokio::spawn(async move {
-        loop {
-            match from.recv().await {
-                Ok(observation) => {
-                    let keep = *recording.borrow()
-                        || !matches!(
-                            observation,
-                            Observation::Sample(_) | Observation::Cluster(_)
-                        );
-                    if keep {
-                        // An error only means nobody records any more.
-                        let _ = to.send(observation);
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
-}
-
-/// Run the dashboard until the operator quits.
-pub async fn run(options: TuiOptions) -> Result<(), AppError> {
-    let profile = load_profile(options.profile.as_deref())?;
+/// Run the dashboard on a session until the operator quits; the finished session comes back
+/// once the terminal is restored.
+pub async fn run(options: TuiOptions) -> Result<Finished, AppError> {
+    let TuiOptions {
+        profile,
+        scenario,
+        mode,
+        record,
+        workbench,
+    } = options;
     let mut signals = Signals::new().map_err(AppError::could_not_run)?;
     init_logging();
     eprintln!(
         "parti-top: starting {} (nats-server, {} host process(es))…",
         profile.name, profile.cluster.hosts
     );
-    let workbench_options = WorkbenchOptions {
-        nats_server: options.nats_server.clone(),
-        auth: options.auth.clone(),
-        server_url: options.server_url.clone(),
-        host_env: Vec::new(),
+    let steps_total = crate::session::total_steps(&profile);
+    let options = SessionOptions {
+        mode,
+        record,
+        workbench,
     };
-    let workbench = tokio::select! {
-        started = Workbench::start(&profile, workbench_options) => Arc::new(started?),
+    let session = tokio::select! {
+        started = Session::start(profile.clone(), scenario, options) => started?,
         signal = signals.next() => return Err(AppError::could_not_run(format!("{signal} during start-up"))),
     };
-    let path = options
-        .record
-        .clone()
-        .unwrap_or_else(|| crate::headless::default_recording_path(&profile, workbench.run_id()));
-    let header = crate::headless::header(&workbench, &profile, RunMode::Interactive);
-    let (record_tx, record_rx) = broadcast::channel(OBSERVATION_BUFFER);
-    let (recording_tx, recording_rx) = watch::channel(true);
-    recording_gate(workbench.subscribe(), record_tx, recording_rx);
-    let recorder = Recorder::spawn(header, path.clone(), record_rx, Duration::from_secs(2));
-
+    let workbench = session.workbench().clone();
     let facts = RunFacts {
         run_id: workbench.run_id().to_owned(),
         profile: profile.name.clone(),
@@ -152,62 +117,32 @@ pub async fn run(options: TuiOptions) -> Result<(), AppError> {
         nats_version: workbench.nats_version().map(str::to_owned),
         nats_up: true,
         managed: workbench.is_managed(),
-        recording_path: Some(path.display().to_string()),
+        recording_path: Some(session.recording_path().display().to_string()),
         recording: true,
         connect: workbench.connect_hints(),
     };
     for line in &facts.connect {
         tracing::info!("{line}");
     }
-    let mut model = Model::new(facts, profile.steps.len());
-    let scenario_cancel = CancellationToken::new();
-    let scenario = {
-        let (workbench, cancel, steps) = (
-            workbench.clone(),
-            scenario_cancel.clone(),
-            profile.steps.clone(),
-        );
-        tokio::spawn(async move { crate::scenario::run(&workbench, &steps, 0, &cancel).await })
-    };
-
+    let mut model = Model::new(facts, steps_total);
     let mut terminal = ratatui::init();
-    let outcome = event_loop(
-        &mut terminal,
-        &workbench,
-        &mut model,
-        &mut signals,
-        &recording_tx,
-    )
-    .await;
+    let outcome = event_loop(&mut terminal, &session, &mut model, &mut signals).await;
     // Shut down in order, showing it on the dashboard.
     model.quitting = true;
     let _ = terminal.draw(|frame| view::render(&model, frame));
-    scenario_cancel.cancel();
-    let _ = scenario.await;
-    workbench.stop_workers().await;
-    let thresholds = profile.thresholds.clone();
-    let saved = recorder
-        .finish(move |recording, dropped| summary::summarize(recording, &thresholds, dropped))
-        .await;
-    workbench.shutdown().await;
+    let finished = session.finish().await;
     ratatui::restore();
     outcome?;
-    match saved {
-        Ok((path, _)) => {
-            println!("parti-top: recording saved to {}", path.display());
-            Ok(())
-        }
-        Err(err) => Err(AppError::could_not_run(err)),
-    }
+    finished
 }
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
-    workbench: &Arc<Workbench>,
+    session: &Session,
     model: &mut Model,
     signals: &mut Signals,
-    recording: &watch::Sender<bool>,
 ) -> Result<(), AppError> {
+    let workbench = session.workbench();
     let mut events = EventStream::new();
     let mut observations = workbench.subscribe();
     let mut state = workbench.state();
@@ -268,9 +203,7 @@ async fn event_loop(
         for effect in update(model, msg) {
             match effect {
                 Effect::Act(action) => spawn_action(workbench.clone(), action, done_tx.clone()),
-                Effect::SetRecording(on) => {
-                    let _ = recording.send(on);
-                }
+                Effect::SetRecording(on) => session.set_recording(on),
                 Effect::Quit => return Ok(()),
             }
         }

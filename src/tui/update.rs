@@ -9,8 +9,8 @@ use crossterm::event::KeyEvent;
 use super::keymap;
 use super::model::{Marker, MemoryPoint, Model, Notice, StepView};
 use crate::action::Action;
-use crate::observation::{ClusterEventKind, Observation, StepStatus};
 use crate::measure::ClusterState;
+use crate::observation::{ClusterEventKind, Observation, StepStatus};
 
 pub use super::keymap::PAUSE;
 

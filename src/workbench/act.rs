@@ -7,10 +7,10 @@ use std::time::Duration;
 use tracing::info;
 
 use super::engine::EngineInput;
-use super::{Mutable, Workbench};
+use super::{Mutable, Shared};
 use crate::action::{Action, ActionSource, WorkerTarget};
 use crate::control::HostCommand;
-use crate::observation::{ActionRecord, Observation};
+use crate::observation::ActionRecord;
 use crate::profile::StartMode;
 
 /// A small seeded generator (splitmix64), so a run's random choices can be replayed.
@@ -40,35 +40,10 @@ impl Rng {
     }
 }
 
-impl Workbench {
-    /// Carry out an action. Returns the number of actions processed so far (to wait on), or why
-    /// it could not be carried out (the failure is recorded too). Actions are carried out one
-    /// at a time, whoever asks (an operator's key, a profile step).
-    pub async fn act(&self, action: Action, source: ActionSource) -> Result<usize, String> {
-        let mut acting = Acting {
-            wb: self,
-            s: self.mutable.lock().await,
-        };
-        let result = acting.carry_out(action.clone(), source.clone()).await;
-        drop(acting);
-        if let Err(error) = &result {
-            info!("action {action} failed: {error}");
-            let record = ActionRecord {
-                t_ms: self.now_ms(),
-                action,
-                source,
-                error: Some(error.clone()),
-            };
-            let _ = self.observations.send(Observation::Action(record));
-        }
-        result
-    }
-}
-
 /// An action being carried out: the workbench and its locked mutable part.
-struct Acting<'a> {
-    wb: &'a Workbench,
-    s: tokio::sync::MutexGuard<'a, Mutable>,
+pub(super) struct Acting<'a> {
+    pub(super) wb: &'a Shared,
+    pub(super) s: &'a mut Mutable,
 }
 
 impl Acting<'_> {
@@ -111,7 +86,11 @@ impl Acting<'_> {
         self.s.actions_sent
     }
 
-    async fn carry_out(&mut self, action: Action, source: ActionSource) -> Result<usize, String> {
+    pub(super) async fn carry_out(
+        &mut self,
+        action: Action,
+        source: ActionSource,
+    ) -> Result<usize, String> {
         let target = self.s.planned.iter().sum::<usize>();
         match &action {
             Action::ScaleTo(n) if *n >= target => {
