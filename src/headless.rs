@@ -227,8 +227,12 @@ pub fn verdict(
     let regressed = comparison
         .as_ref()
         .is_some_and(baseline::Comparison::regressed);
+    if let Outcome::Cancelled { .. } = outcome {
+        // Only the dashboard cancels without a signal: the operator quit before the end.
+        eprintln!("parti-top: the dashboard closed before the scenario ended; judged on what ran");
+    }
     match (&outcome, summary.verdict, regressed) {
-        (Outcome::Completed, summary::Verdict::Pass, false) => Ok(()),
+        (Outcome::Completed | Outcome::Cancelled { .. }, summary::Verdict::Pass, false) => Ok(()),
         (
             Outcome::StepFailed {
                 index,

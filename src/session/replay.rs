@@ -27,6 +27,10 @@ pub struct Timeline {
     /// The source holds no summary (an autosave of a run that did not end): its timeline may
     /// stop short of what the run did.
     pub incomplete: bool,
+    /// When the recorded run ended (its summary's duration, or the last thing an incomplete
+    /// recording holds): the replay runs at least as long, so the last event is measured as
+    /// long as it was.
+    pub end_ms: u64,
 }
 
 impl Timeline {
@@ -76,6 +80,10 @@ pub fn timeline(source: &Recording) -> Timeline {
     let step_at = |index: usize| crate::session::step_at(profile, index);
     let mut out = Timeline {
         incomplete: source.summary.is_none(),
+        end_ms: source
+            .summary
+            .as_ref()
+            .map_or_else(|| source.duration_ms(), |summary| summary.duration_ms),
         ..Timeline::default()
     };
     for (position, entry) in source.timeline.iter().enumerate() {
@@ -170,6 +178,11 @@ pub async fn run(
     };
     let profile = run_profile(workbench, &timeline.profile, cancel);
     let (outcome, ()) = tokio::join!(profile, operator);
+    if outcome == Outcome::Completed && !wait_until(workbench, timeline.end_ms, cancel).await {
+        return Outcome::Cancelled {
+            index: timeline.profile.len(),
+        };
+    }
     outcome
 }
 
@@ -247,5 +260,158 @@ async fn carry_out(
             tokio::time::sleep(delay).await;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::WorkerTarget;
+    use crate::observation::{ActionRecord, StepProgress};
+    use crate::record::format::{Header, RunMode};
+
+    fn recording() -> Recording {
+        let text = "(name: \"t\", cluster: (partitions: Count(4)), \
+                    steps: [ScaleTo(3), WaitStable(timeout: \"30s\"), Hold(\"2s\")])";
+        let profile = crate::profile::parse(text, std::path::Path::new("t.ron")).expect("profile");
+        let mut recording = Recording::new(Header::new(RunMode::Interactive, profile, "r"));
+        let step = |t_ms, index, label: &str, status| {
+            TimelineEntry::Step(StepProgress {
+                t_ms,
+                index,
+                label: label.into(),
+                status,
+            })
+        };
+        let action = |t_ms, action, source, error: Option<&str>| {
+            TimelineEntry::Action(ActionRecord {
+                t_ms,
+                action,
+                source,
+                error: error.map(str::to_owned),
+            })
+        };
+        recording.timeline = vec![
+            step(10, 0, "scale→3", StepStatus::Started),
+            action(
+                11,
+                Action::ScaleTo(3),
+                ActionSource::Profile { step: 0 },
+                None,
+            ),
+            step(12, 0, "scale→3", StepStatus::Done),
+            step(12, 1, "wait stable", StepStatus::Started),
+            action(500, Action::AddWorkers(1), ActionSource::Operator, None),
+            step(1_300, 1, "wait stable", StepStatus::Done),
+            step(1_300, 2, "hold 2s", StepStatus::Started),
+            action(
+                1_400,
+                Action::KillWorker(WorkerTarget::Leader),
+                ActionSource::Operator,
+                Some("no leader in KV right now"),
+            ),
+            action(
+                2_000,
+                Action::Mark("m".into()),
+                ActionSource::Operator,
+                None,
+            ),
+            step(3_310, 2, "hold 2s", StepStatus::Done),
+        ];
+        recording
+    }
+
+    #[test]
+    fn the_profile_and_the_operator_each_get_their_stream_in_order() {
+        let timeline = timeline(&recording());
+        assert_eq!(
+            timeline.profile,
+            vec![
+                Cue {
+                    t_ms: 11,
+                    what: What::Act {
+                        action: Action::ScaleTo(3),
+                        source: ActionSource::Profile { step: 0 },
+                        step: Some((0, "scale→3".into())),
+                    },
+                },
+                Cue {
+                    t_ms: 12,
+                    what: What::WaitStable {
+                        index: 1,
+                        label: "wait stable".into(),
+                        timeout: Duration::from_secs(30),
+                    },
+                },
+                Cue {
+                    t_ms: 1_300,
+                    what: What::Hold {
+                        index: 2,
+                        label: "hold 2s".into(),
+                        until_ms: 3_310,
+                    },
+                },
+            ]
+        );
+        // The failed kill is left out: it changed nothing, and a replay that fails it again
+        // records that failure itself.
+        let operator: Vec<(u64, Action)> = timeline
+            .operator
+            .iter()
+            .map(|cue| match &cue.what {
+                What::Act { action, .. } => (cue.t_ms, action.clone()),
+                other => panic!("operator cues are actions: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            operator,
+            vec![
+                (500, Action::AddWorkers(1)),
+                (2_000, Action::Mark("m".into()))
+            ]
+        );
+        assert_eq!(timeline.actions(), 3);
+    }
+
+    #[test]
+    fn an_autosave_without_summary_is_incomplete_and_ends_at_its_last_entry() {
+        let source = recording();
+        let timeline = timeline(&source);
+        assert!(timeline.incomplete);
+        assert_eq!(timeline.end_ms, 3_310);
+        let mut ended = source;
+        ended.summary = Some(crate::report::summary::summarize(
+            &ended,
+            &Default::default(),
+            0,
+        ));
+        let complete = super::timeline(&ended);
+        assert!(!complete.incomplete);
+        assert_eq!(
+            complete.end_ms,
+            ended.summary.as_ref().map(|s| s.duration_ms).unwrap_or(0)
+        );
+    }
+
+    #[test]
+    fn an_action_under_a_step_number_that_is_not_the_step_reports_no_progress() {
+        let mut source = recording();
+        // Emptying the cluster before a second repeat runs under the repeat's first step.
+        source.timeline.push(TimelineEntry::Action(ActionRecord {
+            t_ms: 4_000,
+            action: Action::ScaleTo(0),
+            source: ActionSource::Profile { step: 3 },
+            error: None,
+        }));
+        let timeline = timeline(&source);
+        let last = timeline.profile.last().expect("cue");
+        assert_eq!(
+            last.what,
+            What::Act {
+                action: Action::ScaleTo(0),
+                source: ActionSource::Profile { step: 3 },
+                step: None,
+            }
+        );
     }
 }
