@@ -17,9 +17,8 @@ use parti_top::record::format::{
 };
 use parti_top::record::io::{RecordError, load, save_atomic};
 use parti_top::record::recorder::Recorder;
-use parti_top::report::summary::{
-    EventSummary, Failure, ProcessSummary, Summary, Verdict, summarize,
-};
+use parti_top::record::summary::{EventSummary, Failure, ProcessSummary, Summary, Verdict};
+use parti_top::report::summary::summarize;
 use tokio::sync::broadcast;
 
 const MIB: u64 = 1024 * 1024;

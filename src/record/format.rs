@@ -6,11 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::summary::Summary;
 use crate::observation::{
     ActionRecord, ClusterEvent, Finding, Measurement, Observation, Sample, StepProgress,
 };
 use crate::profile::Profile;
-use crate::report::summary::Summary;
 
 pub use super::machine::Machine;
 

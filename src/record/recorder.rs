@@ -29,8 +29,8 @@ use tokio::task::JoinHandle;
 
 use super::format::{Header, Recording};
 use super::io::{RecordError, save_atomic};
+use super::summary::Summary;
 use crate::observation::Observation;
-use crate::report::summary::Summary;
 
 /// What the recorder task hands back.
 struct Collected {

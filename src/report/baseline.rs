@@ -17,10 +17,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::summary::{EventOutcome, EventSummary, ProcessSummary, Verdict, human_ms, summarize};
+use super::summary::{human_ms, summarize};
 use crate::observation::ProcessKind;
 use crate::profile::{ByteSize, Profile, Thresholds, Tolerances};
 use crate::record::format::Recording;
+use crate::record::summary::{EventOutcome, EventSummary, ProcessSummary, Verdict};
 
 /// Which way is better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,11 +10,12 @@ use serde::Serialize;
 
 use super::baseline::{Comparison, MetricComparison};
 use super::overall_verdict;
-use super::summary::{
-    EventOutcome, EventSummary, Failure, ProcessSummary, Summary, Verdict, human_ms,
-};
+use super::summary::human_ms;
 use crate::observation::ProcessKind;
 use crate::profile::ByteSize;
+use crate::record::summary::{
+    EventOutcome, EventSummary, Failure, ProcessSummary, Summary, Verdict,
+};
 use crate::text::plural;
 
 pub use junit::junit;

@@ -5,7 +5,8 @@
 use std::fmt::Write;
 
 use crate::observation::ProcessKind;
-use crate::report::summary::{Failure, Subject, Summary};
+use crate::record::summary::{Failure, Summary};
+use crate::report::summary::Subject;
 
 struct Case<'a> {
     classname: String,
