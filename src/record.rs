@@ -12,29 +12,3 @@ pub use format::{FORMAT_VERSION, Header, Machine, Recording, RunMode, TimelineEn
 pub use io::{RecordError, load, save_atomic};
 pub use recorder::Recorder;
 pub use summary::{EventSummary, Failure, ProcessSummary, Summary, Verdict};
-
-#[cfg(test)]
-mod tests {
-    /// The record ⇄ report cycle stays broken: recordings are data, `report` reads them.
-    #[test]
-    fn record_does_not_import_report() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/record");
-        let mut offences = Vec::new();
-        for entry in std::fs::read_dir(&dir).expect("src/record") {
-            let path = entry.expect("entry").path();
-            let text = std::fs::read_to_string(&path).expect("read");
-            for (number, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                if code.contains("crate::report") || code.contains("parti_top::report") {
-                    offences.push(format!(
-                        "{}:{}: {}",
-                        path.display(),
-                        number + 1,
-                        line.trim()
-                    ));
-                }
-            }
-        }
-        assert!(offences.is_empty(), "{}", offences.join("\n"));
-    }
-}
