@@ -253,6 +253,8 @@ fn golden_summary() -> Summary {
             workers_after: 3,
             superseded_by: None,
             leader_changed: Some(false),
+            // Golden files from before the field read it as unknown.
+            versions_published: None,
         }],
         processes: vec![
             ProcessSummary {

@@ -91,6 +91,11 @@ pub struct EventSummary {
     /// Whether the leader changed during the event (`None`: not recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_changed: Option<bool>,
+    /// Assignment versions published during the event until it closed (`None`: not
+    /// recorded). One publish or two is a different path to stable (workers that registered
+    /// before the leader's first publish, or after it), not a different speed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions_published: Option<u32>,
 }
 
 impl EventSummary {

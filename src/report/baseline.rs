@@ -498,6 +498,18 @@ fn pair(now: &EventSummary, then: &EventSummary, run: &[EventSummary]) -> Pair {
             said(b)
         ));
     }
+    if let (Some(a), Some(b)) = (now.versions_published, then.versions_published)
+        && a != b
+        && finished(here)
+        && finished(there)
+    {
+        let versions = |n: u32| crate::text::plural(u64::from(n), "version");
+        return Pair::Unlike(format!(
+            "{} published here, {} in the baseline (different paths)",
+            versions(a),
+            versions(b)
+        ));
+    }
     let said = |outcome: EventOutcome| match outcome {
         Stabilized => "stabilized",
         Emptied => "emptied",
