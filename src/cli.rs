@@ -61,6 +61,11 @@ pub enum Command {
         /// A profile or a recording.
         profile: PathBuf,
     },
+    /// Open a recording in the dashboard, read-only, with a time cursor (←/→, [/], +/-).
+    Review {
+        /// A recording (an autosave of a run still going opens too).
+        recording: PathBuf,
+    },
     /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by
     /// hand against any NATS server).
     Host(HostArgs),

@@ -3,4 +3,5 @@
 pub mod dashboard;
 pub mod headless;
 pub mod host;
+pub mod review;
 pub mod validate;

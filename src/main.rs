@@ -53,6 +53,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             commands::host::run(args).await
         }
         Some(Command::Validate { profile }) => commands::validate::run(&profile),
+        Some(Command::Review { recording }) => commands::review::run(&recording).await,
         None if cli.run.headless => {
             init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await
