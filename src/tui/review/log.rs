@@ -91,15 +91,19 @@ pub fn lines(recording: &Recording) -> Vec<LogLine> {
                 let source = match record.source {
                     ActionSource::Operator => "operator".to_owned(),
                     ActionSource::Profile { step } => format!("step {}", step + 1),
-                    ActionSource::Replay => "replay".to_owned(),
+                    ActionSource::Replay => "replayed".to_owned(),
                 };
                 match &record.error {
                     Some(error) => line(
                         record.t_ms,
                         Level::Error,
-                        format!("{source}: {} failed: {error}", record.action),
+                        format!("{} ({source}) failed: {error}", record.action),
                     ),
-                    None => line(record.t_ms, Level::Info, format!("{source}: {}", record.action)),
+                    None => line(
+                        record.t_ms,
+                        Level::Info,
+                        format!("{} ({source})", record.action),
+                    ),
                 }
             }
             TimelineEntry::Step(step) => {

@@ -96,7 +96,7 @@ fn the_log_is_rebuilt_in_time_order_up_to_the_cursor() {
     let r = reviewed();
     assert!(r.log.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
     let text: Vec<&str> = r.log_until(5100).iter().map(|l| l.text.as_str()).collect();
-    assert!(text.contains(&"step 1: scale→2"), "{text:?}");
+    assert!(text.contains(&"scale→2 (step 1)"), "{text:?}");
     assert!(text.contains(&"worker-0 became leader"), "{text:?}");
     assert!(text.contains(&"worker-2 started on host 0"), "{text:?}");
     assert!(

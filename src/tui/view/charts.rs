@@ -334,7 +334,13 @@ fn draw_cursor(buf: &mut Buffer, plot: Rect, span: TimeSpan, t_ms: u64) {
             cell.set_style(theme::CURSOR_OVER);
         }
     }
-    buf[(x, axis_y)].set_symbol("┼").set_style(theme::CURSOR);
+    // On the axis: a cross, unless a marker's label is written there.
+    let axis = &mut buf[(x, axis_y)];
+    if matches!(axis.symbol(), "─" | "┴" | "└") {
+        axis.set_symbol("┼").set_style(theme::CURSOR);
+    } else {
+        axis.set_style(theme::CURSOR_OVER);
+    }
 }
 
 /// The corner where the chart's axes meet, searched from the bottom of the plot.
