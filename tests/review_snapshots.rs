@@ -17,7 +17,11 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
 fn review(complete: bool) -> ReviewModel {
-    let name = if complete { "three.ron" } else { "autosave.ron" };
+    let name = if complete {
+        "three.ron"
+    } else {
+        "autosave.ron"
+    };
     ReviewModel::new(Reviewed::new(three_workers(complete), name))
 }
 
@@ -107,7 +111,13 @@ snapshot!(
     [KeyCode::Char(']'), KeyCode::Char(']'), KeyCode::Char(']')]
 );
 snapshot!(review_golden_end_120x30, 120, 30, golden(), [KeyCode::End]);
-snapshot!(review_help_120x40, 120, 40, review(true), [KeyCode::Char('?')]);
+snapshot!(
+    review_help_120x40,
+    120,
+    40,
+    review(true),
+    [KeyCode::Char('?')]
+);
 
 #[test]
 fn the_worker_panel_follows_the_cursor() {
@@ -129,7 +139,10 @@ fn the_worker_panel_follows_the_cursor() {
         !at_15s.contains("worker-0 Stable"),
         "the killed leader is gone: {at_15s}"
     );
-    assert!(at_15s.contains("worker-0 ended: killed"), "the log says so: {at_15s}");
+    assert!(
+        at_15s.contains("worker-0 ended: killed"),
+        "the log says so: {at_15s}"
+    );
     assert!(at_15s.contains("event #3 kill leader settling"), "{at_15s}");
     keys(&mut review, &[KeyCode::Home]);
     let at_start = screen(&mut review, 160, 48);
@@ -160,9 +173,8 @@ fn the_charts_draw_the_cursor_where_it_is() {
         let area = buffer.area;
         (area.top()..area.bottom())
             .find_map(|y| {
-                (area.left()..area.right()).find(|&x| {
-                    buffer[(x, y)].symbol() == "┼" && buffer[(x, y)].fg == Color::Yellow
-                })
+                (area.left()..area.right())
+                    .find(|&x| buffer[(x, y)].symbol() == "┼" && buffer[(x, y)].fg == Color::Yellow)
             })
             .expect("a cursor on the time axis")
     };
@@ -171,7 +183,10 @@ fn the_charts_draw_the_cursor_where_it_is() {
     let at_end = column(&mut review);
     keys(&mut review, &[KeyCode::PageUp; 5]);
     let at_middle = column(&mut review);
-    assert!(at_start < at_middle && at_middle < at_end, "{at_start} {at_middle} {at_end}");
+    assert!(
+        at_start < at_middle && at_middle < at_end,
+        "{at_start} {at_middle} {at_end}"
+    );
 }
 
 #[test]
@@ -186,7 +201,11 @@ fn the_event_under_the_cursor_is_highlighted() {
         .position(|line| line.contains("│#2 scale→3"))
         .expect("the event's row");
     let y = u16::try_from(row).expect("row");
-    let x = full.lines().nth(row).and_then(|l| l.find("│#2 scale→3")).expect("x");
+    let x = full
+        .lines()
+        .nth(row)
+        .and_then(|l| l.find("│#2 scale→3"))
+        .expect("x");
     let x = u16::try_from(l_chars(&full, row, x) + 1).expect("x");
     assert_eq!(
         buffer[(x, y)].bg,
@@ -200,7 +219,11 @@ fn the_event_under_the_cursor_is_highlighted() {
         .expect("the first event's row");
     assert_ne!(first, row);
     let first_y = u16::try_from(first).expect("row");
-    assert_ne!(buffer[(x, first_y)].bg, Color::DarkGray, "only the event under the cursor");
+    assert_ne!(
+        buffer[(x, first_y)].bg,
+        Color::DarkGray,
+        "only the event under the cursor"
+    );
 }
 
 /// The column of byte offset `x` in line `row` (the rows hold multi-byte symbols).
@@ -231,7 +254,10 @@ fn an_autosave_says_it_is_incomplete() {
     let shown = screen(&mut review, 160, 48);
     assert!(shown.contains("REVIEW"), "{shown}");
     assert!(shown.contains("autosave.ron"), "{shown}");
-    assert!(shown.contains("incomplete (autosave, no summary)"), "{shown}");
+    assert!(
+        shown.contains("incomplete (autosave, no summary)"),
+        "{shown}"
+    );
     let complete = screen(&mut self::review(true), 160, 48);
     assert!(complete.contains("verdict"), "{complete}");
     assert!(!complete.contains("incomplete"), "{complete}");

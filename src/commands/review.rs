@@ -11,9 +11,10 @@ use crate::tui::review::{ReviewModel, Reviewed};
 /// Load the recording and prepare it for review (no terminal needed).
 pub fn prepare(path: &Path) -> Result<ReviewModel, AppError> {
     let recording = crate::record::load(path).map_err(AppError::could_not_run)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(ReviewModel::new(Reviewed::new(recording, name)))
 }
 

@@ -39,10 +39,8 @@ impl ClusterFold {
             ClusterEventKind::Leadership { is_leader: true } => {
                 self.leader.clone_from(&event.worker_id);
             }
-            ClusterEventKind::Leadership { is_leader: false } => {
-                if self.leader == event.worker_id {
-                    self.leader = None;
-                }
+            ClusterEventKind::Leadership { is_leader: false } if self.leader == event.worker_id => {
+                self.leader = None;
             }
             _ => {}
         }
@@ -71,10 +69,7 @@ impl ClusterFold {
                 .any(|w| w.worker_id.as_deref() == Some(id.as_str()))
         });
         let (stable, quiet, reason) = stability(reviewed, cursor_ms);
-        let actions = recording
-            .actions()
-            .filter(|a| a.t_ms <= cursor_ms)
-            .count();
+        let actions = recording.actions().filter(|a| a.t_ms <= cursor_ms).count();
         let mut paused_hosts: Vec<u32> = recording
             .timeline
             .iter()

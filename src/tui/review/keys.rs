@@ -108,7 +108,11 @@ const fn code(code: KeyCode) -> ReviewKey {
 
 /// Every binding, in help order.
 pub const BINDINGS: &[Binding] = &[
-    bind(Command::Second(-1), &[code(KeyCode::Left)], "cursor 1 s back"),
+    bind(
+        Command::Second(-1),
+        &[code(KeyCode::Left)],
+        "cursor 1 s back",
+    ),
     bind(
         Command::Second(1),
         &[code(KeyCode::Right)],
@@ -131,7 +135,11 @@ pub const BINDINGS: &[Binding] = &[
         &[ch('['), ch('p')],
         "previous event or mark",
     ),
-    bind(Command::NextTarget, &[ch(']'), ch('n')], "next event or mark"),
+    bind(
+        Command::NextTarget,
+        &[ch(']'), ch('n')],
+        "next event or mark",
+    ),
     bind(
         Command::ZoomIn,
         &[ch('+'), ch('='), ch('z')],
@@ -147,7 +155,11 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Down), ch('j')],
         "next worker",
     ),
-    bind(Command::Up, &[code(KeyCode::Up), ch('k')], "previous worker"),
+    bind(
+        Command::Up,
+        &[code(KeyCode::Up), ch('k')],
+        "previous worker",
+    ),
     bind(
         Command::ToggleLogPane,
         &[ch('l')],

@@ -2,6 +2,9 @@
 //! line per action, profile step, notable cluster event, event outcome and finding, worded like
 //! the live log, in time order.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use crate::action::ActionSource;
 use crate::observation::{ClusterEvent, ClusterEventKind, EventOutcome, StepStatus};
 use crate::record::{Recording, TimelineEntry};
@@ -50,7 +53,10 @@ fn event_line(event: &ClusterEvent) -> Option<LogLine> {
     let who = who(event);
     let (level, text) = match &event.kind {
         K::WorkerStarted => {
-            let host = event.host.map(|h| format!(" on host {h}")).unwrap_or_default();
+            let host = event
+                .host
+                .map(|h| format!(" on host {h}"))
+                .unwrap_or_default();
             (Level::Info, format!("{who} started{host}"))
         }
         K::Leadership { is_leader: true } => (Level::Info, format!("{who} became leader")),
@@ -118,7 +124,26 @@ pub fn lines(recording: &Recording) -> Vec<LogLine> {
             }
         });
     }
-    out.extend(recording.events.iter().filter_map(event_line));
+    // A worker's later events (its end, say) may name only its host and slot: name it by the
+    // stable ID its earlier events gave.
+    let mut names: BTreeMap<(u32, u64), String> = BTreeMap::new();
+    for event in &recording.events {
+        let key = event.host.zip(event.slot);
+        let mut event = Cow::Borrowed(event);
+        if let Some(key) = key {
+            match &event.worker_id {
+                Some(id) => {
+                    names.insert(key, id.clone());
+                }
+                None => {
+                    if let Some(id) = names.get(&key) {
+                        event.to_mut().worker_id = Some(id.clone());
+                    }
+                }
+            }
+        }
+        out.extend(event_line(&event));
+    }
     let end_ms = recording.duration_ms();
     for m in &recording.measurements {
         let what = format!("event {} ({})", m.number(), m.action);
@@ -146,7 +171,10 @@ pub fn lines(recording: &Recording) -> Vec<LogLine> {
             (_, _, Some(by)) => (
                 next_start(by),
                 Level::Info,
-                format!("{what}: superseded by event {} before it stabilized", by + 1),
+                format!(
+                    "{what}: superseded by event {} before it stabilized",
+                    by + 1
+                ),
             ),
             _ => (
                 end_ms,
@@ -160,7 +188,12 @@ pub fn lines(recording: &Recording) -> Vec<LogLine> {
         out.push(line(
             f.t_ms,
             Level::Warn,
-            format!("finding at {} ms: {} — {}", f.t_ms, f.check.name(), f.message),
+            format!(
+                "finding at {} ms: {} — {}",
+                f.t_ms,
+                f.check.name(),
+                f.message
+            ),
         ));
     }
     out.sort_by_key(|l| l.t_ms);

@@ -52,7 +52,10 @@ fn the_worker_table_follows_the_cursor() {
     assert_eq!(killed.leader, None, "the killed leader leads no more");
     assert!(!killed.stable);
     let reason = killed.reason.unwrap_or_default();
-    assert!(reason.contains("event #3 kill leader settling, 1.00 s in"), "{reason}");
+    assert!(
+        reason.contains("event #3 kill leader settling, 1.00 s in"),
+        "{reason}"
+    );
     let settled = at(17_000);
     assert_eq!(settled.leader.as_deref(), Some("worker-1"));
     assert!(settled.stable);
@@ -104,9 +107,24 @@ fn the_log_is_rebuilt_in_time_order_up_to_the_cursor() {
         "{text:?}"
     );
     assert!(!text.iter().any(|t| t.contains("killed")), "{text:?}");
+    let mut anonymous = three_workers(true);
+    for event in &mut anonymous.events {
+        if matches!(
+            event.kind,
+            crate::observation::ClusterEventKind::WorkerEnded { .. }
+        ) {
+            event.worker_id = None;
+        }
+    }
+    let named = Reviewed::new(anonymous, "anonymous.ron");
+    let ended: Vec<&str> = named.log.iter().map(|l| l.text.as_str()).collect();
+    assert!(ended.contains(&"worker-0 ended: killed"), "{ended:?}");
     let all: Vec<&str> = r.log.iter().map(|l| l.text.as_str()).collect();
     assert!(all.contains(&"worker-0 ended: killed"), "{all:?}");
-    assert!(all.iter().any(|t| t.starts_with("finding at 15500 ms: no-dead-owner")));
+    assert!(
+        all.iter()
+            .any(|t| t.starts_with("finding at 15500 ms: no-dead-owner"))
+    );
 }
 
 #[test]
@@ -202,7 +220,10 @@ fn the_model_is_rebuilt_only_when_the_cursor_or_zoom_moves() {
         review.refresh();
     }
     assert_eq!(review.builds, 1);
-    assert!(!review.shown().log_pane, "the view follows without a rebuild");
+    assert!(
+        !review.shown().log_pane,
+        "the view follows without a rebuild"
+    );
     press(&mut review, KeyCode::Right);
     press(&mut review, KeyCode::Right);
     review.refresh();

@@ -23,7 +23,9 @@ pub const SECOND_MS: u64 = 1000;
 pub enum Msg {
     Key(KeyEvent),
     /// The terminal is now this many rows tall.
-    Resized { rows: u16 },
+    Resized {
+        rows: u16,
+    },
 }
 
 /// What the shell must do.
@@ -230,10 +232,7 @@ fn on_key(review: &mut ReviewModel, key: &KeyEvent) -> Vec<Effect> {
         Command::ZoomIn => match review.zoom.zoom_in(review.duration_ms()) {
             Some(zoom) => review.zoom = zoom,
             None => review.say(
-                format!(
-                    "the charts show {}: the closest zoom",
-                    review.zoom.label()
-                ),
+                format!("the charts show {}: the closest zoom", review.zoom.label()),
                 false,
             ),
         },

@@ -83,7 +83,10 @@ fn facts_line(review: &ReviewModel, width: u16) -> Line<'_> {
             vec![
                 Span::styled("at ", theme::DIM),
                 Span::styled(cursor_time(review.cursor_ms), theme::CURSOR),
-                Span::styled(format!(" / {}", cursor_time(review.duration_ms())), theme::DIM),
+                Span::styled(
+                    format!(" / {}", cursor_time(review.duration_ms())),
+                    theme::DIM,
+                ),
             ],
         ),
         Segment::new(
@@ -161,7 +164,11 @@ fn footer(review: &ReviewModel, model: &Model, frame: &mut Frame, area: Rect) {
         return;
     }
     if let Some(message) = &review.message {
-        let style = if message.error { theme::BAD } else { theme::TEXT };
+        let style = if message.error {
+            theme::BAD
+        } else {
+            theme::TEXT
+        };
         let text = format::cut(&message.text, usize::from(area.width));
         frame.render_widget(Paragraph::new(Span::styled(text, style)), area);
         return;

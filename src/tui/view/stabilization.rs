@@ -179,9 +179,11 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
     }
     let rows = usize::from(inner.height);
     // The newest rows; under a time cursor, its event's row too (highlighted).
-    let focus = model.cursor.as_ref().and_then(|c| c.event).and_then(|event| {
-        model.measurements.iter().position(|m| m.event == event)
-    });
+    let focus = model
+        .cursor
+        .as_ref()
+        .and_then(|c| c.event)
+        .and_then(|event| model.measurements.iter().position(|m| m.event == event));
     let first = model.measurements.len().saturating_sub(rows);
     let first = focus.map_or(first, |focus| first.min(focus));
     let shown = &model.measurements[first..(first + rows).min(model.measurements.len())];
