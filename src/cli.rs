@@ -64,6 +64,11 @@ pub enum Command {
     /// Re-run a recording's timeline on its recorded setup and compare the new run with it
     /// (exit 0 pass, 1 regressed or failed, 2 could not run).
     Replay(ReplayArgs),
+    /// Open a recording in the dashboard, read-only, with a time cursor (←/→, [/], +/-).
+    Review {
+        /// A recording (an autosave of a run still going opens too).
+        recording: PathBuf,
+    },
     /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by
     /// hand against any NATS server).
     Host(HostArgs),

@@ -4,6 +4,7 @@ pub mod dashboard;
 pub mod headless;
 pub mod host;
 pub mod replay;
+pub mod review;
 pub mod validate;
 
 /// The workbench options the connection flags give.

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             }
             commands::replay::run(args).await
         }
+        Some(Command::Review { recording }) => commands::review::run(&recording).await,
         None if cli.run.headless => {
             init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await

@@ -362,5 +362,6 @@ fn sample_without_series() -> Model {
         pending_actions: 1,
         dropped: 0,
         quitting: false,
+        cursor: None,
     }
 }

@@ -152,6 +152,19 @@ pub struct LogScroll {
     pub written_lines: Option<u64>,
 }
 
+/// A time cursor over a recorded run (`parti-top review`): the cursor is at [`Model::now_ms`];
+/// the charts show `start_ms..=end_ms` (which may reach past the cursor) with a vertical line
+/// at the cursor, and the figures beside them are the values at the cursor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimeCursor {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The charts' window as their titles name it (`30 s`, `whole run`).
+    pub label: String,
+    /// The event (index) under the cursor, highlighted in the stabilization pane.
+    pub event: Option<usize>,
+}
+
 /// Everything the dashboard shows.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
@@ -183,6 +196,8 @@ pub struct Model {
     /// Observations the dashboard missed (it fell behind the stream).
     pub dropped: u64,
     pub quitting: bool,
+    /// Set when the model shows a recorded run at a time cursor (review), not a live one.
+    pub cursor: Option<TimeCursor>,
 }
 
 impl Model {
@@ -201,8 +216,29 @@ impl Model {
         self.cluster.workers.get(self.selected)
     }
 
+    /// A process's latest figures: its last point, or under a time cursor the last point not
+    /// after the cursor (a reviewed run's series reach past it).
+    pub fn current_point(&self, process: ProcessKind) -> Option<&MemoryPoint> {
+        let series = self.memory.get(&process)?;
+        if self.cursor.is_none() {
+            return series.back();
+        }
+        let at = series.partition_point(|p| p.t_ms <= self.now_ms);
+        series.get(at.checked_sub(1)?)
+    }
+
+    /// The charts' window as their titles name it.
+    pub fn window_label(&self) -> &str {
+        self.cursor
+            .as_ref()
+            .map_or(self.window.label(), |cursor| cursor.label.as_str())
+    }
+
     /// The first time shown on the charts.
     pub fn window_start_ms(&self) -> u64 {
+        if let Some(cursor) = &self.cursor {
+            return cursor.start_ms;
+        }
         self.window
             .span_ms()
             .map_or(0, |span| self.now_ms.saturating_sub(span))

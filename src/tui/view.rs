@@ -8,7 +8,7 @@ mod charts;
 mod connect;
 mod figures;
 mod findings;
-mod format;
+pub(crate) mod format;
 mod header;
 mod help;
 mod layout;
@@ -59,11 +59,35 @@ pub fn render(model: &Model, frame: &mut Frame) {
 /// The dashboard: charts on the left, workers, ownership and findings on the right (stacked on
 /// narrow terminals), the log pane underneath when it is on.
 fn dashboard(model: &Model, frame: &mut Frame, area: Rect) {
+    dashboard_with_log(model, frame, area, |frame, log| {
+        logs::render(model, frame, log, "log · l hides");
+    });
+}
+
+/// The second header row (progress, stability, the last notice), for screens that draw their
+/// own first row over the same model (`parti-top review`).
+pub fn header_progress(model: &Model, frame: &mut Frame, area: Rect) {
+    header::progress(model, frame, area);
+}
+
+/// The findings and figures screen.
+pub fn findings_screen(model: &Model, frame: &mut Frame, area: Rect) {
+    findings::screen(model, frame, area);
+}
+
+/// The dashboard's panes with `log` drawing the log pane (when the model shows one): the live
+/// dashboard draws tracing's log there, a reviewed run the lines it rebuilt from the recording.
+pub fn dashboard_with_log(
+    model: &Model,
+    frame: &mut Frame,
+    area: Rect,
+    log: impl FnOnce(&mut Frame, Rect),
+) {
     let area = if model.log_pane && area.height >= 12 {
         let log_height = (area.height / 4).clamp(4, 14);
-        let [panes, log] =
+        let [panes, log_area] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(log_height)]).areas(area);
-        logs::render(model, frame, log, "log · l hides");
+        log(frame, log_area);
         panes
     } else {
         area

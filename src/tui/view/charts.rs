@@ -37,10 +37,21 @@ struct TimeSpan {
 impl TimeSpan {
     fn of(model: &Model) -> Self {
         let start_ms = model.window_start_ms();
+        let end_ms = model.cursor.as_ref().map_or(model.now_ms, |c| c.end_ms);
         Self {
             start_ms,
-            end_ms: model.now_ms.max(start_ms + 1000),
+            end_ms: end_ms.max(start_ms + 1000),
         }
+    }
+
+    /// The column of `t_ms` on a time axis `width` columns wide (two braille dots a column).
+    fn column(self, t_ms: u64, width: u16) -> u16 {
+        let dots = f64::from(width) * 2.0;
+        let range = seconds(self.end_ms) - seconds(self.start_ms);
+        let dot = ((seconds(t_ms) - seconds(self.start_ms)) * (dots - 1.0) / range).round();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let column = (dot.max(0.0) as u16) / 2;
+        column.min(width.saturating_sub(1))
     }
 
     fn bounds(self) -> [f64; 2] {
@@ -212,6 +223,9 @@ fn time_chart(
         );
     frame.render_widget(chart, plot);
     let numbered = label_markers(&shown, frame.buffer_mut(), plot, span);
+    if model.cursor.is_some() {
+        draw_cursor(frame.buffer_mut(), plot, span, model.now_ms);
+    }
     let width = usize::from(area.width.saturating_sub(4));
     let bottom = bottom_line(legend_spans.unwrap_or_default(), &numbered, width);
     frame.render_widget(block.title_bottom(bottom), area);
@@ -284,16 +298,9 @@ fn label_markers(
     if width < 2 {
         return Vec::new();
     }
-    let dots = f64::from(width) * 2.0;
-    let range = seconds(span.end_ms) - seconds(span.start_ms);
     let columns: Vec<(u16, &str)> = shown
         .iter()
-        .map(|m| {
-            let dot = ((seconds(m.t_ms) - seconds(span.start_ms)) * (dots - 1.0) / range).round();
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let column = (dot as u16) / 2;
-            (column.min(width - 1), m.label.as_str())
-        })
+        .map(|m| (span.column(m.t_ms, width), m.label.as_str()))
         .collect();
     let (ticks, legend) = markers::layout(&columns, width - 1);
     for tick in &ticks {
@@ -305,6 +312,35 @@ fn label_markers(
             .set_style(theme::MARKER);
     }
     legend
+}
+
+/// The time cursor of a reviewed run: a vertical line at `t_ms` over the plot (the data it
+/// crosses keeps its symbol on the cursor's background) and a cross on the time axis.
+fn draw_cursor(buf: &mut Buffer, plot: Rect, span: TimeSpan, t_ms: u64) {
+    let Some((axis_x, axis_y)) = axis_corner(buf, plot) else {
+        return;
+    };
+    let left = axis_x + 1;
+    let width = plot.right().saturating_sub(left);
+    if width < 2 || !(span.start_ms..=span.end_ms).contains(&t_ms) {
+        return;
+    }
+    let x = left + span.column(t_ms, width);
+    for y in plot.top()..axis_y {
+        let cell = &mut buf[(x, y)];
+        if cell.symbol() == " " {
+            cell.set_symbol("│").set_style(theme::CURSOR);
+        } else {
+            cell.set_style(theme::CURSOR_OVER);
+        }
+    }
+    // On the axis: a cross, unless a marker's label is written there.
+    let axis = &mut buf[(x, axis_y)];
+    if matches!(axis.symbol(), "─" | "┴" | "└") {
+        axis.set_symbol("┼").set_style(theme::CURSOR);
+    } else {
+        axis.set_style(theme::CURSOR_OVER);
+    }
 }
 
 /// The corner where the chart's axes meet, searched from the bottom of the plot.
@@ -348,7 +384,7 @@ pub fn memory(model: &Model, frame: &mut Frame, area: Rect) {
             }
         }
     }
-    let title = format!(" memory MiB · {} ", model.window.label());
+    let title = format!(" memory MiB · {} ", model.window_label());
     let table = figures::lines(model, area.width.saturating_sub(2));
     time_chart(
         model,
@@ -369,11 +405,7 @@ fn tasks_legend(model: &Model, width: usize) -> Vec<Span<'static>> {
         let ProcessKind::Host(n) = process else {
             return Vec::new();
         };
-        let now = model
-            .memory
-            .get(&process)
-            .and_then(|s| s.back())
-            .and_then(|p| p.tasks);
+        let now = model.current_point(process).and_then(|p| p.tasks);
         let peak = model.peaks.get(&process).and_then(|p| p.tasks);
         let figures = match (now, peak) {
             (Some(now), Some(peak)) if short => format!(" {now}/{peak}"),
@@ -422,7 +454,7 @@ pub fn tasks(model: &Model, frame: &mut Frame, area: Rect) {
             ProcessKind::NatsServer | ProcessKind::Controller => None,
         })
         .collect();
-    let title = format!(" tokio tasks · {} ", model.window.label());
+    let title = format!(" tokio tasks · {} ", model.window_label());
     let legend = tasks_legend(model, usize::from(area.width.saturating_sub(4)));
     time_chart(
         model,

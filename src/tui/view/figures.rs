@@ -172,11 +172,11 @@ fn fit(widths: &[usize], layout: Layout, width: usize) -> Option<Vec<usize>> {
 pub fn lines(model: &Model, width: u16) -> Vec<Line<'static>> {
     let figures: Vec<Figures> = model
         .memory
-        .iter()
-        .filter_map(|(process, series)| {
+        .keys()
+        .filter_map(|process| {
             Some(Figures {
                 process: *process,
-                now: *series.back()?,
+                now: *model.current_point(*process)?,
                 peak: model.peaks.get(process).copied().unwrap_or_default(),
             })
         })

@@ -1,6 +1,7 @@
 //! The header: run facts on the first line (NATS, elapsed time, recording), the run's progress
 //! on the second (profile step, pending actions, paused hosts, stability — `○ empty` when no
-//! worker runs, never stable) with the last notice on its right.
+//! worker runs, never stable) with the last notice on its right. A reviewed run draws its own
+//! first line and reuses the second ([`progress`]).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -194,6 +195,12 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
         height: 1,
         ..area
     };
+    progress(model, frame, second);
+}
+
+/// Draw the second row into `second`: the run's progress and stability, the last notice on
+/// its right.
+pub fn progress(model: &Model, frame: &mut Frame, second: Rect) {
     let notice = model.notice.as_ref().map(|notice| {
         let style = if notice.error {
             theme::BAD

@@ -178,7 +178,15 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
         return;
     }
     let rows = usize::from(inner.height);
-    let shown = &model.measurements[model.measurements.len().saturating_sub(rows)..];
+    // The newest rows; under a time cursor, its event's row too (highlighted).
+    let focus = model
+        .cursor
+        .as_ref()
+        .and_then(|c| c.event)
+        .and_then(|event| model.measurements.iter().position(|m| m.event == event));
+    let first = model.measurements.len().saturating_sub(rows);
+    let first = focus.map_or(first, |focus| first.min(focus));
+    let shown = &model.measurements[first..(first + rows).min(model.measurements.len())];
     let durations = || {
         model
             .measurements
@@ -215,7 +223,15 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect) {
     let bar_width = width.saturating_sub(label_width + 1 + value_width + 1);
     let lines: Vec<Line> = shown
         .iter()
-        .map(|m| row(m, label_width, value_width, bar_width, max_ms))
+        .enumerate()
+        .map(|(i, m)| {
+            let line = row(m, label_width, value_width, bar_width, max_ms);
+            if focus == Some(first + i) {
+                line.style(theme::SELECTED)
+            } else {
+                line
+            }
+        })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }

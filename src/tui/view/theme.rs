@@ -34,6 +34,10 @@ pub const SELECTED: Style = Style::new()
     .add_modifier(Modifier::BOLD);
 /// Action markers on the time charts.
 pub const MARKER: Style = Style::new().fg(Color::LightMagenta);
+/// The time cursor of a reviewed run on the charts.
+pub const CURSOR: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+/// A chart cell the time cursor crosses.
+pub const CURSOR_OVER: Style = Style::new().bg(Color::Yellow);
 /// Pane borders.
 pub const BORDER: Style = Style::new().fg(Color::Gray);
 /// Table headers.

@@ -93,7 +93,15 @@ pub fn table(model: &Model, frame: &mut Frame, area: Rect) {
         .title(Line::from(title));
     if cluster.workers.is_empty() {
         frame.render_widget(
-            Paragraph::new(Span::styled("no workers: + adds one", theme::DIM)).block(block),
+            Paragraph::new(Span::styled(
+                if model.cursor.is_some() {
+                    "no workers at the cursor"
+                } else {
+                    "no workers: + adds one"
+                },
+                theme::DIM,
+            ))
+            .block(block),
             area,
         );
         return;
