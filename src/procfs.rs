@@ -12,11 +12,21 @@ pub struct ProcReading {
     pub cpu_ticks: u64,
 }
 
-/// Parse `VmRSS:   1234 kB` out of `/proc/<pid>/status`.
+/// The process's own resident memory out of `/proc/<pid>/status`: `RssAnon` + `RssShmem`,
+/// without `RssFile` (the resident pages of its executable and libraries). Those belong to the
+/// page cache and vary with it — the same binary, copied or freshly built, maps megabytes more
+/// or less of its code — not with what the process does. Kernels without the split report
+/// only `VmRSS`, which is used then.
 pub fn parse_status_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|line| line.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    match (field("RssAnon:"), field("RssShmem:")) {
+        (Some(anon), shmem) => Some(anon + shmem.unwrap_or(0)),
+        (None, _) => field("VmRSS:"),
+    }
 }
 
 /// Parse utime + stime (fields 14 and 15) out of `/proc/<pid>/stat`.
@@ -125,6 +135,13 @@ mod tests {
     fn parses_proc_files() {
         let status = "Name:\tx\nVmHWM:\t  9000 kB\nVmRSS:\t  1234 kB\nThreads: 3\n";
         assert_eq!(parse_status_rss(status), Some(1234 * 1024));
+        let split =
+            "VmRSS:\t  9000 kB\nRssAnon:\t  1200 kB\nRssFile:\t  7000 kB\nRssShmem:\t  34 kB\n";
+        assert_eq!(
+            parse_status_rss(split),
+            Some(1234 * 1024),
+            "anon + shmem, not file"
+        );
         let stat = "42 (my proc (x)) S 1 42 42 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 3 0";
         assert_eq!(parse_stat_ticks(stat), Some(22));
         assert_eq!(parse_stat_ticks("garbage"), None);
