@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::profile::{Thresholds, Tolerances};
+use crate::record::summary::Failure;
 use crate::report::fixtures::{self, MIB};
 use crate::report::{compare, summarize};
 
@@ -93,7 +94,8 @@ fn json_is_a_stable_document_with_integer_figures() {
         Some(Path::new("recordings/runs/x.ron")),
     );
     let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    assert_eq!(value["schema"], "parti-top/summary/2");
+    assert_eq!(value["schema"], "parti-top/summary/3");
+    assert!(value["repeats"].is_null());
     assert_eq!(value["events"][0]["event"], 1);
     assert_eq!(value["events"][0]["outcome"], "stabilized");
     assert_eq!(value["verdict"], "fail");
@@ -247,4 +249,68 @@ fn a_superseded_event_is_shown_as_such_everywhere_and_passes() {
         ),
         "{xml}"
     );
+}
+
+fn repeated_run(kill_ms: [u64; 3], rss_mib: [u64; 3]) -> crate::record::format::Recording {
+    let figures: Vec<fixtures::RepeatFigures> = (0..3)
+        .map(|i| fixtures::RepeatFigures::new(rss_mib[i], 1000 + 100 * i as u64, kill_ms[i]))
+        .collect();
+    fixtures::repeated(&figures)
+}
+
+#[test]
+fn the_table_shows_min_median_max_across_repeats() {
+    let recording = repeated_run([5000, 9000, 6000], [40, 44, 42]);
+    let summary = recording.summary.expect("complete");
+    let text = table(&summary, None);
+    let expected = "\
+repeats: 3 of 3 ran; min / median / max across them
+  #  step  action       ended       repeats     stabilization          quiescence                  moved       first assignment  leader
+  1     1  scale→5      stabilized      3/3  1s / 1.1s / 1.2s  1.5s / 1.6s / 1.7s  40.0% / 40.0% / 40.0%  450ms / 450ms / 450ms  kept
+  2     3  kill leader  stabilized      3/3      5s / 6s / 9s  5.5s / 6.5s / 9.5s  40.0% / 40.0% / 40.0%                      -  changed
+";
+    assert!(text.contains(expected), "\n{text}");
+    assert!(
+        text.contains(
+            "  host 0             3  40MiB / 42MiB / 44MiB  10MiB / 10MiB / 10MiB  120 / 120 / 120\n"
+        ),
+        "\n{text}"
+    );
+}
+
+#[test]
+fn json_holds_the_repeats_and_a_comparison_of_medians_with_their_spread() {
+    let baseline = repeated_run([5000, 6000, 9000], [40, 44, 42]);
+    let current = repeated_run([9000, 9500, 10_000], [40, 41, 42]);
+    let comparison = compare(&current, &baseline, &Tolerances::default(), false).expect("ok");
+    let summary = current.summary.clone().expect("complete");
+    let value: serde_json::Value =
+        serde_json::from_str(&json(&summary, Some(&comparison), None)).expect("valid JSON");
+    let repeats = &value["repeats"];
+    assert_eq!(repeats["planned"], 3);
+    assert_eq!(repeats["events"][1]["label"], "kill leader");
+    assert_eq!(repeats["events"][1]["outcome"], "stabilized");
+    assert_eq!(repeats["events"][1]["stabilization_ms"]["median"], 9500);
+    assert_eq!(repeats["events"][1]["occurrences"][2]["event"], 8);
+    assert_eq!(repeats["processes"][0]["kind"], "host");
+    assert_eq!(repeats["processes"][0]["peak_rss_bytes"]["max"], 42 * MIB);
+    let compared = &value["comparison"];
+    assert_eq!(compared["repeats"]["current"], 3);
+    let kill = compared["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .find(|m| m["metric"] == "stabilization of repeat event 2 (kill leader)")
+        .expect("kill compared");
+    assert_eq!(kill["baseline"], 6000);
+    assert_eq!(kill["baseline_min"], 5000);
+    assert_eq!(kill["baseline_max"], 9000);
+    assert_eq!(kill["current"], 9500);
+    assert_eq!(kill["verdict"], "regressed");
+    let text = table(&summary, Some(&comparison));
+    assert!(
+        text.contains("medians across repeats (3 here, 3 in the baseline), min–max beside them"),
+        "{text}"
+    );
+    assert!(text.contains("6s (5s–9s)"), "{text}");
 }

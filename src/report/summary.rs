@@ -235,6 +235,7 @@ pub fn summarize(
         }
     }
 
+    let repeats = super::repeats::of(recording, &events);
     Summary {
         verdict: if failures.is_empty() {
             Verdict::Pass
@@ -247,6 +248,7 @@ pub fn summarize(
         findings,
         failures,
         dropped_observations,
+        repeats,
     }
 }
 
