@@ -248,7 +248,10 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
         Err(err) => not_written.push(format!("the recording was not written: {err}")),
     }
     if let Some(junit) = &options.junit
-        && let Err(err) = std::fs::write(junit, render::junit(&summary, &profile.name))
+        && let Err(err) = std::fs::write(
+            junit,
+            render::junit(&summary, &profile, comparison.as_ref()),
+        )
     {
         not_written.push(format!("cannot write {}: {err}", junit.display()));
     }

@@ -144,8 +144,25 @@ fn json_of_a_passing_run_without_comparison() {
     assert_eq!(value["failures"], serde_json::json!([]));
 }
 
+/// A profile named `name` with `thresholds`.
+fn profile_with(name: &str, thresholds: Thresholds) -> crate::profile::Profile {
+    let mut profile = fixtures::profile(100, 1);
+    profile.name = name.to_owned();
+    profile.thresholds = thresholds;
+    profile
+}
+
+fn failing_thresholds() -> Thresholds {
+    Thresholds {
+        peak_rss_per_host: Some(ByteSize(128 * MIB)),
+        peak_tasks_per_host: Some(1000),
+        stabilization: Some(Duration::from_millis(1500)),
+        ..Thresholds::default()
+    }
+}
+
 #[test]
-fn junit_has_a_case_per_event_host_and_the_invariants() {
+fn junit_has_a_case_per_threshold_event_and_the_invariants() {
     let mut summary = failing_summary();
     summary.failures.push(Failure {
         what: "step 4 (hold 5s)".into(),
@@ -157,13 +174,14 @@ fn junit_has_a_case_per_event_host_and_the_invariants() {
         limit: "0".into(),
         actual: "3".into(),
     });
-    let xml = junit(&summary, "smoke");
+    let xml = junit(&summary, &profile_with("smoke", failing_thresholds()), None);
     assert!(
         xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
         "{xml}"
     );
+    // Events 1 and 2, RSS and tasks of host 0, findings, step 4, other thresholds.
     assert!(
-        xml.contains("<testsuite name=\"smoke\" tests=\"6\" failures=\"5\""),
+        xml.contains("<testsuite name=\"smoke\" tests=\"7\" failures=\"5\""),
         "{xml}"
     );
     assert!(
@@ -181,10 +199,16 @@ fn junit_has_a_case_per_event_host_and_the_invariants() {
     );
     assert!(
         xml.contains(
-            "<failure type=\"threshold\" message=\"peak RSS of host 0 is 300MiB, limit 128MiB\">"
+            "<testcase classname=\"smoke.thresholds\" name=\"peak RSS of host 0\">\n      \
+             <failure type=\"threshold\" message=\"peak RSS of host 0 is 300MiB, limit 128MiB\">"
         ),
         "{xml}"
     );
+    assert!(
+        xml.contains("<testcase classname=\"smoke.thresholds\" name=\"peak tasks of host 0\"/>"),
+        "{xml}"
+    );
+    assert!(!xml.contains("peak live heap"), "no heap limit set: {xml}");
     assert!(
         xml.contains("<testcase classname=\"smoke.invariants\" name=\"findings\">"),
         "{xml}"
@@ -204,12 +228,64 @@ fn junit_has_a_case_per_event_host_and_the_invariants() {
 #[test]
 fn junit_of_a_passing_run_has_no_failures() {
     let summary = summarize(&fixtures::recording(45), &Thresholds::default(), 0);
-    let xml = junit(&summary, "a<b");
+    let xml = junit(&summary, &profile_with("a<b", Thresholds::default()), None);
     assert!(
-        xml.contains("<testsuite name=\"a&lt;b\" tests=\"4\" failures=\"0\""),
+        xml.contains("<testsuite name=\"a&lt;b\" tests=\"3\" failures=\"0\""),
         "{xml}"
     );
     assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[test]
+fn junit_has_a_case_per_compared_metric_failing_when_it_regressed() {
+    let current = fixtures::recording(120);
+    let baseline = fixtures::recording(100);
+    let mut comparison = compare(&current, &baseline, &Tolerances::default(), false).expect("ok");
+    comparison
+        .unmatched
+        .push("event 3 (scale→2): the leader changed here, kept in the baseline".into());
+    let summary = current.summary.clone().expect("complete");
+    let xml = junit(
+        &summary,
+        &profile_with("smoke", Thresholds::default()),
+        Some(&comparison),
+    );
+    let metrics = comparison.metrics.len();
+    assert_eq!(metrics, 7, "{:#?}", comparison.metrics);
+    // Two events, the findings, each metric and the one not compared.
+    assert!(
+        xml.contains(&format!(
+            "<testsuite name=\"smoke\" tests=\"{}\" failures=\"1\" errors=\"0\" skipped=\"1\"",
+            3 + metrics + 1
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<testcase classname=\"smoke.baseline\" name=\"peak RSS of host 0\">\n      \
+             <failure type=\"regression\" message=\"peak RSS of host 0: 120MiB against 100MiB \
+             in the baseline (+20.0%), beyond the tolerance\">"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<testcase classname=\"smoke.baseline\" name=\"stabilization of event 1 (scale→5)\"/>"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<testcase classname=\"smoke.baseline\" name=\"event 3 (scale→2)\">\n      \
+             <skipped message=\"not compared: event 3 (scale→2): the leader changed here, kept \
+             in the baseline\"/>"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<property name=\"baseline_verdict\" value=\"fail\"/>"),
+        "{xml}"
+    );
 }
 
 /// A run whose first event was superseded by the second before it stabilized.
@@ -239,7 +315,11 @@ fn a_superseded_event_is_shown_as_such_everywhere_and_passes() {
     assert_eq!(value["events"][0]["outcome"], "superseded");
     assert_eq!(value["events"][0]["superseded_by"], 2);
     assert_eq!(value["events"][1]["outcome"], "stabilized");
-    let xml = junit(&summary, "rapid");
+    let xml = junit(
+        &summary,
+        &profile_with("rapid", Thresholds::default()),
+        None,
+    );
     assert!(xml.contains("skipped=\"1\""), "{xml}");
     assert!(
         xml.contains(
