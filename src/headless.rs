@@ -198,7 +198,10 @@ pub fn verdict(
         Err(err) => not_written.push(format!("the recording was not written: {err}")),
     }
     if let Some(junit) = &options.junit
-        && let Err(err) = std::fs::write(junit, render::junit(&summary, &prepared.profile.name))
+        && let Err(err) = std::fs::write(
+            junit,
+            render::junit(&summary, &prepared.profile, comparison.as_ref()),
+        )
     {
         not_written.push(format!("cannot write {}: {err}", junit.display()));
     }

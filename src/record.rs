@@ -11,4 +11,4 @@ pub mod summary;
 pub use format::{FORMAT_VERSION, Header, Machine, Recording, RunMode, TimelineEntry};
 pub use io::{RecordError, load, save_atomic};
 pub use recorder::Recorder;
-pub use summary::{EventSummary, Failure, ProcessSummary, Summary, Verdict};
+pub use summary::{EventSummary, Failure, ProcessSummary, RepeatSummary, Spread, Summary, Verdict};

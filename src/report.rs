@@ -7,6 +7,7 @@
 
 pub mod baseline;
 pub mod render;
+pub mod repeats;
 pub mod summary;
 
 #[cfg(test)]

@@ -296,6 +296,7 @@ fn golden_summary() -> Summary {
             },
         ],
         dropped_observations: 0,
+        repeats: None,
     }
 }
 

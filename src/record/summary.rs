@@ -64,6 +64,11 @@ pub struct Summary {
     pub failures: Vec<Failure>,
     /// Observations the recorder missed because it fell behind the broadcast.
     pub dropped_observations: u64,
+    /// Min / median / max of each figure across the repeats, when the profile ran its steps
+    /// more than once (`repeats` > 1); absent otherwise, and in recordings made before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<RepeatSummary>,
 }
 
 /// The figures of one event.
@@ -143,5 +148,123 @@ impl fmt::Display for Failure {
         } else {
             write!(f, "{} is {}, limit {}", self.what, self.actual, self.limit)
         }
+    }
+}
+
+/// The lowest, middle and highest value of one figure across repeats. The median of an even
+/// number of values is the mean of the two middle ones. For durations (`Spread<Option<u64>>`)
+/// `None` is *never* and sorts after every time; a median next to a never is never.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spread<T> {
+    pub min: T,
+    pub median: T,
+    pub max: T,
+}
+
+/// The figures of a run whose steps ran several times, per repeat and then summarized as
+/// min / median / max across the repeats.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatSummary {
+    /// The repeats the profile asked for.
+    pub planned: u32,
+    /// The repeats that started (fewer when a step failed or the run was interrupted).
+    pub started: u32,
+    /// Per event position within a repeat, and per way those events ended.
+    pub events: Vec<RepeatedEvent>,
+    /// Per process: its peaks within each repeat.
+    pub processes: Vec<RepeatedProcess>,
+}
+
+/// One event of a repeat, as it happened in the repeats where it ended the same way. Events
+/// are placed by the profile step that opened them (an event the cluster opened on its own,
+/// such as a worker ending unasked, belongs to the step running then) and their order within
+/// that step; the cluster resets between repeats are left out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatedEvent {
+    /// The event's position within a repeat, from 1 (in a repeat where nothing happened on its
+    /// own, the event number within the repeat).
+    pub position: usize,
+    /// The profile step that opened it, from 1.
+    pub step: usize,
+    pub label: String,
+    /// How these events ended; events at one position that ended differently, or differ in
+    /// `leader_changed`, are separate entries.
+    #[serde(with = "outcome_name")]
+    pub outcome: EventOutcome,
+    pub leader_changed: Option<bool>,
+    /// Where each of them is in the run.
+    pub occurrences: Vec<Occurrence>,
+    /// `None` inside: never (superseded and never-stabilized events).
+    pub stabilization_ms: Spread<Option<u64>>,
+    /// `None` inside: never quiescent.
+    pub quiescence_ms: Spread<Option<u64>>,
+    /// Over the events that had new workers.
+    pub first_assignment_max_ms: Option<Spread<u64>>,
+    pub moved_percent: Spread<f64>,
+    /// Over the events with a stable moment.
+    pub balance: Option<Spread<f64>>,
+    /// Superseded events: the time until the action that overtook them (their stabilization
+    /// took at least that long).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_after_ms: Option<Spread<u64>>,
+}
+
+/// An event of a repeated run: in which repeat, and its number in the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Occurrence {
+    /// The repeat, from 1.
+    pub repeat: u32,
+    /// The event's number in the whole run, from 1.
+    pub event: usize,
+}
+
+/// One process's peaks within each repeat, summarized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatedProcess {
+    pub process: ProcessKind,
+    /// The repeats (from 1) with samples of this process.
+    pub repeats: Vec<u32>,
+    pub peak_rss_bytes: Spread<u64>,
+    pub peak_live_heap_bytes: Option<Spread<u64>>,
+    pub peak_tasks: Option<Spread<u64>>,
+}
+
+/// An [`EventOutcome`] written by its name (`stabilized`, `emptied`, `superseded`,
+/// `never-stabilized`).
+mod outcome_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::EventOutcome;
+
+    const ALL: [EventOutcome; 4] = [
+        EventOutcome::Stabilized,
+        EventOutcome::Emptied,
+        EventOutcome::Superseded,
+        EventOutcome::NeverStabilized,
+    ];
+
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "serde's `with` signature"
+    )]
+    pub fn serialize<S: Serializer>(outcome: &EventOutcome, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(outcome.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EventOutcome, D::Error> {
+        let name = String::deserialize(d)?;
+        ALL.into_iter()
+            .find(|outcome| outcome.name() == name)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown event outcome `{name}`, expected stabilized, emptied, superseded \
+                     or never-stabilized"
+                ))
+            })
     }
 }

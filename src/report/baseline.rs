@@ -12,6 +12,12 @@
 //! is never set aside: an event that finished in the baseline and never stabilized here
 //! regresses, and one that finished in the baseline and was superseded here is judged by the
 //! time until the next action (its stabilization took at least that long).
+//!
+//! When either run repeated its steps (`repeats` > 1), each figure is the **median** across
+//! the repeats, compared by the same rules, with the spread (min–max) kept beside it; events
+//! are then matched by their position within a repeat ([`repeated`]).
+
+mod repeated;
 
 use std::fmt;
 
@@ -100,6 +106,27 @@ pub struct MetricComparison {
     /// not zero.
     pub change_percent: Option<f64>,
     pub verdict: MetricVerdict,
+    /// With repeats: the lowest and highest value behind the baseline's median.
+    #[serde(default)]
+    pub baseline_range: Option<Range>,
+    /// With repeats: the lowest and highest value behind the current median.
+    #[serde(default)]
+    pub current_range: Option<Range>,
+}
+
+/// The lowest and highest value across repeats behind a compared median (`None` inside: a
+/// duration that never ended).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+}
+
+/// How many repeats each run started, when medians across repeats were compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepeatCounts {
+    pub baseline: u32,
+    pub current: u32,
 }
 
 /// A run against its baseline.
@@ -113,6 +140,9 @@ pub struct Comparison {
     /// Events and hosts found in only one of the runs (not compared).
     pub unmatched: Vec<String>,
     pub metrics: Vec<MetricComparison>,
+    /// Set when either run repeated its steps: the figures are medians across repeats.
+    #[serde(default)]
+    pub repeats: Option<RepeatCounts>,
 }
 
 impl Comparison {
@@ -221,7 +251,8 @@ pub fn refusal(current: &Profile, baseline: &Recording, force: bool) -> Option<S
 
 /// Compare a run with a baseline recording, per metric: peak RSS, live heap and tasks per
 /// host; stabilization and quiescence per event (events matched by number and action, like
-/// with like: see the module notes). Refuses (`Err`) what [`refusal`] refuses unless `force`.
+/// with like: see the module notes); medians across repeats when either run repeated its
+/// steps. Refuses (`Err`) what [`refusal`] refuses unless `force`.
 pub fn compare(
     current: &Recording,
     baseline: &Recording,
@@ -237,20 +268,33 @@ pub fn compare(
     let then = summarize(baseline, &Thresholds::default(), 0);
     let mut metrics = Vec::new();
     let mut unmatched = Vec::new();
-    compare_hosts(
-        &now.processes,
-        &then.processes,
-        tolerances,
-        &mut metrics,
-        &mut unmatched,
-    );
-    compare_events(
-        &now.events,
-        &then.events,
-        tolerances,
-        &mut metrics,
-        &mut unmatched,
-    );
+    let repeated = current.header.profile.repeats > 1 || baseline.header.profile.repeats > 1;
+    let repeats = if repeated {
+        let now = super::repeats::statistics(current, &now.events);
+        let then = super::repeats::statistics(baseline, &then.events);
+        repeated::compare_hosts(&now, &then, tolerances, &mut metrics, &mut unmatched);
+        repeated::compare_events(&now, &then, tolerances, &mut metrics, &mut unmatched);
+        Some(RepeatCounts {
+            baseline: then.started,
+            current: now.started,
+        })
+    } else {
+        compare_hosts(
+            &now.processes,
+            &then.processes,
+            tolerances,
+            &mut metrics,
+            &mut unmatched,
+        );
+        compare_events(
+            &now.events,
+            &then.events,
+            tolerances,
+            &mut metrics,
+            &mut unmatched,
+        );
+        None
+    };
     Ok(Comparison {
         baseline_run_id: baseline.header.run_id.clone(),
         baseline_started_at: baseline.header.started_at.clone(),
@@ -258,6 +302,7 @@ pub fn compare(
         setup_differences,
         unmatched,
         metrics,
+        repeats,
     })
 }
 
@@ -336,6 +381,8 @@ fn metric(
         baseline,
         current,
         change_percent,
+        baseline_range: None,
+        current_range: None,
     }
 }
 
@@ -417,7 +464,7 @@ fn compare_events(
             continue;
         }
         let name = |what: &str| format!("{what} of event {} ({})", event.event, event.label);
-        match pair(event, old, now) {
+        match pair(&Shape::of(event, now), &Shape::of(old, then)) {
             Pair::Unlike(why) => {
                 unmatched.push(format!("event {} ({}): {why}", event.event, event.label));
             }
@@ -475,12 +522,38 @@ enum Pair {
     Unlike(String),
 }
 
+/// What decides whether two events are alike: how each ended, whether it changed the leader,
+/// and for a superseded event the time until the action that overtook it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    outcome: EventOutcome,
+    leader_changed: Option<bool>,
+    versions_published: Option<u32>,
+    /// Superseded: the time until the overtaking action, when that event is known.
+    superseded_after_ms: Option<u64>,
+}
+
+impl Shape {
+    /// The shape of `event` of the run whose events are `run`.
+    fn of(event: &EventSummary, run: &[EventSummary]) -> Shape {
+        Shape {
+            outcome: event.outcome(),
+            leader_changed: event.leader_changed,
+            versions_published: event.versions_published,
+            superseded_after_ms: event
+                .superseded_by
+                .and_then(|by| run.iter().find(|e| e.event == by))
+                .map(|next| next.t_start_ms.saturating_sub(event.t_start_ms)),
+        }
+    }
+}
+
 /// Like with like (see the module notes). An event that finished in the baseline and did not
 /// here is judged, never set aside: never stabilizing is a regression, and being superseded
 /// means taking at least until the next action.
-fn pair(now: &EventSummary, then: &EventSummary, run: &[EventSummary]) -> Pair {
+fn pair(now: &Shape, then: &Shape) -> Pair {
     use EventOutcome::{Emptied, NeverStabilized, Stabilized, Superseded};
-    let (here, there) = (now.outcome(), then.outcome());
+    let (here, there) = (now.outcome, then.outcome);
     let finished = |outcome: EventOutcome| matches!(outcome, Stabilized | Emptied);
     match (here, there) {
         (NeverStabilized, o) | (o, NeverStabilized) if finished(o) || o == NeverStabilized => {
@@ -520,15 +593,10 @@ fn pair(now: &EventSummary, then: &EventSummary, run: &[EventSummary]) -> Pair {
         (Superseded, Superseded) => {
             Pair::Unlike("superseded in both runs (nothing to compare)".into())
         }
-        (Superseded, o) if finished(o) => {
-            let next = now
-                .superseded_by
-                .and_then(|by| run.iter().find(|e| e.event == by));
-            match next {
-                Some(next) => Pair::AtLeast(next.t_start_ms.saturating_sub(now.t_start_ms)),
-                None => Pair::Unlike("was superseded here by an event not in the summary".into()),
-            }
-        }
+        (Superseded, o) if finished(o) => match now.superseded_after_ms {
+            Some(bound_ms) => Pair::AtLeast(bound_ms),
+            None => Pair::Unlike("was superseded here by an event not in the summary".into()),
+        },
         (a, b) if a == b => Pair::Compare,
         (a, b) => Pair::Unlike(format!("{} here, {} in the baseline", said(a), said(b))),
     }

@@ -166,3 +166,93 @@ pub fn finding(t_ms: u64) -> Observation {
         message: "partition-3 owned by worker-1 and worker-2".into(),
     })
 }
+
+/// The figures of one repeat of [`repeated`].
+#[derive(Clone, Copy, Debug)]
+pub struct RepeatFigures {
+    pub rss_mib: u64,
+    /// The scale to 5's stabilization (`None`: never).
+    pub scale_ms: Option<u64>,
+    pub kill_ms: u64,
+    pub leader_changed: bool,
+}
+
+impl RepeatFigures {
+    pub fn new(rss_mib: u64, scale_ms: u64, kill_ms: u64) -> Self {
+        RepeatFigures {
+            rss_mib,
+            scale_ms: Some(scale_ms),
+            kill_ms,
+            leader_changed: true,
+        }
+    }
+}
+
+/// A profile of two action steps (scale to 5, kill the leader) with waits, run `repeats`
+/// times.
+pub fn repeated_profile(repeats: u32) -> Profile {
+    let text = format!(
+        "(name: \"fixture\", cluster: (partitions: Count(100)), steps: [ScaleTo(5), \
+         WaitStable(timeout: \"10s\"), KillLeader, WaitStable(timeout: \"10s\")], \
+         repeats: {repeats})"
+    );
+    crate::profile::parse(&text, Path::new("fixture.ron")).expect("fixture profile")
+}
+
+/// A run of [`repeated_profile`] as the headless runner records it: each repeat 10 s apart,
+/// the ones after the first opened by a reset (a scale to 0 issued before the repeat's first
+/// step started, an emptied event); one host sample per repeat.
+pub fn repeated(figures: &[RepeatFigures]) -> Recording {
+    let repeats = u32::try_from(figures.len()).expect("few repeats");
+    let mut recording = Recording::new(header(repeated_profile(repeats)));
+    let mut event = 0;
+    let step = |recording: &mut Recording, t_ms: u64, index: usize, label: &str| {
+        recording.push(Observation::Step(StepProgress {
+            t_ms,
+            index,
+            label: label.into(),
+            status: StepStatus::Started,
+        }));
+    };
+    for (repeat, figures) in figures.iter().enumerate() {
+        let t0 = repeat as u64 * 10_000;
+        let first = repeat * 4;
+        let act = |recording: &mut Recording, t_ms: u64, action: Action, step: usize| {
+            recording.push(Observation::Action(ActionRecord {
+                t_ms,
+                action,
+                source: ActionSource::Profile { step },
+                error: None,
+            }));
+        };
+        if repeat > 0 {
+            act(&mut recording, t0, Action::ScaleTo(0), first);
+            let mut reset = measurement(event, Action::ScaleTo(0), t0, Some(50));
+            reset.workers_after = 0;
+            reset.first_assignments.clear();
+            recording.push(Observation::Measurement(reset));
+            event += 1;
+        }
+        step(&mut recording, t0 + 100, first, "scale→5");
+        act(&mut recording, t0 + 100, Action::ScaleTo(5), first);
+        let mut scale = measurement(event, Action::ScaleTo(5), t0 + 100, figures.scale_ms);
+        scale.leader_changed = Some(false);
+        recording.push(Observation::Measurement(scale));
+        event += 1;
+        step(&mut recording, t0 + 200, first + 1, "wait stable");
+        recording.push(Observation::Sample(Sample {
+            t_ms: t0 + 1000,
+            processes: vec![host(0, figures.rss_mib, 10, 120, 5), nats(30)],
+        }));
+        step(&mut recording, t0 + 5000, first + 2, "kill leader");
+        let kill = Action::KillWorker(WorkerTarget::Leader);
+        act(&mut recording, t0 + 5000, kill.clone(), first + 2);
+        let mut killed = measurement(event, kill, t0 + 5000, Some(figures.kill_ms));
+        killed.leader_changed = Some(figures.leader_changed);
+        killed.first_assignments.clear();
+        recording.push(Observation::Measurement(killed));
+        event += 1;
+        step(&mut recording, t0 + 5100, first + 3, "wait stable");
+    }
+    complete(recording)
+}

@@ -1,23 +1,19 @@
 //! Renderings of a run's outcome, all pure functions returning strings: the human summary
-//! table ([`table`]), a stable JSON document for machines ([`json`]) and JUnit XML for CI
-//! systems ([`junit`]).
+//! table ([`table`], with the statistics across repeats when there are any), a stable JSON
+//! document for machines ([`json`]) and JUnit XML for CI systems ([`junit`]).
 
+mod json;
 mod junit;
+mod repeats;
 
-use std::path::Path;
-
-use serde::Serialize;
-
-use super::baseline::{Comparison, MetricComparison};
+use super::baseline::{Comparison, MetricComparison, Range};
 use super::overall_verdict;
 use super::summary::human_ms;
-use crate::observation::ProcessKind;
 use crate::profile::ByteSize;
-use crate::record::summary::{
-    EventOutcome, EventSummary, Failure, ProcessSummary, Summary, Verdict,
-};
+use crate::record::summary::{EventOutcome, EventSummary, ProcessSummary, Summary, Verdict};
 use crate::text::plural;
 
+pub use json::{JSON_SCHEMA, json};
 pub use junit::junit;
 
 /// The human summary: events, processes, findings, the baseline comparison when there is one,
@@ -72,6 +68,10 @@ pub fn table(summary: &Summary, comparison: Option<&Comparison>) -> String {
         ])];
         rows.extend(summary.processes.iter().map(process_row));
         out.push_str(&columns(&rows, &[false, true, true, true, true, true]));
+    }
+    if let Some(stats) = &summary.repeats {
+        out.push('\n');
+        out.push_str(&repeats::table(stats));
     }
     out.push('\n');
     out.push_str(&format!("findings: {}\n", summary.findings));
@@ -132,6 +132,12 @@ fn comparison_table(comparison: &Comparison) -> String {
             comparison.setup_differences.join("; ")
         ));
     }
+    if let Some(counts) = comparison.repeats {
+        out.push_str(&format!(
+            "  medians across repeats ({} here, {} in the baseline), min–max beside them\n",
+            counts.current, counts.baseline
+        ));
+    }
     let mut rows = vec![cells(&[
         "metric", "baseline", "current", "change", "verdict",
     ])];
@@ -144,10 +150,21 @@ fn comparison_table(comparison: &Comparison) -> String {
 }
 
 fn metric_row(metric: &MetricComparison) -> Vec<String> {
+    let with_range = |value: Option<u64>, range: Option<Range>| {
+        let text = metric.unit.format(value);
+        match range {
+            Some(Range { min, max }) if min != max => format!(
+                "{text} ({}–{})",
+                metric.unit.format(min),
+                metric.unit.format(max)
+            ),
+            _ => text,
+        }
+    };
     vec![
         metric.metric.clone(),
-        metric.unit.format(metric.baseline),
-        metric.unit.format(metric.current),
+        with_range(metric.baseline, metric.baseline_range),
+        with_range(metric.current, metric.current_range),
         metric
             .change_percent
             .map_or_else(|| "-".to_owned(), |c| format!("{c:+.1}%")),
@@ -229,163 +246,6 @@ fn columns(rows: &[Vec<String>], right: &[bool]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The JSON document's schema name; bumped when a field changes meaning or disappears.
-pub const JSON_SCHEMA: &str = "parti-top/summary/2";
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    schema: &'static str,
-    /// Thresholds and baseline together: what the exit code says.
-    verdict: &'static str,
-    thresholds_verdict: &'static str,
-    duration_ms: u64,
-    recording: Option<String>,
-    events: Vec<JsonEvent<'a>>,
-    processes: Vec<JsonProcess>,
-    findings: usize,
-    failures: Vec<JsonFailure<'a>>,
-    dropped_observations: u64,
-    comparison: Option<JsonComparison<'a>>,
-}
-
-/// An event with its outcome spelt out (`stabilized`, `emptied`, `superseded`,
-/// `never-stabilized`).
-#[derive(Serialize)]
-struct JsonEvent<'a> {
-    #[serde(flatten)]
-    event: &'a EventSummary,
-    outcome: &'static str,
-}
-
-#[derive(Serialize)]
-struct JsonProcess {
-    process: String,
-    kind: &'static str,
-    host: Option<u32>,
-    peak_rss_bytes: u64,
-    peak_live_heap_bytes: Option<u64>,
-    peak_tasks: Option<u64>,
-    mean_cpu_percent: Option<f64>,
-    final_workers: Option<u32>,
-}
-
-#[derive(Serialize)]
-struct JsonFailure<'a> {
-    what: &'a str,
-    limit: &'a str,
-    actual: &'a str,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct JsonComparison<'a> {
-    verdict: &'static str,
-    baseline_run_id: &'a str,
-    baseline_started_at: &'a str,
-    forced: bool,
-    setup_differences: &'a [String],
-    unmatched: &'a [String],
-    regressions: usize,
-    improvements: usize,
-    metrics: Vec<JsonMetric<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonMetric<'a> {
-    metric: &'a str,
-    unit: &'static str,
-    lower_is_better: bool,
-    baseline: Option<u64>,
-    current: Option<u64>,
-    change_percent: Option<f64>,
-    verdict: &'static str,
-}
-
-/// A stable JSON document: `schema`, `verdict` (`pass`/`fail`, thresholds and baseline
-/// together), the table's figures (bytes and milliseconds as integers), failures, findings,
-/// the comparison (or `null`) and the recording's path (or `null`).
-pub fn json(
-    summary: &Summary,
-    comparison: Option<&Comparison>,
-    recording_path: Option<&Path>,
-) -> String {
-    let report = JsonReport {
-        schema: JSON_SCHEMA,
-        verdict: overall_verdict(summary, comparison).name(),
-        thresholds_verdict: summary.verdict.name(),
-        duration_ms: summary.duration_ms,
-        recording: recording_path.map(|p| p.display().to_string()),
-        events: summary
-            .events
-            .iter()
-            .map(|event| JsonEvent {
-                event,
-                outcome: event.outcome().name(),
-            })
-            .collect(),
-        processes: summary.processes.iter().map(json_process).collect(),
-        findings: summary.findings,
-        failures: summary.failures.iter().map(json_failure).collect(),
-        dropped_observations: summary.dropped_observations,
-        comparison: comparison.map(json_comparison),
-    };
-    // Plain data with string keys: serialization cannot fail.
-    serde_json::to_string_pretty(&report).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
-}
-
-fn json_process(process: &ProcessSummary) -> JsonProcess {
-    let (kind, host) = match process.process {
-        ProcessKind::Host(n) => ("host", Some(n)),
-        ProcessKind::NatsServer => ("nats-server", None),
-        ProcessKind::Controller => ("controller", None),
-    };
-    JsonProcess {
-        process: process.process.to_string(),
-        kind,
-        host,
-        peak_rss_bytes: process.peak_rss_bytes,
-        peak_live_heap_bytes: process.peak_live_heap_bytes,
-        peak_tasks: process.peak_tasks,
-        mean_cpu_percent: process.mean_cpu_percent,
-        final_workers: process.final_workers,
-    }
-}
-
-fn json_failure(failure: &Failure) -> JsonFailure<'_> {
-    JsonFailure {
-        what: &failure.what,
-        limit: &failure.limit,
-        actual: &failure.actual,
-        message: failure.to_string(),
-    }
-}
-
-fn json_comparison(comparison: &Comparison) -> JsonComparison<'_> {
-    JsonComparison {
-        verdict: comparison.verdict().name(),
-        baseline_run_id: &comparison.baseline_run_id,
-        baseline_started_at: &comparison.baseline_started_at,
-        forced: comparison.forced,
-        setup_differences: &comparison.setup_differences,
-        unmatched: &comparison.unmatched,
-        regressions: comparison.regressions(),
-        improvements: comparison.improvements(),
-        metrics: comparison
-            .metrics
-            .iter()
-            .map(|m| JsonMetric {
-                metric: &m.metric,
-                unit: m.unit.name(),
-                lower_is_better: m.direction == super::baseline::Direction::LowerIsBetter,
-                baseline: m.baseline,
-                current: m.current,
-                change_percent: m.change_percent,
-                verdict: m.verdict.name(),
-            })
-            .collect(),
-    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,62 @@ pub fn process_summaries(recording: &Recording) -> Vec<ProcessSummary> {
         .collect()
 }
 
+/// One host threshold the profile sets, checked against one host's peak.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostCheck {
+    /// e.g. `peak RSS of host 0`: the `what` of its failure.
+    pub what: String,
+    /// The limit in its unit.
+    pub limit: String,
+    /// The peak in its unit; `None` when the host never reported the figure.
+    pub actual: Option<String>,
+    pub exceeded: bool,
+}
+
+/// The host thresholds `thresholds` sets (peak RSS, live heap, tasks), checked against the
+/// peaks of `process`; none for nats-server and parti-top itself, which are never held to them.
+pub fn host_checks(thresholds: &Thresholds, process: &ProcessSummary) -> Vec<HostCheck> {
+    let ProcessKind::Host(host) = process.process else {
+        return Vec::new();
+    };
+    let bytes = |n: u64| ByteSize(n).to_string();
+    let mut checks = Vec::new();
+    let mut check = |name: &str,
+                     limit: Option<(u64, String)>,
+                     peak: Option<u64>,
+                     unit: &dyn Fn(u64) -> String| {
+        if let Some((limit, limit_text)) = limit {
+            checks.push(HostCheck {
+                what: format!("{name}{HOST_SUFFIX}{host}"),
+                limit: limit_text,
+                actual: peak.map(unit),
+                exceeded: peak.is_some_and(|peak| peak > limit),
+            });
+        }
+    };
+    check(
+        "peak RSS",
+        thresholds.peak_rss_per_host.map(|l| (l.0, l.to_string())),
+        Some(process.peak_rss_bytes),
+        &bytes,
+    );
+    check(
+        "peak live heap",
+        thresholds
+            .peak_live_heap_per_host
+            .map(|l| (l.0, l.to_string())),
+        process.peak_live_heap_bytes,
+        &bytes,
+    );
+    check(
+        "peak tasks",
+        thresholds.peak_tasks_per_host.map(|l| (l, l.to_string())),
+        process.peak_tasks,
+        &|n: u64| n.to_string(),
+    );
+    checks
+}
+
 /// Figures from a (possibly partial) recording, checked against the thresholds.
 ///
 /// Threshold rules: peak RSS, live heap and tasks apply to each host process (never to
@@ -159,40 +215,17 @@ pub fn summarize(
     let processes = process_summaries(recording);
     let mut failures = Vec::new();
 
-    let bytes = |n: u64| ByteSize(n).to_string();
     for process in &processes {
-        let ProcessKind::Host(host) = process.process else {
-            continue;
-        };
-        if let Some(limit) = thresholds.peak_rss_per_host
-            && process.peak_rss_bytes > limit.0
-        {
-            failures.push(Failure {
-                what: format!("peak RSS{HOST_SUFFIX}{host}"),
-                limit: limit.to_string(),
-                actual: bytes(process.peak_rss_bytes),
-            });
-        }
-        if let (Some(limit), Some(peak)) = (
-            thresholds.peak_live_heap_per_host,
-            process.peak_live_heap_bytes,
-        ) && peak > limit.0
-        {
-            failures.push(Failure {
-                what: format!("peak live heap{HOST_SUFFIX}{host}"),
-                limit: limit.to_string(),
-                actual: bytes(peak),
-            });
-        }
-        if let (Some(limit), Some(peak)) = (thresholds.peak_tasks_per_host, process.peak_tasks)
-            && peak > limit
-        {
-            failures.push(Failure {
-                what: format!("peak tasks{HOST_SUFFIX}{host}"),
-                limit: limit.to_string(),
-                actual: peak.to_string(),
-            });
-        }
+        failures.extend(
+            host_checks(thresholds, process)
+                .into_iter()
+                .filter(|check| check.exceeded)
+                .map(|check| Failure {
+                    what: check.what,
+                    limit: check.limit,
+                    actual: check.actual.unwrap_or_default(),
+                }),
+        );
     }
 
     if let Some(limit) = thresholds.stabilization {
@@ -236,6 +269,7 @@ pub fn summarize(
         }
     }
 
+    let repeats = super::repeats::of(recording, &events);
     Summary {
         verdict: if failures.is_empty() {
             Verdict::Pass
@@ -248,6 +282,7 @@ pub fn summarize(
         findings,
         failures,
         dropped_observations,
+        repeats,
     }
 }
 

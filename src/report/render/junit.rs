@@ -1,34 +1,59 @@
-//! JUnit XML for CI systems: one test suite per run, one test case per event, per host, for the
-//! invariants and per failed step; threshold failures become `<failure>` elements of the case
-//! they are about. A superseded event is a `<skipped>` case: no stabilization limit applies.
+//! JUnit XML for CI systems: one test suite per run, with one test case per threshold (per host
+//! for the host limits, per event for the stabilization limit, the findings, each failed step)
+//! and one per metric compared with a baseline. A case holds a `<failure>` when its threshold
+//! failed or its metric regressed. A superseded event is a `<skipped>` case (no stabilization
+//! limit applies), and so is each metric that could not be compared, with the reason.
 
 use std::fmt::Write;
 
-use crate::observation::ProcessKind;
+use crate::profile::Profile;
 use crate::record::summary::{Failure, Summary};
-use crate::report::summary::Subject;
+use crate::report::baseline::{Comparison, MetricComparison, MetricVerdict};
+use crate::report::summary::{Subject, host_checks};
 
-struct Case<'a> {
+struct Case {
     classname: String,
     name: String,
     time_ms: Option<u64>,
-    failures: Vec<&'a Failure>,
+    /// `(type, message)` of each failure.
+    failures: Vec<(&'static str, String)>,
     /// Why the case was not judged.
     skipped: Option<String>,
 }
 
-/// JUnit XML of a run: test suite `profile_name`, one test case per event (its time is the
-/// stabilization time), per host, one for the invariants (findings), one per failed step, and
-/// one `thresholds` case for any other failure.
-pub fn junit(summary: &Summary, profile_name: &str) -> String {
-    let mut cases: Vec<(Option<Subject>, Case<'_>)> = Vec::new();
+impl Case {
+    fn threshold(&mut self, failure: &Failure) {
+        self.failures.push(("threshold", failure.to_string()));
+    }
+}
+
+/// `peak RSS of host 0: 120MiB against 100MiB in the baseline (+20.0%), beyond the tolerance`.
+fn regression_message(metric: &MetricComparison) -> String {
+    let change = metric
+        .change_percent
+        .map(|c| format!(" ({c:+.1}%)"))
+        .unwrap_or_default();
+    format!(
+        "{}: {} against {} in the baseline{change}, beyond the tolerance",
+        metric.metric,
+        metric.unit.format(metric.current),
+        metric.unit.format(metric.baseline)
+    )
+}
+
+/// The test cases of a run, in order: events, host thresholds, invariants, failed steps, other
+/// failures, then the baseline comparison.
+fn cases(summary: &Summary, profile: &Profile, comparison: Option<&Comparison>) -> Vec<Case> {
+    let suite = &profile.name;
     let case = |group: &str, name: String, time_ms: Option<u64>| Case {
-        classname: format!("{profile_name}.{group}"),
+        classname: format!("{suite}.{group}"),
         name,
         time_ms,
         failures: Vec::new(),
         skipped: None,
     };
+    let mut subjects: Vec<(Subject, Case)> = Vec::new();
+    let mut by_what: Vec<(String, Case)> = Vec::new();
     for event in &summary.events {
         let mut event_case = case(
             "events",
@@ -43,39 +68,78 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
                 "superseded by event {by} before it stabilized; no stabilization limit applies"
             ));
         }
-        cases.push((Some(Subject::Event(event.event)), event_case));
+        subjects.push((Subject::Event(event.event), event_case));
     }
     for process in &summary.processes {
-        if let ProcessKind::Host(host) = process.process {
-            cases.push((
-                Some(Subject::Host(host)),
-                case("processes", format!("host {host}"), None),
-            ));
+        for check in host_checks(&profile.thresholds, process) {
+            let mut host_case = case("thresholds", check.what.clone(), None);
+            if check.actual.is_none() {
+                host_case.skipped = Some(format!("{}: not reported", check.what));
+            }
+            by_what.push((check.what, host_case));
         }
     }
-    cases.push((
-        Some(Subject::Findings),
+    subjects.push((
+        Subject::Findings,
         case("invariants", "findings".to_owned(), None),
     ));
     let mut other = case("thresholds", "other thresholds".to_owned(), None);
     for failure in &summary.failures {
+        if let Some((_, case)) = by_what.iter_mut().find(|(what, _)| *what == failure.what) {
+            case.threshold(failure);
+            continue;
+        }
         let subject = failure.subject();
-        if let Some((_, case)) = cases.iter_mut().find(|(s, _)| *s == Some(subject)) {
-            case.failures.push(failure);
+        if let Some((_, case)) = subjects.iter_mut().find(|(s, _)| *s == subject) {
+            case.threshold(failure);
         } else if let Subject::Step(step) = subject {
             let mut step_case = case("steps", format!("step {step}"), None);
-            step_case.failures.push(failure);
-            cases.push((Some(subject), step_case));
+            step_case.threshold(failure);
+            subjects.push((subject, step_case));
         } else {
-            other.failures.push(failure);
+            other.threshold(failure);
         }
     }
+    let (events, rest): (Vec<_>, Vec<_>) = subjects
+        .into_iter()
+        .partition(|(s, _)| matches!(s, Subject::Event(_)));
+    let mut cases: Vec<Case> = events.into_iter().map(|(_, c)| c).collect();
+    cases.extend(by_what.into_iter().map(|(_, c)| c));
+    cases.extend(rest.into_iter().map(|(_, c)| c));
     if !other.failures.is_empty() {
-        cases.push((None, other));
+        cases.push(other);
     }
+    if let Some(comparison) = comparison {
+        for metric in &comparison.metrics {
+            let mut metric_case = case("baseline", metric.metric.clone(), None);
+            if metric.verdict == MetricVerdict::Regressed {
+                metric_case
+                    .failures
+                    .push(("regression", regression_message(metric)));
+            }
+            cases.push(metric_case);
+        }
+        for note in &comparison.unmatched {
+            let name = note
+                .split_once(": ")
+                .map_or(note.as_str(), |(what, _)| what);
+            let mut skipped = case("baseline", name.to_owned(), None);
+            skipped.skipped = Some(format!("not compared: {note}"));
+            cases.push(skipped);
+        }
+    }
+    cases
+}
 
-    let failed = cases.iter().filter(|(_, c)| !c.failures.is_empty()).count();
-    let skipped = cases.iter().filter(|(_, c)| c.skipped.is_some()).count();
+/// JUnit XML of a run of `profile` (the test suite is its name): a test case per event (its
+/// time is the stabilization time; stabilization-limit failures), per host threshold the
+/// profile sets and host, for the invariants (findings), per failed step, one `other
+/// thresholds` case for any other failure, and with a comparison one case per compared metric
+/// (a `regression` failure when it regressed) and a skipped case per thing not compared.
+pub fn junit(summary: &Summary, profile: &Profile, comparison: Option<&Comparison>) -> String {
+    let cases = cases(summary, profile, comparison);
+    let failed = cases.iter().filter(|c| !c.failures.is_empty()).count();
+    let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let _ = writeln!(
@@ -87,28 +151,30 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\">",
-        escape(profile_name),
+        escape(&profile.name),
         cases.len(),
         seconds(summary.duration_ms)
     );
     let _ = writeln!(out, "    <properties>");
-    let _ = writeln!(
-        out,
-        "      <property name=\"verdict\" value=\"{}\"/>",
-        summary.verdict.name()
+    let mut property = |name: &str, value: &str| {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{name}\" value=\"{}\"/>",
+            escape(value)
+        );
+    };
+    property("verdict", summary.verdict.name());
+    property("findings", &summary.findings.to_string());
+    property(
+        "dropped_observations",
+        &summary.dropped_observations.to_string(),
     );
-    let _ = writeln!(
-        out,
-        "      <property name=\"findings\" value=\"{}\"/>",
-        summary.findings
-    );
-    let _ = writeln!(
-        out,
-        "      <property name=\"dropped_observations\" value=\"{}\"/>",
-        summary.dropped_observations
-    );
+    if let Some(comparison) = comparison {
+        property("baseline_run_id", &comparison.baseline_run_id);
+        property("baseline_verdict", comparison.verdict().name());
+    }
     let _ = writeln!(out, "    </properties>");
-    for (_, case) in &cases {
+    for case in &cases {
         let time = case
             .time_ms
             .map(|ms| format!(" time=\"{}\"", seconds(ms)))
@@ -126,11 +192,11 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
         if let Some(reason) = &case.skipped {
             let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape(reason));
         }
-        for failure in &case.failures {
-            let message = escape(&failure.to_string());
+        for (kind, message) in &case.failures {
+            let message = escape(message);
             let _ = writeln!(
                 out,
-                "      <failure type=\"threshold\" message=\"{message}\">{message}</failure>"
+                "      <failure type=\"{kind}\" message=\"{message}\">{message}</failure>"
             );
         }
         let _ = writeln!(out, "    </testcase>");
@@ -140,7 +206,7 @@ pub fn junit(summary: &Summary, profile_name: &str) -> String {
 }
 
 /// Text safe inside XML attributes and elements.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
