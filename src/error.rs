@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use crate::nats::NatsError;
+
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,5 +26,13 @@ impl AppError {
             AppError::Failed(_) => ExitCode::from(1),
             AppError::CouldNotRun(_) => ExitCode::from(2),
         }
+    }
+}
+
+impl From<NatsError> for AppError {
+    /// Whatever kept nats-server from being found, started or reached kept the run from
+    /// happening (exit 2); the message is the nats module's, unchanged.
+    fn from(err: NatsError) -> Self {
+        AppError::could_not_run(err)
     }
 }

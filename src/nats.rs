@@ -11,11 +11,13 @@
 //!   environment file, mode 0600) and the hint lines telling an operator how to use them.
 //! - [`client`]: connecting an `async_nats::Client` with NATS-tool style authentication.
 //! - [`start_managed`]: resolve (or provision) the binary and start a managed server.
+//! - [`error`]: [`NatsError`], the one error type of the module's callers.
 
 pub mod args;
 pub mod client;
 pub mod connect_info;
 pub mod credentials;
+pub mod error;
 pub mod process;
 pub mod provision;
 pub mod resolve;
@@ -23,26 +25,22 @@ pub mod supervisor;
 
 use tracing::info;
 
-use crate::error::AppError;
+pub use error::NatsError;
 use resolve::ResolveOptions;
 use supervisor::{ManagedServer, ServerOptions};
 
 /// Resolve (or provision) nats-server and start a managed one.
 pub async fn start_managed(
     explicit: Option<std::path::PathBuf>,
-) -> Result<ManagedServer, AppError> {
+) -> Result<ManagedServer, NatsError> {
     let binary = tokio::task::spawn_blocking(move || {
         let options = ResolveOptions::from_env(explicit);
         resolve::resolve(&options, &mut |message: &str| {
             eprintln!("parti-top: {message}")
         })
     })
-    .await
-    .map_err(AppError::could_not_run)?
-    .map_err(AppError::could_not_run)?;
-    let server = ManagedServer::start(&binary, ServerOptions::default())
-        .await
-        .map_err(AppError::could_not_run)?;
+    .await??;
+    let server = ManagedServer::start(&binary, ServerOptions::default()).await?;
     info!(
         "managed nats-server {} at {} (connection files in {})",
         server.version(),

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::credentials::Credentials;
+use super::error::PortsFileError;
 
 /// The only interface a managed server listens on.
 pub const LISTEN_HOST: &str = "127.0.0.1";
@@ -99,11 +100,11 @@ struct PortsFile {
 
 /// Parses `{"nats":["nats://127.0.0.1:40769"],"monitoring":["http://127.0.0.1:45057"]}`.
 /// When a list names several addresses, the loopback one wins.
-pub fn parse_ports_file(text: &str) -> Result<Ports, String> {
+pub fn parse_ports_file(text: &str) -> Result<Ports, PortsFileError> {
     let file: PortsFile =
-        serde_json::from_str(text).map_err(|err| format!("not the expected JSON: {err}"))?;
-    let client = pick_port(&file.nats).ok_or("no client (\"nats\") address")?;
-    let monitor = pick_port(&file.monitoring).ok_or("no \"monitoring\" address")?;
+        serde_json::from_str(text).map_err(|err| PortsFileError::Json(err.to_string()))?;
+    let client = pick_port(&file.nats).ok_or(PortsFileError::NoClient)?;
+    let monitor = pick_port(&file.monitoring).ok_or(PortsFileError::NoMonitoring)?;
     Ok(Ports { client, monitor })
 }
 

@@ -375,7 +375,7 @@ impl ManagedServer {
                         ports = found;
                         stage = "waiting for /healthz".into();
                     }
-                    Err(problem) => stage = problem,
+                    Err(problem) => stage = problem.to_string(),
                 }
             }
             if let Some(found) = ports {
@@ -469,9 +469,9 @@ fn clear_dir(dir: &Path) {
 }
 
 /// The ports of process `pid`: `Ok(None)` while its ports file is not written yet.
-fn read_ports_file(dir: &Path, pid: u32) -> Result<Option<Ports>, String> {
+fn read_ports_file(dir: &Path, pid: u32) -> Result<Option<Ports>, SupervisorError> {
     let entries =
-        std::fs::read_dir(dir).map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
+        std::fs::read_dir(dir).map_err(io_err(format!("cannot read {}", dir.display())))?;
     for entry in entries.flatten() {
         if args::is_ports_file_of(&entry.file_name().to_string_lossy(), pid) {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
@@ -565,19 +565,27 @@ mod tests {
     #[test]
     fn ports_file_lookup_by_pid() {
         let root = tempfile::tempdir().expect("tempdir");
-        assert_eq!(read_ports_file(root.path(), 42), Ok(None));
+        let read = |pid| read_ports_file(root.path(), pid).expect("readable directory");
+        assert_eq!(read(42), None);
         let text = r#"{"nats":["nats://127.0.0.1:4001"],"monitoring":["http://127.0.0.1:8001"]}"#;
         std::fs::write(root.path().join("nats-server_41.ports"), text).expect("write");
-        assert_eq!(read_ports_file(root.path(), 42), Ok(None));
+        assert_eq!(read(42), None);
         std::fs::write(root.path().join("nats-server_42.ports"), "{\"nats\":[").expect("write");
-        assert_eq!(read_ports_file(root.path(), 42), Ok(None));
+        assert_eq!(read(42), None);
         std::fs::write(root.path().join("nats-server_42.ports"), text).expect("write");
         assert_eq!(
-            read_ports_file(root.path(), 42),
-            Ok(Some(Ports {
+            read(42),
+            Some(Ports {
                 client: 4001,
                 monitor: 8001
-            }))
+            })
+        );
+        let missing = root.path().join("missing");
+        let err = read_ports_file(&missing, 42).expect_err("no directory");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot read {}: ", missing.display())),
+            "{err}"
         );
     }
 }
