@@ -10,6 +10,7 @@ use crate::nats::client::ClientAuth;
 use crate::parti::config::{Config, Timing, TimingPreset};
 use crate::parti::duration;
 use crate::parti::strategy::{StrategyConfig, StrategyKind};
+use crate::profile::Overrides;
 
 /// parti-top: a terminal workbench for load-testing parti clusters.
 #[derive(Debug, Parser)]
@@ -48,6 +49,45 @@ pub struct RunArgs {
     pub force: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub cluster: ClusterOverrides,
+}
+
+/// The cluster of a run, set on the command line: without `--profile` they change the built-in
+/// default setup, with it they override the profile's cluster (docs/profiles.md, "Overriding
+/// the cluster from the command line").
+#[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Cluster (overrides the profile's)")]
+pub struct ClusterOverrides {
+    /// Workers the run starts with: the profile's first ScaleTo step becomes ScaleTo(N) (one is
+    /// inserted first when there is none).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Partitions: N single-key partitions `partition-0` … `partition-<N-1>`, weight 100.
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<usize>,
+    /// Timing preset: production (parti defaults), integration or fast.
+    #[arg(long, value_name = "PRESET")]
+    pub timing: Option<TimingPreset>,
+    /// Host processes the workers are spread over.
+    #[arg(long, value_name = "N")]
+    pub hosts: Option<u32>,
+    /// Assignment strategy: consistent-hash, weighted-consistent-hash or round-robin.
+    #[arg(long, value_name = "STRATEGY")]
+    pub strategy: Option<StrategyKind>,
+}
+
+impl ClusterOverrides {
+    /// The overrides as the profile module takes them.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            workers: self.workers,
+            partitions: self.partitions,
+            timing: self.timing,
+            hosts: self.hosts,
+            strategy: self.strategy,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +350,54 @@ mod tests {
             Timing::fast().heartbeat_interval
         );
         config.validate().expect("valid");
+    }
+
+    #[test]
+    fn cluster_flags_parse_on_a_run_and_stay_apart_from_the_hosts() {
+        let cli = Cli::try_parse_from([
+            "parti-top",
+            "--headless",
+            "--profile",
+            "p.ron",
+            "--workers",
+            "10",
+            "--partitions",
+            "500",
+            "--timing",
+            "integration",
+            "--hosts",
+            "2",
+            "--strategy",
+            "round-robin",
+        ])
+        .expect("parse");
+        assert!(cli.command.is_none());
+        assert_eq!(
+            cli.run.cluster.overrides(),
+            Overrides {
+                workers: Some(10),
+                partitions: Some(500),
+                timing: Some(TimingPreset::Integration),
+                hosts: Some(2),
+                strategy: Some(StrategyKind::RoundRobin),
+            }
+        );
+        let bare = Cli::try_parse_from(["parti-top"]).expect("parse");
+        assert!(bare.run.cluster.overrides().is_empty());
+        // `host` keeps its own flags and defaults.
+        let cli = Cli::try_parse_from(["parti-top", "host", "--workers", "5"]).expect("parse");
+        let Some(Command::Host(host)) = cli.command else {
+            panic!("not host")
+        };
+        assert_eq!((host.workers, host.partitions), (5, 100));
+        for args in [
+            vec!["parti-top", "--timing", "warp"],
+            vec!["parti-top", "--workers", "many"],
+            vec!["parti-top", "--strategy", "random"],
+        ] {
+            let err = Cli::try_parse_from(&args).expect_err("rejected");
+            assert!(err.to_string().contains(args[1]), "{err}");
+        }
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct HeadlessOptions {
     pub nats_server: Option<PathBuf>,
     pub server_url: Option<String>,
     pub auth: ClientAuth,
+    /// The command line's cluster flags, applied to the profile.
+    pub overrides: profile::Overrides,
 }
 
 impl HeadlessOptions {
@@ -76,7 +78,9 @@ pub struct Prepared {
 /// Everything that can be checked before a headless profile run, checked before anything
 /// starts (DESIGN.md §6): the profile, the output paths, the baseline and the process limits.
 pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
-    let profile = profile::load(&options.profile).map_err(AppError::could_not_run)?;
+    let profile = profile::load(&options.profile)
+        .and_then(|loaded| profile::overrides::apply(loaded, &options.overrides, &options.profile))
+        .map_err(AppError::could_not_run)?;
     check_outputs(options)?;
     let tolerances = profile
         .baseline

@@ -1,7 +1,9 @@
 //! Profiles (`profiles/*.ron`, DESIGN.md §5): a scripted run as data. This file holds the
-//! schema; [`load`] parses and validates with errors that carry `file:line:col`.
+//! schema; [`load`] parses and validates with errors that carry `file:line:col`; [`overrides`]
+//! applies the command line's cluster flags (`--workers`, `--partitions`, …).
 
 pub mod load;
+pub mod overrides;
 pub mod size;
 
 use std::path::PathBuf;
@@ -16,6 +18,7 @@ use crate::parti::partition::Partition;
 use crate::parti::strategy::StrategyConfig;
 
 pub use load::{ProfileError, load, parse};
+pub use overrides::Overrides;
 pub use size::ByteSize;
 
 /// A scripted run.
@@ -232,6 +235,12 @@ pub struct Thresholds {
     pub stabilization: Option<Duration>,
     /// Findings (invariant violations) allowed; 0 when unset.
     pub max_findings: Option<u64>,
+    /// Most a host's RSS may grow over a `Hold` (last-quarter mean minus first-quarter mean).
+    pub drift_rss_per_host: Option<ByteSize>,
+    /// Most a host's live heap may grow over a `Hold`, measured the same way.
+    pub drift_live_heap_per_host: Option<ByteSize>,
+    /// Most a host's tokio task count may grow over a `Hold`, measured the same way.
+    pub drift_tasks_per_host: Option<u64>,
 }
 
 /// A stored recording to compare with, and how much worse is still acceptable.

@@ -4,14 +4,23 @@
 use crate::cli::RunArgs;
 use crate::error::AppError;
 use crate::preflight;
+use crate::profile::overrides;
 use crate::record::format::RunMode;
 use crate::session::Scenario;
-use crate::tui::run::{TuiOptions, load_profile};
+use crate::tui::run::{DEFAULT_PROFILE_PATH, TuiOptions, load_profile};
+use std::path::Path;
 
 /// Check what can be checked, then run the dashboard until the operator quits.
 pub async fn run(args: RunArgs) -> Result<(), AppError> {
     preflight::terminal().map_err(AppError::could_not_run)?;
-    let profile = load_profile(args.profile.as_deref())?;
+    let profile = overrides::apply(
+        load_profile(args.profile.as_deref())?,
+        &args.cluster.overrides(),
+        args.profile
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_PROFILE_PATH)),
+    )
+    .map_err(AppError::could_not_run)?;
     preflight::recording_output(args.record.as_deref(), args.force)
         .map_err(AppError::could_not_run)?;
     preflight::check_capacity(&profile, args.connection.server.as_deref())

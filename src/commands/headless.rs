@@ -10,6 +10,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     };
     headless::run(HeadlessOptions {
         profile,
+        overrides: args.cluster.overrides(),
         record: args.record.clone(),
         json: args.json,
         junit: args.junit.clone(),

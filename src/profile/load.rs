@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use super::{NatsSetup, PartitionsSetup, Profile, StartMode, Step, TimingSetup};
 
+pub use validate::{HOSTS_MAX, PARTITIONS_MAX};
+
 /// A profile that could not be used. `message` has one line per problem; each line starts with
 /// `file:line:col: ` where the text has a position for it, else with `file: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,13 +64,30 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
     if let Some(root) = &root {
         problems.extend(validate::check_fields(&profile, root));
     }
+    report(problems, root.as_ref(), path)?;
+    Ok(profile)
+}
+
+/// Validate a profile value that has no text of its own (one changed by command-line
+/// overrides): every broken rule, one line each, `file: field: message` without positions.
+pub fn check(profile: &Profile, path: &Path) -> Result<(), ProfileError> {
+    report(validate::check(profile), None, path)
+}
+
+/// `Ok` without problems; otherwise every problem on a line of its own, with its position in
+/// the text when there is one.
+fn report(
+    problems: Vec<validate::Problem>,
+    root: Option<&locate::Node>,
+    path: &Path,
+) -> Result<(), ProfileError> {
     if problems.is_empty() {
-        return Ok(profile);
+        return Ok(());
     }
     let mut located: Vec<(Option<locate::Position>, String)> = problems
         .into_iter()
         .map(|problem| {
-            let position = root.as_ref().map(|root| root.locate(&problem.anchor));
+            let position = root.map(|root| root.locate(&problem.anchor));
             (
                 position,
                 format!("{}: {}", shown_field(&problem.field), problem.message),

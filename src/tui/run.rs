@@ -33,6 +33,9 @@ const FRAME: Duration = Duration::from_millis(200);
 /// still move).
 const IDLE_FRAME: Duration = Duration::from_secs(1);
 
+/// Where the built-in default profile comes from, as errors name it.
+pub const DEFAULT_PROFILE_PATH: &str = "profiles/default.ron";
+
 /// What the dashboard runs.
 #[derive(Clone, Debug)]
 pub struct TuiOptions {
@@ -47,10 +50,7 @@ pub struct TuiOptions {
 pub fn load_profile(path: Option<&std::path::Path>) -> Result<Profile, AppError> {
     match path {
         Some(path) => profile::load(path),
-        None => profile::parse(
-            DEFAULT_PROFILE,
-            std::path::Path::new("profiles/default.ron"),
-        ),
+        None => profile::parse(DEFAULT_PROFILE, std::path::Path::new(DEFAULT_PROFILE_PATH)),
     }
     .map_err(AppError::could_not_run)
 }
