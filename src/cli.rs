@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Also write a JUnit XML report.
     #[arg(long, value_name = "OUT.xml")]
     pub junit: Option<PathBuf>,
+    /// Run the profile's steps N times (overrides its `repeats`); the summary gives min /
+    /// median / max per metric and comparisons use medians.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeats: Option<u32>,
     /// Compare with this recording (overrides the profile's baseline).
     #[arg(long, value_name = "R.ron")]
     pub baseline: Option<PathBuf>,
@@ -401,12 +405,20 @@ mod tests {
     }
 
     #[test]
+    fn repeats_override_the_profile() {
+        let cli =
+            Cli::try_parse_from(["parti-top", "--headless", "--repeats", "3"]).expect("parse");
+        assert_eq!(cli.run.repeats, Some(3));
+    }
+
+    #[test]
     fn bad_values_are_rejected_by_the_parser() {
         for args in [
             vec!["parti-top", "host", "--timing", "warp"],
             vec!["parti-top", "host", "--heartbeat-ttl", "soon"],
             vec!["parti-top", "host", "--strategy", "random"],
             vec!["parti-top", "host", "--workers", "-3"],
+            vec!["parti-top", "--headless", "--repeats", "0"],
         ] {
             assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
         }

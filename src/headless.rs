@@ -39,6 +39,8 @@ pub struct HeadlessOptions {
     pub auth: ClientAuth,
     /// The command line's cluster flags, applied to the profile.
     pub overrides: profile::Overrides,
+    /// `--repeats N`: overrides the profile's `repeats`.
+    pub repeats: Option<u32>,
 }
 
 impl HeadlessOptions {
@@ -81,6 +83,10 @@ pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
     let profile = profile::load(&options.profile)
         .and_then(|loaded| profile::overrides::apply(loaded, &options.overrides, &options.profile))
         .map_err(AppError::could_not_run)?;
+    let profile = Profile {
+        repeats: options.repeats.unwrap_or(profile.repeats),
+        ..profile
+    };
     check_outputs(options)?;
     let tolerances = profile
         .baseline

@@ -133,3 +133,40 @@ fn every_long_shipped_profile_passes() {
         println!("{name}: {summary}");
     }
 }
+
+/// The CI gate's comparison (`smoke` against `recordings/baselines/smoke.ron`) catches a
+/// memory regression: with 64 MiB of ballast in the host it exits 1 naming the memory metric,
+/// and the JUnit report holds a failed test case for it among one per compared metric.
+#[test]
+fn ballast_fails_smoke_against_its_shipped_baseline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit = dir.path().join("smoke.xml");
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings/baselines/smoke.ron");
+    let output = Command::new(BIN)
+        .args(["--headless", "--profile"])
+        .arg(profile_path("smoke"))
+        .arg("--baseline")
+        .arg(&baseline)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--record")
+        .arg(dir.path().join("run.ron"))
+        .env_remove("NATS_URL")
+        .env(parti_top::procfs::BALLAST_ENV, "64")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run parti-top");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("regressed against the baseline: peak RSS of host 0"),
+        "{stderr}"
+    );
+    let report = std::fs::read_to_string(&junit).expect("junit");
+    let cases = report.matches("<testcase").count();
+    assert!(
+        report.contains("peak RSS of host 0") && report.contains("<failure"),
+        "{report}"
+    );
+    assert!(cases >= 10, "one test case per compared metric: {report}");
+}

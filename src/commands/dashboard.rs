@@ -21,6 +21,10 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             .unwrap_or(Path::new(DEFAULT_PROFILE_PATH)),
     )
     .map_err(AppError::could_not_run)?;
+    let profile = crate::profile::Profile {
+        repeats: args.repeats.unwrap_or(profile.repeats),
+        ..profile
+    };
     preflight::recording_output(args.record.as_deref(), args.force)
         .map_err(AppError::could_not_run)?;
     preflight::check_capacity(&profile, args.connection.server.as_deref())

@@ -15,6 +15,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         json: args.json,
         junit: args.junit.clone(),
         baseline: args.baseline.clone(),
+        repeats: args.repeats,
         force: args.force,
         nats_server: args.connection.nats_server.clone(),
         server_url: args.connection.server.clone(),
