@@ -53,6 +53,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             commands::host::run(args).await
         }
         Some(Command::Validate { profile }) => commands::validate::run(&profile),
+        Some(Command::Diff(args)) => commands::diff::run(&args),
+        Some(Command::Report(args)) => commands::report::run(&args),
         None if cli.run.headless => {
             init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await
