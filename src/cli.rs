@@ -116,6 +116,45 @@ pub enum Command {
     /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by
     /// hand against any NATS server).
     Host(HostArgs),
+    /// Compare recording B with recording A (the baseline), metric by metric; exit 1 when B
+    /// regressed.
+    Diff(DiffArgs),
+    /// Print a recording's summary, and write it as a self-contained HTML page with --html.
+    Report(ReportArgs),
+}
+
+/// `parti-top diff A.ron B.ron`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The baseline recording.
+    #[arg(value_name = "A.ron")]
+    pub a: PathBuf,
+    /// The recording compared with it.
+    #[arg(value_name = "B.ron")]
+    pub b: PathBuf,
+    /// Print the comparison as JSON on stdout (the table goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Compare even if the setups differ or a recording is incomplete.
+    #[arg(long)]
+    pub force: bool,
+    /// Also write the comparison as a self-contained HTML page (replaced if it exists).
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+}
+
+/// `parti-top report R.ron`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The recording.
+    #[arg(value_name = "R.ron")]
+    pub recording: PathBuf,
+    /// Write a self-contained HTML report (inline CSS and SVG; replaced if it exists).
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+    /// Print the summary as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `parti-top replay R.ron`.

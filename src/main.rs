@@ -60,6 +60,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             commands::replay::run(args).await
         }
         Some(Command::Review { recording }) => commands::review::run(&recording).await,
+        Some(Command::Diff(args)) => commands::diff::run(&args),
+        Some(Command::Report(args)) => commands::report::run(&args),
         None if cli.run.headless => {
             init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await

@@ -2,6 +2,7 @@
 //! table ([`table`], with the statistics across repeats when there are any), a stable JSON
 //! document for machines ([`json`]) and JUnit XML for CI systems ([`junit`]).
 
+mod diff;
 mod json;
 mod junit;
 mod repeats;
@@ -13,6 +14,7 @@ use crate::profile::ByteSize;
 use crate::record::summary::{EventOutcome, EventSummary, ProcessSummary, Summary, Verdict};
 use crate::text::plural;
 
+pub use diff::{DIFF_SCHEMA, diff_json, diff_table, machine_rows, regressed_metrics};
 pub use json::{JSON_SCHEMA, json};
 pub use junit::junit;
 

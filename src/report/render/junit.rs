@@ -206,7 +206,7 @@ pub fn junit(summary: &Summary, profile: &Profile, comparison: Option<&Compariso
 }
 
 /// Text safe inside XML attributes and elements.
-pub(crate) fn escape(text: &str) -> String {
+fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
