@@ -84,7 +84,7 @@ pub fn render(recording: &Recording, comparison: Option<&Comparison>) -> String 
         header.profile.name, header.run_id
     );
     let x_max = span_ms(&[recording]);
-    let markers = charts::event_markers(&summary.events, "#495057", "");
+    let markers = charts::event_markers(&summary.events, "#495057", "", 0);
     let colouring = Colouring::PerProcess;
     let mut body = String::new();
     body.push_str(&sections::title_block(
@@ -146,8 +146,8 @@ pub fn render_diff(a: &Recording, b: &Recording, comparison: &Comparison) -> Str
         b.header.profile.name, b.header.run_id, a.header.profile.name, a.header.run_id
     );
     let x_max = span_ms(&[a, b]);
-    let mut markers = charts::event_markers(&a_summary.events, A_COLOR, "A");
-    markers.extend(charts::event_markers(&b_summary.events, B_COLOR, "B"));
+    let mut markers = charts::event_markers(&a_summary.events, A_COLOR, "A", 0);
+    markers.extend(charts::event_markers(&b_summary.events, B_COLOR, "B", 1));
     let overlay = |figure: fn(&crate::observation::ProcessSample) -> Option<f64>| {
         let mut series = charts::process_series(a, figure, Colouring::Run(A_COLOR), "A: ");
         series.extend(charts::process_series(

@@ -101,7 +101,12 @@ pub fn tasks(p: &ProcessSample) -> Option<f64> {
 }
 
 /// A marker at each event's start.
-pub fn event_markers(events: &[EventSummary], color: &'static str, prefix: &str) -> Vec<Marker> {
+pub fn event_markers(
+    events: &[EventSummary],
+    color: &'static str,
+    prefix: &str,
+    row: u8,
+) -> Vec<Marker> {
     events
         .iter()
         .map(|event| Marker {
@@ -114,6 +119,7 @@ pub fn event_markers(events: &[EventSummary], color: &'static str, prefix: &str)
                 human_ms(event.t_start_ms)
             ),
             color,
+            row,
         })
         .collect()
 }

@@ -12,7 +12,7 @@ pub const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 230.0;
 const LEFT: f64 = 72.0;
 const RIGHT: f64 = 16.0;
-const TOP: f64 = 26.0;
+const TOP: f64 = 30.0;
 const BOTTOM: f64 = 34.0;
 /// More points than this in one series are reduced to the lowest and highest value per slot
 /// (the peaks survive).
@@ -50,7 +50,7 @@ impl Scale {
                 let mib = value / (1024.0 * 1024.0);
                 if mib >= 1024.0 {
                     format!("{:.1} GiB", mib / 1024.0)
-                } else if mib >= 10.0 || mib == 0.0 {
+                } else if mib >= 10.0 || mib.fract() == 0.0 {
                     format!("{mib:.0} MiB")
                 } else {
                     format!("{mib:.1} MiB")
@@ -89,6 +89,9 @@ pub struct Marker {
     /// The marker's `<title>`.
     pub title: String,
     pub color: &'static str,
+    /// The label's row above the chart (0 the top one): two runs' markers at the same moment
+    /// keep their labels apart.
+    pub row: u8,
 }
 
 /// A step of 1, 2 or 5 × 10^k giving about `count` ticks up to `max`.
@@ -233,7 +236,7 @@ pub fn line_chart(
              <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{}\">{}</text></g>",
             esc(&marker.title),
             marker.color,
-            y1 - 8.0,
+            y1 - 14.0 + 10.0 * f64::from(marker.row),
             marker.color,
             esc(&marker.label)
         );
@@ -414,8 +417,8 @@ pub struct Tick {
 /// The timeline strip: a time axis with a tick per action, mark, finding and failed step, the
 /// labels of actions and marks slanted above it, findings below.
 pub fn timeline(title: &str, ticks: &[Tick], x_max_ms: u64) -> String {
-    const STRIP: f64 = 170.0;
-    let axis_y = 130.0;
+    const STRIP: f64 = 130.0;
+    let axis_y = 90.0;
     let mut out = String::new();
     let _ = write!(
         out,
@@ -437,7 +440,7 @@ pub fn timeline(title: &str, ticks: &[Tick], x_max_ms: u64) -> String {
             "<line class=\"tick\" x1=\"{x:.1}\" y1=\"{axis_y}\" x2=\"{x:.1}\" y2=\"{:.1}\"/>\
              <text class=\"axis\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             axis_y + 5.0,
-            axis_y + 30.0,
+            axis_y + 32.0,
             esc(&seconds_label(t))
         );
         t += x_step;
