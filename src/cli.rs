@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Also write a JUnit XML report.
     #[arg(long, value_name = "OUT.xml")]
     pub junit: Option<PathBuf>,
+    /// Also write the run as a self-contained HTML report (charts, events, verdict).
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
     /// Run the profile's steps N times (overrides its `repeats`); the summary gives min /
     /// median / max per metric and comparisons use medians.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -175,6 +178,9 @@ pub struct ReplayArgs {
     /// Also write a JUnit XML report.
     #[arg(long, value_name = "OUT.xml")]
     pub junit: Option<PathBuf>,
+    /// Also write the run as a self-contained HTML report (charts, events, verdict).
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
     /// Compare even if the source is incomplete or its setup differs, and overwrite an
     /// existing --record file.
     #[arg(long)]

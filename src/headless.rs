@@ -32,6 +32,8 @@ pub struct HeadlessOptions {
     pub record: Option<PathBuf>,
     pub json: bool,
     pub junit: Option<PathBuf>,
+    /// `--html OUT.html`: the run as a self-contained HTML report.
+    pub html: Option<PathBuf>,
     pub baseline: Option<PathBuf>,
     pub force: bool,
     pub nats_server: Option<PathBuf>,
@@ -115,6 +117,10 @@ pub fn check_outputs(options: &HeadlessOptions) -> Result<(), AppError> {
     if let Some(junit) = &options.junit {
         // A report CI writes on every run: replacing it is expected.
         preflight::output_file("--junit", junit, Existing::Replace)
+            .map_err(AppError::could_not_run)?;
+    }
+    if let Some(html) = &options.html {
+        preflight::output_file("--html", html, Existing::Replace)
             .map_err(AppError::could_not_run)?;
     }
     Ok(())
@@ -214,6 +220,13 @@ pub fn verdict(
         )
     {
         not_written.push(format!("cannot write {}: {err}", junit.display()));
+    }
+    if let Some(html) = &options.html {
+        let page = crate::report::html::render(&recording, comparison.as_ref());
+        match std::fs::write(html, page) {
+            Ok(()) => eprintln!("parti-top: HTML report written to {}", html.display()),
+            Err(err) => not_written.push(format!("cannot write {}: {err}", html.display())),
+        }
     }
     if let Some(signal) = interrupted {
         let kept = if saved.is_ok() {

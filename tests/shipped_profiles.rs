@@ -136,7 +136,8 @@ fn every_long_shipped_profile_passes() {
 
 /// The CI gate's comparison (`smoke` against `recordings/baselines/smoke.ron`) catches a
 /// memory regression: with 64 MiB of ballast in the host it exits 1 naming the memory metric,
-/// and the JUnit report holds a failed test case for it among one per compared metric.
+/// the JUnit report holds a failed test case for it among one per compared metric, and the
+/// HTML report shows the regression.
 #[test]
 fn ballast_fails_smoke_against_its_shipped_baseline() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -149,6 +150,8 @@ fn ballast_fails_smoke_against_its_shipped_baseline() {
         .arg(&baseline)
         .arg("--junit")
         .arg(&junit)
+        .arg("--html")
+        .arg(dir.path().join("run.html"))
         .arg("--record")
         .arg(dir.path().join("run.ron"))
         .env_remove("NATS_URL")
@@ -169,4 +172,8 @@ fn ballast_fails_smoke_against_its_shipped_baseline() {
         "{report}"
     );
     assert!(cases >= 10, "one test case per compared metric: {report}");
+    // The HTML report of the run carries its charts and the comparison.
+    let page = std::fs::read_to_string(dir.path().join("run.html")).expect("html");
+    assert!(page.contains("<svg"), "charts are inline SVG");
+    assert!(page.contains("peak RSS of host 0") && page.contains("regressed"));
 }

@@ -14,6 +14,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         record: args.record.clone(),
         json: args.json,
         junit: args.junit.clone(),
+        html: args.html.clone(),
         baseline: args.baseline.clone(),
         repeats: args.repeats,
         force: args.force,

@@ -68,6 +68,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         record: args.record.clone(),
         json: args.json,
         junit: args.junit.clone(),
+        html: args.html.clone(),
         force: args.force,
         nats_server: args.connection.nats_server.clone(),
         server_url: args.connection.server.clone(),
