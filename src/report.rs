@@ -6,6 +6,7 @@
 //! both into text.
 
 pub mod baseline;
+pub mod drift;
 pub mod html;
 pub mod render;
 pub mod repeats;

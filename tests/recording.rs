@@ -297,6 +297,7 @@ fn golden_summary() -> Summary {
         ],
         dropped_observations: 0,
         repeats: None,
+        holds: Vec::new(),
     }
 }
 

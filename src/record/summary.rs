@@ -69,6 +69,9 @@ pub struct Summary {
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<RepeatSummary>,
+    /// Each host's level and drift over each long enough `Hold` (`report::drift`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<HoldFigures>,
 }
 
 /// The figures of one event.
@@ -267,4 +270,30 @@ mod outcome_name {
                 ))
             })
     }
+}
+
+/// One host over one hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldFigures {
+    /// The `Hold` step's number, counted from 1 (repeats continue the count).
+    pub step: usize,
+    /// The step's label, e.g. `hold 20s`.
+    pub label: String,
+    /// The host's number.
+    pub host: u32,
+    pub t_start_ms: u64,
+    pub t_end_ms: u64,
+    /// Samples of the host taken during the hold.
+    pub samples: usize,
+    /// Workers in the host at the hold's last sample.
+    pub workers: Option<u32>,
+    /// Mean of the last quarter: the settled level.
+    pub rss_bytes: u64,
+    pub live_heap_bytes: Option<u64>,
+    pub tasks: Option<f64>,
+    /// Last-quarter mean minus first-quarter mean.
+    pub rss_drift_bytes: i64,
+    pub live_heap_drift_bytes: Option<i64>,
+    pub tasks_drift: Option<f64>,
 }

@@ -75,6 +75,7 @@ pub fn table(summary: &Summary, comparison: Option<&Comparison>) -> String {
         out.push('\n');
         out.push_str(&repeats::table(stats));
     }
+    out.push_str(&super::drift::table(&summary.holds));
     out.push('\n');
     out.push_str(&format!("findings: {}\n", summary.findings));
     if summary.dropped_observations > 0 {

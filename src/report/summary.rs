@@ -257,6 +257,9 @@ pub fn summarize(
         });
     }
 
+    let holds = super::drift::hold_figures(recording);
+    failures.extend(super::drift::failures(&holds, thresholds));
+
     for entry in &recording.timeline {
         if let TimelineEntry::Step(step) = entry
             && let StepStatus::Failed(reason) = &step.status
@@ -283,6 +286,7 @@ pub fn summarize(
         failures,
         dropped_observations,
         repeats,
+        holds,
     }
 }
 

@@ -33,6 +33,8 @@ struct JsonReport<'a> {
     findings: usize,
     failures: Vec<JsonFailure<'a>>,
     dropped_observations: u64,
+    /// Each host's level and drift over each long enough `Hold`.
+    holds: &'a [crate::record::summary::HoldFigures],
     repeats: Option<JsonRepeats<'a>>,
     comparison: Option<JsonComparison<'a>>,
 }
@@ -143,6 +145,7 @@ pub fn json(
         findings: summary.findings,
         failures: summary.failures.iter().map(json_failure).collect(),
         dropped_observations: summary.dropped_observations,
+        holds: &summary.holds,
         repeats: summary.repeats.as_ref().map(json_repeats),
         comparison: comparison.map(json_comparison),
     };
