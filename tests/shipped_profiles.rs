@@ -1,7 +1,7 @@
 //! Every shipped profile passes on an unchanged tree. The short ones (about a minute or less
 //! each) run here, unchanged, headless, with the real binary, nats-server and host processes.
-//! The long ones (the memory matrix beyond 5 workers, the cluster-size profiles, the soak and
-//! the nightly run: about 30 minutes together) run with
+//! The long ones (the memory matrix beyond 5 workers, the cluster-size profiles, the soak, the
+//! nightly run and the longer seed scenarios: about 50 minutes together) run with
 //! `cargo test --release --test shipped_profiles -- --ignored`, before a release; their figures
 //! are in docs/BENCHMARKS.md.
 
@@ -11,17 +11,19 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 
 /// Profiles of a minute or so: run by `cargo test`.
-const SHORT: [&str; 6] = [
+const SHORT: [&str; 8] = [
     "default",
     "smoke",
     "rapid-scaling",
     "failover",
     "memory-1w-100p",
     "memory-5w-100p",
+    "a19-leader-versioning",
+    "a20-leader-churn",
 ];
 
 /// The rest of `profiles/`.
-const LONG: [&str; 8] = [
+const LONG: [&str; 12] = [
     "memory-10w-100p",
     "memory-10w-500p",
     "memory-25w-500p",
@@ -30,7 +32,15 @@ const LONG: [&str; 8] = [
     "large-cluster",
     "soak-5min",
     "nightly",
+    "a4-worker-increments",
+    "a5-partition-increments",
+    "a8-stability",
+    "a17-failover-production",
 ];
+
+/// The partition counts `a5-partition-increments` is meant to run with (its file holds the
+/// largest).
+const A5_PARTITIONS: [&str; 4] = ["50", "100", "200", "500"];
 
 fn profile_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,18 +50,28 @@ fn profile_path(name: &str) -> PathBuf {
 
 /// Run a shipped profile headless and return its JSON summary; panics unless it passed.
 fn passes(name: &str) -> serde_json::Value {
+    passes_with(name, &[])
+}
+
+/// [`passes`] with cluster flags (`--partitions 200`, …).
+fn passes_with(name: &str, flags: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = Command::new(BIN)
         .args(["--headless", "--json", "--profile"])
         .arg(profile_path(name))
         .arg("--record")
         .arg(dir.path().join("run.ron"))
+        .args(flags)
         .env_remove("NATS_URL")
         .stdin(Stdio::null())
         .output()
         .expect("run parti-top");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{name} failed:\n{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{name} {flags:?} failed:\n{stderr}"
+    );
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|err| panic!("{name}: stdout is not JSON ({err}):\n{stderr}"));
     assert_eq!(summary["verdict"], "pass", "{name}: {summary}");
@@ -126,7 +146,40 @@ fn memory_5w_100p_passes() {
 }
 
 #[test]
-#[ignore = "about 30 minutes: run before a release, figures in docs/BENCHMARKS.md"]
+fn a19_leader_versioning_passes() {
+    let summary = passes("a19-leader-versioning");
+    let events = summary["events"].as_array().expect("events");
+    // The stop of the leader: the survivors hold a new leader's assignment.
+    assert_eq!(events.len(), 2, "{summary}");
+    assert_eq!(events[1]["leader_changed"], true, "{summary}");
+    assert_eq!(events[1]["workers_after"], 2, "{summary}");
+}
+
+#[test]
+fn a20_leader_churn_passes() {
+    let summary = passes("a20-leader-churn");
+    let events = summary["events"].as_array().expect("events");
+    assert_eq!(events.len(), 4, "{summary}");
+    for event in &events[1..] {
+        assert_eq!(event["outcome"], "stabilized", "{summary}");
+        assert_eq!(event["leader_changed"], true, "{summary}");
+    }
+}
+
+#[test]
+#[ignore = "about 3 minutes: the other partition counts of a5-partition-increments"]
+fn a5_passes_at_every_partition_count() {
+    for partitions in A5_PARTITIONS {
+        let summary = passes_with("a5-partition-increments", &["--partitions", partitions]);
+        assert!(
+            !summary["holds"].as_array().expect("holds").is_empty(),
+            "{summary}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "about 50 minutes: run before a release, figures in docs/BENCHMARKS.md"]
 fn every_long_shipped_profile_passes() {
     for name in LONG {
         let summary = passes(name);
