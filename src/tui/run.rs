@@ -101,7 +101,7 @@ pub async fn run(options: TuiOptions) -> Result<Finished, AppError> {
     );
     let steps_total = crate::session::total_steps(&profile);
     let options = SessionOptions {
-        mode,
+        mode: mode.clone(),
         record,
         workbench,
     };
@@ -112,7 +112,10 @@ pub async fn run(options: TuiOptions) -> Result<Finished, AppError> {
     let workbench = session.workbench().clone();
     let facts = RunFacts {
         run_id: workbench.run_id().to_owned(),
-        profile: profile.name.clone(),
+        profile: match &mode {
+            RunMode::Replay { source } => format!("{} (replay of {source})", profile.name),
+            RunMode::Headless | RunMode::Interactive => profile.name.clone(),
+        },
         nats_url: workbench.server_url().to_owned(),
         nats_version: workbench.nats_version().map(str::to_owned),
         nats_up: true,
