@@ -1,7 +1,7 @@
 //! Every shipped profile passes on an unchanged tree. The short ones (about a minute or less
 //! each) run here, unchanged, headless, with the real binary, nats-server and host processes.
 //! The long ones (the memory matrix beyond 5 workers, the cluster-size profiles, the soak, the
-//! nightly run and the longer seed scenarios: about 50 minutes together) run with
+//! nightly run and the longer seed scenarios: about 45 minutes together) run with
 //! `cargo test --release --test shipped_profiles -- --ignored`, before a release; their figures
 //! are in docs/BENCHMARKS.md.
 
@@ -179,7 +179,7 @@ fn a5_passes_at_every_partition_count() {
 }
 
 #[test]
-#[ignore = "about 50 minutes: run before a release, figures in docs/BENCHMARKS.md"]
+#[ignore = "about 45 minutes: run before a release, figures in docs/BENCHMARKS.md"]
 fn every_long_shipped_profile_passes() {
     for name in LONG {
         let summary = passes(name);
