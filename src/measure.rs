@@ -99,6 +99,8 @@ struct OpenEvent {
     workers_after: Option<usize>,
     first_assignments: Vec<FirstAssignment>,
     versions_published: u32,
+    /// Versions published when the event stabilized.
+    versions_to_stable: Option<u32>,
     last_version_at_ms: Option<u64>,
     /// For a freezing fault: whether it has cleared, and which workers have written a heartbeat
     /// since.
@@ -416,6 +418,7 @@ impl Measure {
             workers_after: None,
             first_assignments: Vec::new(),
             versions_published: 0,
+            versions_to_stable: None,
             last_version_at_ms: None,
             leader_at_start: self.model.leader().map(str::to_owned),
             leader_changed: false,
@@ -446,6 +449,7 @@ impl Measure {
                 .is_none()
         {
             open.stabilized_at_ms = Some(t_ms);
+            open.versions_to_stable = Some(open.versions_published);
             open.after = Some(self.model.assignment_map());
             open.workers_after = Some(self.model.live_count());
             open.first_assignments = self
@@ -518,6 +522,7 @@ impl Measure {
             first_assignments: open.first_assignments,
             quiescence_ms,
             versions_published: open.versions_published,
+            versions_to_stable: open.versions_to_stable,
             moved_partitions,
             moved_percent,
             balance: balance_ratio.filter(|b| b.is_finite()),

@@ -187,6 +187,11 @@ pub struct Measurement {
     pub quiescence_ms: Option<u64>,
     /// Versions published during the event.
     pub versions_published: u32,
+    /// Versions published from the action to the stable moment: 1 when the first publish
+    /// after it brought the cluster to stable, 2 when it took another (`None`: never stable,
+    /// or recorded before the field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions_to_stable: Option<u32>,
     /// Partitions whose owner differs between the start and the stable moment.
     pub moved_partitions: usize,
     pub moved_percent: f64,

@@ -50,6 +50,7 @@ fn measurement(event: usize, action: Action, t_start_ms: u64, stab_ms: u64) -> M
         }],
         quiescence_ms: Some(stab_ms + 500),
         versions_published: 2,
+        versions_to_stable: None,
         moved_partitions: 20,
         moved_percent: 20.0,
         balance: Some(1.25),

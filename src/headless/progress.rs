@@ -226,6 +226,7 @@ mod tests {
             first_assignments: vec![],
             quiescence_ms: None,
             versions_published: 2,
+            versions_to_stable: None,
             moved_partitions: 12,
             moved_percent: 12.0,
             balance: Some(1.25),

@@ -99,11 +99,11 @@ pub struct EventSummary {
     /// Whether the leader changed during the event (`None`: not recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_changed: Option<bool>,
-    /// Assignment versions published during the event until it closed (`None`: not
-    /// recorded). One publish or two is a different path to stable (workers that registered
-    /// before the leader's first publish, or after it), not a different speed.
+    /// Versions published from the action to the stable moment (`None`: not stable, or not
+    /// recorded). One publish or two is a different path to stable (every worker registered
+    /// before the leader's first publish, or one after it), not a different speed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub versions_published: Option<u32>,
+    pub versions_to_stable: Option<u32>,
 }
 
 impl EventSummary {

@@ -528,7 +528,7 @@ enum Pair {
 struct Shape {
     outcome: EventOutcome,
     leader_changed: Option<bool>,
-    versions_published: Option<u32>,
+    versions_to_stable: Option<u32>,
     /// Superseded: the time until the overtaking action, when that event is known.
     superseded_after_ms: Option<u64>,
 }
@@ -539,7 +539,7 @@ impl Shape {
         Shape {
             outcome: event.outcome(),
             leader_changed: event.leader_changed,
-            versions_published: event.versions_published,
+            versions_to_stable: event.versions_to_stable,
             superseded_after_ms: event
                 .superseded_by
                 .and_then(|by| run.iter().find(|e| e.event == by))
@@ -571,14 +571,14 @@ fn pair(now: &Shape, then: &Shape) -> Pair {
             said(b)
         ));
     }
-    if let (Some(a), Some(b)) = (now.versions_published, then.versions_published)
+    if let (Some(a), Some(b)) = (now.versions_to_stable, then.versions_to_stable)
         && a != b
         && finished(here)
         && finished(there)
     {
         let versions = |n: u32| crate::text::plural(u64::from(n), "version");
         return Pair::Unlike(format!(
-            "{} published here, {} in the baseline (different paths)",
+            "stable after {} here, after {} in the baseline (different paths)",
             versions(a),
             versions(b)
         ));

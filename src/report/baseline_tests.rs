@@ -407,11 +407,11 @@ fn events_that_took_another_number_of_publishes_are_not_compared() {
     // Three workers cold-starting: one publish when all registered before the leader's first,
     // two when one came after it (a second publish after the rebalance interval).
     let mut baseline = fixtures::recording(45);
-    baseline.measurements[1].versions_published = 1;
+    baseline.measurements[1].versions_to_stable = Some(1);
     baseline.measurements[1].stabilization_ms = Some(40);
     let baseline = fixtures::complete(baseline);
     let mut current = fixtures::recording(45);
-    current.measurements[1].versions_published = 2;
+    current.measurements[1].versions_to_stable = Some(2);
     current.measurements[1].stabilization_ms = Some(1_200);
     let current = fixtures::complete(current);
     let comparison =
@@ -421,13 +421,13 @@ fn events_that_took_another_number_of_publishes_are_not_compared() {
         comparison
             .unmatched
             .iter()
-            .any(|u| u.contains("2 versions published here, 1 version in the baseline")),
+            .any(|u| u.contains("stable after 2 versions here, after 1 version in the baseline")),
         "{:?}",
         comparison.unmatched
     );
     // The same path is judged: 1.2 s against 40 ms with one publish each regresses.
     let mut same = current.clone();
-    same.measurements[1].versions_published = 1;
+    same.measurements[1].versions_to_stable = Some(1);
     let same = fixtures::complete(same);
     let comparison = compare(&same, &baseline, &Tolerances::default(), false).expect("comparable");
     assert!(comparison.regressed(), "{comparison:?}");

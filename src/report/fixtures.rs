@@ -89,6 +89,7 @@ pub fn measurement(
         ],
         quiescence_ms: stab.map(|ms| ms + 500),
         versions_published: 2,
+        versions_to_stable: None,
         moved_partitions: 40,
         moved_percent: 40.0,
         balance: Some(1.25),

@@ -96,7 +96,7 @@ pub fn event_summary(measurement: &Measurement) -> EventSummary {
         workers_after: measurement.workers_after,
         superseded_by: measurement.superseded_by.map(|index| index + 1),
         leader_changed: measurement.leader_changed,
-        versions_published: Some(measurement.versions_published),
+        versions_to_stable: measurement.versions_to_stable,
     }
 }
 

@@ -179,6 +179,7 @@ fn measurement(
         first_assignments,
         quiescence_ms,
         versions_published: if stabilization_ms.is_some() { 2 } else { 1 },
+        versions_to_stable: None,
         moved_partitions: moved.0,
         moved_percent: moved.1,
         balance,

@@ -98,7 +98,7 @@ fn shape(event: &RepeatedEvent) -> Shape {
         leader_changed: event.leader_changed,
         // Repeats are grouped by outcome and leader change only; their medians absorb the
         // number of publishes.
-        versions_published: None,
+        versions_to_stable: None,
         superseded_after_ms: event.superseded_after_ms.map(|s| s.median),
     }
 }

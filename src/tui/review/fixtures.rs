@@ -189,6 +189,7 @@ fn measurement(
         first_assignments: Vec::new(),
         quiescence_ms: Some(stabilization_ms + 1000),
         versions_published: 1,
+        versions_to_stable: None,
         moved_partitions: moved,
         #[allow(clippy::cast_precision_loss)]
         moved_percent: moved as f64 * 100.0 / 12.0,
