@@ -143,7 +143,11 @@ fn an_event_stabilizes_when_all_conditions_hold_and_closes_after_the_quiet_perio
         "version 1 first appeared at t=100"
     );
     assert_eq!(m0.versions_published, 1);
-    assert_eq!(m0.versions_to_stable, Some(1), "stable on the first version");
+    assert_eq!(
+        m0.versions_to_stable,
+        Some(1),
+        "stable on the first version"
+    );
     assert_eq!((m0.workers_before, m0.workers_after), (0, 2));
     assert_eq!(m0.balance, Some(1.0));
     assert!(
