@@ -13,13 +13,12 @@ use std::path::{Path, PathBuf};
 use tracing::info;
 
 use crate::error::AppError;
-use crate::nats::client::ClientAuth;
 use crate::preflight::{self, Existing};
 use crate::profile::{self, Profile, Tolerances};
 use crate::record::format::{Recording, RunMode};
 use crate::report::{baseline, render, summary};
 use crate::scenario::Outcome;
-use crate::session::{self, Ended, Finished, Scenario, Session, SessionOptions};
+use crate::session::{Ended, Finished, Scenario, Session, SessionOptions};
 use crate::signals::Signals;
 use crate::workbench::WorkbenchOptions;
 
@@ -36,25 +35,12 @@ pub struct HeadlessOptions {
     pub html: Option<PathBuf>,
     pub baseline: Option<PathBuf>,
     pub force: bool,
-    pub nats_server: Option<PathBuf>,
-    pub server_url: Option<String>,
-    pub auth: ClientAuth,
+    /// How to reach (or start) nats-server.
+    pub workbench: WorkbenchOptions,
     /// The command line's cluster flags, applied to the profile.
     pub overrides: profile::Overrides,
     /// `--repeats N`: overrides the profile's `repeats`.
     pub repeats: Option<u32>,
-}
-
-impl HeadlessOptions {
-    /// The workbench options these give.
-    pub fn workbench(&self) -> WorkbenchOptions {
-        WorkbenchOptions {
-            nats_server: self.nats_server.clone(),
-            auth: self.auth.clone(),
-            server_url: self.server_url.clone(),
-            host_env: Vec::new(),
-        }
-    }
 }
 
 fn resolve_baseline(
@@ -100,7 +86,7 @@ pub fn prepare(options: &HeadlessOptions) -> Result<Prepared, AppError> {
         .transpose()
         .map_err(AppError::could_not_run)?
         .map(|recording| (recording, tolerances));
-    preflight::check_capacity(&profile, options.server_url.as_deref())
+    preflight::check_capacity(&profile, options.workbench.server_url.as_deref())
         .map_err(AppError::could_not_run)?;
     Ok(Prepared {
         profile,
@@ -138,7 +124,7 @@ pub async fn run_prepared(options: &HeadlessOptions, prepared: Prepared) -> Resu
     let session_options = SessionOptions {
         mode: prepared.mode.clone(),
         record: options.record.clone(),
-        workbench: options.workbench(),
+        workbench: options.workbench.clone(),
     };
     let start = Session::start(
         prepared.profile.clone(),
@@ -156,7 +142,7 @@ pub async fn run_prepared(options: &HeadlessOptions, prepared: Prepared) -> Resu
     let printer = progress::spawn(
         workbench.subscribe(),
         workbench.state(),
-        session::total_steps(&prepared.profile),
+        prepared.profile.total_steps(),
         std::io::stderr().is_terminal(),
     );
     info!(

@@ -50,6 +50,22 @@ pub struct Profile {
     pub seed: u64,
 }
 
+impl Profile {
+    /// The steps a run reports progress for: every repeat's.
+    pub fn total_steps(&self) -> usize {
+        self.steps.len() * self.repeats as usize
+    }
+
+    /// The step a run's step index names (repeats go on counting: index `r * steps.len() + i`
+    /// is step `i` of repeat `r`).
+    pub fn step_at(&self, index: usize) -> Option<&Step> {
+        if self.steps.is_empty() {
+            return None;
+        }
+        self.steps.get(index % self.steps.len())
+    }
+}
+
 fn default_sample_interval() -> Duration {
     Duration::from_millis(500)
 }

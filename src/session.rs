@@ -18,7 +18,7 @@ use crate::action::ActionSource;
 use crate::error::AppError;
 use crate::observation::{Observation, StepStatus};
 use crate::preflight;
-use crate::profile::{Profile, Step};
+use crate::profile::Profile;
 use crate::record::RecordError;
 use crate::record::format::{Header, Recording, RunMode};
 use crate::record::recorder::Recorder;
@@ -303,17 +303,4 @@ async fn run_repeats(
         }
     }
     outcome
-}
-
-/// The steps a run of `profile` reports progress for (every repeat's).
-pub fn total_steps(profile: &Profile) -> usize {
-    profile.steps.len() * profile.repeats as usize
-}
-
-/// The profile step a global step index names (steps repeat with the profile's repeats).
-pub fn step_at(profile: &Profile, index: usize) -> Option<&Step> {
-    if profile.steps.is_empty() {
-        return None;
-    }
-    profile.steps.get(index % profile.steps.len())
 }

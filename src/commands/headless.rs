@@ -18,9 +18,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         baseline: args.baseline.clone(),
         repeats: args.repeats,
         force: args.force,
-        nats_server: args.connection.nats_server.clone(),
-        server_url: args.connection.server.clone(),
-        auth: args.connection.auth(),
+        workbench: super::workbench_options(&args.connection),
     })
     .await
 }

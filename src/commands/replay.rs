@@ -18,7 +18,7 @@ pub fn prepare(source_path: &Path, options: &HeadlessOptions) -> Result<Prepared
     let source = crate::record::load(source_path).map_err(AppError::could_not_run)?;
     let profile = source.header.profile.clone();
     headless::check_outputs(options)?;
-    preflight::check_capacity(&profile, options.server_url.as_deref())
+    preflight::check_capacity(&profile, options.workbench.server_url.as_deref())
         .map_err(AppError::could_not_run)?;
     let timeline = replay::timeline(&source);
     eprintln!(
@@ -70,9 +70,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         junit: args.junit.clone(),
         html: args.html.clone(),
         force: args.force,
-        nats_server: args.connection.nats_server.clone(),
-        server_url: args.connection.server.clone(),
-        auth: args.connection.auth(),
+        workbench: super::workbench_options(&args.connection),
         ..HeadlessOptions::default()
     };
     if !args.headless {
@@ -87,7 +85,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         scenario: prepared.scenario.clone(),
         mode: prepared.mode.clone(),
         record: options.record.clone(),
-        workbench: options.workbench(),
+        workbench: options.workbench.clone(),
     })
     .await?;
     headless::verdict(&options, &prepared, finished, None)

@@ -32,14 +32,14 @@ pub fn level_and_drift(values: &[f64]) -> Option<(f64, f64)> {
 
 /// The start and end of every `Hold` step that finished, with its number and label.
 fn holds(recording: &Recording) -> Vec<(usize, String, u64, u64)> {
-    let steps = &recording.header.profile.steps;
+    let profile = &recording.header.profile;
     let mut started: Vec<(usize, u64)> = Vec::new();
     let mut out = Vec::new();
     for entry in &recording.timeline {
         let TimelineEntry::Step(step) = entry else {
             continue;
         };
-        if steps.is_empty() || !matches!(steps[step.index % steps.len()], Step::Hold(_)) {
+        if !matches!(profile.step_at(step.index), Some(Step::Hold(_))) {
             continue;
         }
         match step.status {

@@ -77,7 +77,7 @@ pub enum What {
 /// The cues of a recording (pure).
 pub fn timeline(source: &Recording) -> Timeline {
     let profile = &source.header.profile;
-    let step_at = |index: usize| crate::session::step_at(profile, index);
+    let step_at = |index: usize| profile.step_at(index);
     let mut out = Timeline {
         incomplete: source.summary.is_none(),
         end_ms: source

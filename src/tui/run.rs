@@ -99,7 +99,7 @@ pub async fn run(options: TuiOptions) -> Result<Finished, AppError> {
         "parti-top: starting {} (nats-server, {} host process(es))…",
         profile.name, profile.cluster.hosts
     );
-    let steps_total = crate::session::total_steps(&profile);
+    let steps_total = profile.total_steps();
     let options = SessionOptions {
         mode: mode.clone(),
         record,
