@@ -92,27 +92,8 @@ pub fn render(recording: &Recording, comparison: Option<&Comparison>) -> String 
     ));
     body.push_str(&sections::verdict_block(&summary, complete, comparison));
     body.push_str("<section id=\"charts\"><h2>Charts</h2>");
-    body.push_str(&charts::process_figure(
-        "RSS per process",
-        "rss",
-        &charts::process_series(recording, charts::rss, colouring, ""),
-        Scale::Bytes,
-        x_max,
-        &markers,
-    ));
-    body.push_str(&charts::process_figure(
-        "Live heap per process",
-        "heap",
-        &charts::process_series(recording, charts::heap, colouring, ""),
-        Scale::Bytes,
-        x_max,
-        &markers,
-    ));
-    body.push_str(&charts::process_figure(
-        "tokio tasks per host",
-        "tasks",
-        &charts::process_series(recording, charts::tasks, colouring, ""),
-        Scale::Count,
+    body.push_str(&process_figures(
+        |figure| charts::process_series(recording, figure, colouring, ""),
         x_max,
         &markers,
     ));
@@ -148,7 +129,7 @@ pub fn render_diff(a: &Recording, b: &Recording, comparison: &Comparison) -> Str
     let x_max = span_ms(&[a, b]);
     let mut markers = charts::event_markers(&a_summary.events, A_COLOR, "A", 0);
     markers.extend(charts::event_markers(&b_summary.events, B_COLOR, "B", 1));
-    let overlay = |figure: fn(&crate::observation::ProcessSample) -> Option<f64>| {
+    let overlay = |figure: charts::Figure| {
         let mut series = charts::process_series(a, figure, Colouring::Run(A_COLOR), "A: ");
         series.extend(charts::process_series(
             b,
@@ -170,30 +151,7 @@ pub fn render_diff(a: &Recording, b: &Recording, comparison: &Comparison) -> Str
         ("A", "B"),
     ));
     body.push_str("<section id=\"charts\"><h2>Charts (A and B overlaid)</h2>");
-    body.push_str(&charts::process_figure(
-        "RSS per process",
-        "rss",
-        &overlay(charts::rss),
-        Scale::Bytes,
-        x_max,
-        &markers,
-    ));
-    body.push_str(&charts::process_figure(
-        "Live heap per process",
-        "heap",
-        &overlay(charts::heap),
-        Scale::Bytes,
-        x_max,
-        &markers,
-    ));
-    body.push_str(&charts::process_figure(
-        "tokio tasks per host",
-        "tasks",
-        &overlay(charts::tasks),
-        Scale::Count,
-        x_max,
-        &markers,
-    ));
+    body.push_str(&process_figures(overlay, x_max, &markers));
     body.push_str(&charts::stabilization_overlay(
         &a_summary.events,
         &b_summary.events,
@@ -209,3 +167,23 @@ pub fn render_diff(a: &Recording, b: &Recording, comparison: &Comparison) -> Str
 #[cfg(test)]
 #[path = "html/tests.rs"]
 mod tests;
+
+/// The per-process charts (RSS, live heap, tokio tasks), each drawn from the series `series_of`
+/// gives for its figure.
+fn process_figures(
+    series_of: impl Fn(charts::Figure) -> Vec<svg::Series>,
+    x_max_ms: u64,
+    markers: &[svg::Marker],
+) -> String {
+    let figures: [(&str, &str, charts::Figure, Scale); 3] = [
+        ("RSS per process", "rss", charts::rss, Scale::Bytes),
+        ("Live heap per process", "heap", charts::heap, Scale::Bytes),
+        ("tokio tasks per host", "tasks", charts::tasks, Scale::Count),
+    ];
+    figures
+        .into_iter()
+        .map(|(heading, class, figure, scale)| {
+            charts::process_figure(heading, class, &series_of(figure), scale, x_max_ms, markers)
+        })
+        .collect()
+}

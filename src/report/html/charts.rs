@@ -58,9 +58,12 @@ fn style(process: ProcessKind, colouring: Colouring) -> Style {
 }
 
 /// One series per process that reports the figure, named `prefix` + the process.
+/// One figure of a process sample, as a chart plots it.
+pub type Figure = fn(&ProcessSample) -> Option<f64>;
+
 pub fn process_series(
     recording: &Recording,
-    figure: fn(&ProcessSample) -> Option<f64>,
+    figure: Figure,
     colouring: Colouring,
     prefix: &str,
 ) -> Vec<Series> {
