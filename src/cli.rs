@@ -31,18 +31,8 @@ pub struct RunArgs {
     /// The profile to run.
     #[arg(long, value_name = "P.ron")]
     pub profile: Option<PathBuf>,
-    /// Where to write the recording (default: recordings/runs/<profile>-<time>-<run>.ron).
-    #[arg(long, value_name = "OUT.ron")]
-    pub record: Option<PathBuf>,
-    /// Print the summary as JSON on stdout (the table goes to stderr).
-    #[arg(long)]
-    pub json: bool,
-    /// Also write a JUnit XML report.
-    #[arg(long, value_name = "OUT.xml")]
-    pub junit: Option<PathBuf>,
-    /// Also write the run as a self-contained HTML report (charts, events, verdict).
-    #[arg(long, value_name = "OUT.html")]
-    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
     /// Run the profile's steps N times (overrides its `repeats`); the summary gives min /
     /// median / max per metric and comparisons use medians.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -50,10 +40,6 @@ pub struct RunArgs {
     /// Compare with this recording (overrides the profile's baseline).
     #[arg(long, value_name = "R.ron")]
     pub baseline: Option<PathBuf>,
-    /// Compare with a baseline even if the setups differ or it is incomplete, and overwrite
-    /// an existing --record file.
-    #[arg(long)]
-    pub force: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -169,7 +155,16 @@ pub struct ReplayArgs {
     /// Run without the terminal UI; the exit code is the verdict.
     #[arg(long)]
     pub headless: bool,
-    /// Where to write the new recording (default: recordings/runs/<profile>-<time>-<run>.ron).
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Where a run's recording and reports go, shared by runs and replays.
+#[derive(Debug, Clone, Args, Default)]
+pub struct OutputArgs {
+    /// Where to write the recording (default: recordings/runs/<profile>-<time>-<run>.ron).
     #[arg(long, value_name = "OUT.ron")]
     pub record: Option<PathBuf>,
     /// Print the summary as JSON on stdout (the table goes to stderr).
@@ -181,12 +176,10 @@ pub struct ReplayArgs {
     /// Also write the run as a self-contained HTML report (charts, events, verdict).
     #[arg(long, value_name = "OUT.html")]
     pub html: Option<PathBuf>,
-    /// Compare even if the source is incomplete or its setup differs, and overwrite an
-    /// existing --record file.
+    /// Compare with a baseline (a replay's source) even if the setups differ or it is
+    /// incomplete, and overwrite an existing --record file.
     #[arg(long)]
     pub force: bool,
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
 }
 
 /// How to reach NATS, following the NATS tools' conventions.

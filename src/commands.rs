@@ -20,3 +20,19 @@ pub fn workbench_options(
         host_env: Vec::new(),
     }
 }
+
+/// The headless options the output and connection flags give (the rest left default).
+pub fn headless_options(
+    outputs: &crate::cli::OutputArgs,
+    connection: &crate::cli::ConnectionArgs,
+) -> crate::headless::HeadlessOptions {
+    crate::headless::HeadlessOptions {
+        record: outputs.record.clone(),
+        json: outputs.json,
+        junit: outputs.junit.clone(),
+        html: outputs.html.clone(),
+        force: outputs.force,
+        workbench: workbench_options(connection),
+        ..crate::headless::HeadlessOptions::default()
+    }
+}

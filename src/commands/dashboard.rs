@@ -25,7 +25,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         repeats: args.repeats.unwrap_or(profile.repeats),
         ..profile
     };
-    preflight::recording_output(args.record.as_deref(), args.force)
+    preflight::recording_output(args.outputs.record.as_deref(), args.outputs.force)
         .map_err(AppError::could_not_run)?;
     preflight::check_capacity(&profile, args.connection.server.as_deref())
         .map_err(AppError::could_not_run)?;
@@ -33,7 +33,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         profile,
         scenario: Scenario::Profile,
         mode: RunMode::Interactive,
-        record: args.record.clone(),
+        record: args.outputs.record.clone(),
         workbench: super::workbench_options(&args.connection),
     })
     .await?;

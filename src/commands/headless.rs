@@ -11,14 +11,9 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     headless::run(HeadlessOptions {
         profile,
         overrides: args.cluster.overrides(),
-        record: args.record.clone(),
-        json: args.json,
-        junit: args.junit.clone(),
-        html: args.html.clone(),
         baseline: args.baseline.clone(),
         repeats: args.repeats,
-        force: args.force,
-        workbench: super::workbench_options(&args.connection),
+        ..super::headless_options(&args.outputs, &args.connection)
     })
     .await
 }

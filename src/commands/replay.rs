@@ -64,15 +64,7 @@ pub fn prepare(source_path: &Path, options: &HeadlessOptions) -> Result<Prepared
 }
 
 pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
-    let options = HeadlessOptions {
-        record: args.record.clone(),
-        json: args.json,
-        junit: args.junit.clone(),
-        html: args.html.clone(),
-        force: args.force,
-        workbench: super::workbench_options(&args.connection),
-        ..HeadlessOptions::default()
-    };
+    let options = super::headless_options(&args.outputs, &args.connection);
     if !args.headless {
         preflight::terminal().map_err(AppError::could_not_run)?;
     }
