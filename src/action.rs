@@ -1,6 +1,7 @@
 //! Actions: the one command type for everything that changes a running cluster. A profile step
 //! and an operator's key press produce the same [`Action`], so the controller, the recorder and
-//! the checks cannot tell scripted from manual control, and a recorded session replays.
+//! the checks cannot tell scripted from manual control, and a recorded session replays. [`Rng`]
+//! makes every random choice of a run (a target, a chaos schedule) from the profile's seed.
 
 use std::fmt;
 use std::time::Duration;
@@ -33,6 +34,24 @@ impl fmt::Display for WorkerTarget {
     }
 }
 
+/// Which node of a managed NATS cluster an action targets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeTarget {
+    /// Node `i` (`n0`, `n1`, …).
+    Index(usize),
+    /// The node the JetStream meta leader sits on (read at the moment of the action).
+    MetaLeader,
+}
+
+impl fmt::Display for NodeTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeTarget::Index(i) => write!(f, "nats node {i}"),
+            NodeTarget::MetaLeader => f.write_str("the nats meta leader"),
+        }
+    }
+}
+
 /// A change to the running cluster (or a note in the timeline).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
@@ -56,6 +75,30 @@ pub enum Action {
     },
     /// Restart the managed nats-server, keeping its store.
     RestartNats,
+    /// `kill -9` the host process that runs the target worker (e.g. the leader's host).
+    KillHostOf(WorkerTarget),
+    /// Cut one host's link to NATS (through its fault proxy) for a while, then restore it.
+    CutLink {
+        host: u32,
+        #[serde(with = "serde_human")]
+        duration: Duration,
+    },
+    /// Slow one host's link for a while: added one-way latency and an optional bandwidth cap.
+    SlowLink {
+        host: u32,
+        #[serde(with = "serde_human")]
+        latency: Duration,
+        #[serde(default)]
+        bandwidth_bytes_per_s: Option<u64>,
+        #[serde(with = "serde_human")]
+        duration: Duration,
+    },
+    /// `kill -9` one node of the managed NATS cluster, and restart it (same store) after `down`.
+    KillNatsNode {
+        node: NodeTarget,
+        #[serde(with = "serde_human")]
+        down: Duration,
+    },
     /// A named moment in the timeline.
     Mark(String),
     /// Not asked for: something the cluster did on its own (a worker ended, a host exited),
@@ -67,6 +110,19 @@ impl Action {
     /// Whether the action disturbs the cluster (and so opens a measured event).
     pub fn is_event(&self) -> bool {
         !matches!(self, Action::Mark(_))
+    }
+
+    /// A fault that clears by itself after a while (the cluster is frozen or cut off until
+    /// then), so its event is measured from the clearance.
+    pub fn clears_later(&self) -> bool {
+        matches!(
+            self,
+            Action::PauseHost { .. }
+                | Action::RestartNats
+                | Action::CutLink { .. }
+                | Action::SlowLink { .. }
+                | Action::KillNatsNode { .. }
+        )
     }
 
     /// A short label for charts and tables, e.g. `scale→5`, `kill leader`.
@@ -83,6 +139,34 @@ impl Action {
                 format!("pause host {host} {}", Human(*duration))
             }
             Action::RestartNats => "restart nats".into(),
+            Action::KillHostOf(WorkerTarget::Leader) => "kill leader's host".into(),
+            Action::KillHostOf(target) => format!("kill host of {target}"),
+            Action::CutLink { host, duration } => {
+                format!("cut host {host} {}", Human(*duration))
+            }
+            Action::SlowLink {
+                host,
+                latency,
+                bandwidth_bytes_per_s,
+                duration,
+            } => {
+                let cap = bandwidth_bytes_per_s
+                    .map(|b| format!(" {}KiB/s", b / 1024))
+                    .unwrap_or_default();
+                format!(
+                    "slow host {host} +{}{cap} {}",
+                    Human(*latency),
+                    Human(*duration)
+                )
+            }
+            Action::KillNatsNode {
+                node: NodeTarget::MetaLeader,
+                down,
+            } => format!("kill meta leader {}", Human(*down)),
+            Action::KillNatsNode {
+                node: NodeTarget::Index(i),
+                down,
+            } => format!("kill nats {i} {}", Human(*down)),
             Action::Mark(label) => format!("mark {label}"),
             Action::Observed(what) => what.clone(),
         }
@@ -92,6 +176,33 @@ impl Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label())
+    }
+}
+
+/// A small seeded generator (splitmix64), so a run's random choices can be replayed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// An index below `len` (0 when `len` is 0).
+    pub fn below(&mut self, len: usize) -> usize {
+        if len == 0 {
+            0
+        } else {
+            usize::try_from(self.next_u64() % len as u64).unwrap_or(0)
+        }
     }
 }
 
@@ -131,6 +242,21 @@ mod tests {
         );
         assert!(!Action::Mark("x".into()).is_event());
         assert!(Action::RestartNats.is_event());
+    }
+
+    #[test]
+    fn the_generator_is_seeded_and_spread() {
+        let mut a = Rng::new(42);
+        let mut b = Rng::new(42);
+        let first: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
+        assert_eq!(first, (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
+        assert_ne!(first[0], Rng::new(43).next_u64());
+        let mut counts = [0usize; 4];
+        let mut rng = Rng::new(7);
+        for _ in 0..4000 {
+            counts[rng.below(4)] += 1;
+        }
+        assert!(counts.iter().all(|c| (800..1200).contains(c)), "{counts:?}");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! ended; [`Measurement::emptied`] tells such events apart.
 //!
 //! A fault that freezes the cluster rather than changing it (a paused host, a restarting
-//! nats-server) leaves the last reports looking stable. Such an event stabilizes only after the
+//! nats-server, a cut or slowed link, a killed NATS node; [`Action::clears_later`]) leaves the last reports looking stable. Such an event stabilizes only after the
 //! fault has cleared ([`Input::FaultCleared`]) and every running worker has then written a fresh
 //! heartbeat: proof that it talks to NATS again.
 
@@ -154,11 +154,6 @@ impl FaultProgress {
 
 /// Why an empty cluster is not stable.
 pub const EMPTY_REASON: &str = "no workers running: an empty cluster is never stable";
-
-/// Whether an action freezes the cluster instead of changing it.
-fn freezes(action: &Action) -> bool {
-    matches!(action, Action::PauseHost { .. } | Action::RestartNats)
-}
 
 /// The engine.
 #[derive(Debug)]
@@ -407,7 +402,7 @@ impl Measure {
     ) {
         self.open = Some(OpenEvent {
             index: self.next_event,
-            fault: freezes(&action).then(FaultProgress::default),
+            fault: action.clears_later().then(FaultProgress::default),
             action,
             t_start_ms: t_ms,
             expected_live,

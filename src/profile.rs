@@ -2,6 +2,7 @@
 //! schema; [`load`] parses and validates with errors that carry `file:line:col`; [`overrides`]
 //! applies the command line's cluster flags (`--workers`, `--partitions`, …).
 
+pub mod chaos;
 pub mod load;
 pub mod overrides;
 pub mod size;
@@ -11,12 +12,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Action, WorkerTarget};
+use crate::action::{Action, NodeTarget, WorkerTarget};
 use crate::parti::config::{Timing, TimingPreset};
 use crate::parti::duration::{Human, serde_human};
 use crate::parti::partition::Partition;
 use crate::parti::strategy::StrategyConfig;
 
+pub use chaos::ChaosSpec;
 pub use load::{ProfileError, load, parse};
 pub use overrides::Overrides;
 pub use size::ByteSize;
@@ -86,6 +88,25 @@ pub enum NatsSetup {
     Managed,
     /// An existing server; credentials come from the usual flags and variables.
     External { url: String },
+    /// A managed cluster of `n` nats-servers (routes between them, JetStream on each); the
+    /// buckets and the work stream get `min(n, 3)` replicas, and hosts get every node's URL.
+    Cluster(usize),
+}
+
+impl NatsSetup {
+    /// Whether parti-top starts (and so can kill and restart) the server(s).
+    pub fn is_managed(&self) -> bool {
+        !matches!(self, NatsSetup::External { .. })
+    }
+
+    /// How many managed servers run (0 for an external one).
+    pub fn nodes(&self) -> usize {
+        match self {
+            NatsSetup::Managed => 1,
+            NatsSetup::External { .. } => 0,
+            NatsSetup::Cluster(n) => *n,
+        }
+    }
 }
 
 /// The cluster under test.
@@ -195,6 +216,33 @@ pub enum Step {
         duration: Duration,
     },
     RestartNats,
+    /// `kill -9` the host process of a worker (`KillHostOf(Leader)`: the leader's host).
+    KillHostOf(WorkerTarget),
+    /// Cut a host's link to NATS for `duration` (its fault proxy resets every connection and
+    /// refuses new ones), then restore it.
+    CutLink {
+        host: u32,
+        #[serde(with = "serde_human")]
+        duration: Duration,
+    },
+    /// Add latency (and optionally a bandwidth cap) to a host's link for `duration`.
+    SlowLink {
+        host: u32,
+        #[serde(with = "serde_human")]
+        latency: Duration,
+        #[serde(default)]
+        bandwidth: Option<ByteSize>,
+        #[serde(with = "serde_human")]
+        duration: Duration,
+    },
+    /// `kill -9` a node of the managed NATS cluster and restart it after `down`.
+    KillNatsNode {
+        node: NodeTarget,
+        #[serde(with = "serde_human")]
+        down: Duration,
+    },
+    /// A seeded schedule of faults, expanded into the steps above when the profile loads.
+    Chaos(ChaosSpec),
     Mark(String),
     /// Wait until the cluster is stable; fail the run if it is not within `timeout`.
     WaitStable {
@@ -221,8 +269,28 @@ impl Step {
                 duration: *duration,
             },
             Step::RestartNats => Action::RestartNats,
+            Step::KillHostOf(target) => Action::KillHostOf(target.clone()),
+            Step::CutLink { host, duration } => Action::CutLink {
+                host: *host,
+                duration: *duration,
+            },
+            Step::SlowLink {
+                host,
+                latency,
+                bandwidth,
+                duration,
+            } => Action::SlowLink {
+                host: *host,
+                latency: *latency,
+                bandwidth_bytes_per_s: bandwidth.map(|b| b.0),
+                duration: *duration,
+            },
+            Step::KillNatsNode { node, down } => Action::KillNatsNode {
+                node: node.clone(),
+                down: *down,
+            },
             Step::Mark(label) => Action::Mark(label.clone()),
-            Step::WaitStable { .. } | Step::Hold(_) => return None,
+            Step::WaitStable { .. } | Step::Hold(_) | Step::Chaos(_) => return None,
         })
     }
 
@@ -231,6 +299,7 @@ impl Step {
         match self {
             Step::WaitStable { timeout } => format!("wait stable (≤{})", Human(*timeout)),
             Step::Hold(duration) => format!("hold {}", Human(*duration)),
+            Step::Chaos(spec) => format!("chaos ({} faults)", spec.faults),
             other => other.action().map(|a| a.label()).unwrap_or_default(),
         }
     }
@@ -257,6 +326,15 @@ pub struct Thresholds {
     pub drift_live_heap_per_host: Option<ByteSize>,
     /// Most a host's tokio task count may grow over a `Hold`, measured the same way.
     pub drift_tasks_per_host: Option<u64>,
+    /// Messages sent and never acked after the drain (with message load); 0 when unset.
+    pub max_lost: Option<u64>,
+    /// Messages acked more than once; 0 when unset.
+    pub max_duplicates: Option<u64>,
+    /// Acks by a worker of a partition it no longer owned (the zombie check); 0 when unset.
+    pub max_zombie_acks: Option<u64>,
+    /// End-to-end latency (publish to ack), 99th percentile over the run.
+    #[serde(with = "crate::parti::duration::serde_human_opt")]
+    pub p99_latency: Option<Duration>,
 }
 
 /// A stored recording to compare with, and how much worse is still acceptable.

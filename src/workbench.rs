@@ -36,7 +36,7 @@ use sampler::Targets;
 /// How soon a command that found no host listening is sent again.
 const COMMAND_RETRY: Duration = Duration::from_millis(100);
 
-pub use act::Rng;
+pub use crate::action::Rng;
 
 /// How many observations the broadcast keeps for a slow consumer before it starts dropping (the
 /// ring is allocated up front: about 190 bytes a slot).
@@ -135,7 +135,7 @@ impl Workbench {
         let config = spec.config();
         let external = options.server_url.clone().or(match &profile.nats {
             NatsSetup::External { url } => Some(url.clone()),
-            NatsSetup::Managed => None,
+            NatsSetup::Managed | NatsSetup::Cluster(_) => None,
         });
         let (managed, url, auth) = match external {
             Some(url) => (None, url, options.auth.clone()),

@@ -273,7 +273,7 @@ fn the_help_lists_every_binding() {
         assert!(screen.contains(&keys), "{keys} missing");
         assert!(screen.contains(binding.what), "{} missing", binding.what);
     }
-    for needle in ["★→", "superseded", "max/min", "K S L P N", "Paused"] {
+    for needle in ["★→", "superseded", "max/min", "KSLPHCWNX", "Paused"] {
         assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
 }
@@ -290,6 +290,9 @@ fn the_help_fits_80x24_without_cutting_an_entry() {
             "{} missing:\n{screen}",
             binding.what
         );
+    }
+    for needle in ["KSLPHCWNX", "ask y/Enter first", "peak"] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
 }
 

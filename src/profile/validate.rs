@@ -21,6 +21,8 @@ pub const HOSTS_MAX: u32 = 64;
 /// Most partitions one profile may ask for; larger counts are typing mistakes (parti's own
 /// largest benchmark uses 10 000).
 pub const PARTITIONS_MAX: usize = 100_000;
+/// Most nodes a managed NATS cluster may have.
+pub const NATS_NODES_MAX: usize = 5;
 /// URL schemes an external NATS server may use.
 const NATS_SCHEMES: [&str; 4] = ["nats://", "tls://", "ws://", "wss://"];
 
@@ -135,6 +137,17 @@ impl Rules {
         }
         if profile.repeats == 0 {
             self.report("repeats", "must be at least 1");
+        }
+        if let NatsSetup::Cluster(n) = profile.nats
+            && !(3..=NATS_NODES_MAX).contains(&n)
+        {
+            self.report(
+                "nats",
+                format!(
+                    "Cluster({n}): a managed cluster has 3–{NATS_NODES_MAX} nodes (JetStream \
+                     needs a majority to survive the loss of one)"
+                ),
+            );
         }
         if let NatsSetup::External { url } = &profile.nats {
             let rest = NATS_SCHEMES
@@ -354,10 +367,71 @@ impl Rules {
                     }
                 }
                 Step::RestartNats => {
+                    if !matches!(profile.nats, NatsSetup::Managed) {
+                        self.report(
+                            &field,
+                            format!(
+                                "{shown} needs a single managed nats-server (a cluster's nodes \
+                                 are killed with KillNatsNode)"
+                            ),
+                        );
+                    }
+                }
+                Step::KillHostOf(target) => {
+                    self.check_target(&field, &shown, target, &pool, high);
+                    // Which host goes is known only at run time: every count is possible.
+                    low = 0;
+                }
+                Step::CutLink { host, duration } | Step::SlowLink { host, duration, .. } => {
+                    self.check_host(&field, &shown, *host, cluster.hosts, &killed);
+                    if duration.is_zero() {
+                        self.report_at(
+                            &field,
+                            format!("{field}.duration"),
+                            format!("{shown}: duration must be greater than 0"),
+                        );
+                    }
                     if matches!(profile.nats, NatsSetup::External { .. }) {
                         self.report(
                             &field,
-                            format!("{shown} needs a managed nats-server, but nats is External"),
+                            format!(
+                                "{shown} needs managed NATS: hosts reach an external server directly"
+                            ),
+                        );
+                    }
+                }
+                Step::KillNatsNode { node, down } => {
+                    let nodes = match profile.nats {
+                        NatsSetup::Cluster(n) => n,
+                        _ => 0,
+                    };
+                    if nodes < 3 {
+                        self.report(
+                            &field,
+                            format!("{shown} needs a managed NATS cluster (nats: Cluster(3))"),
+                        );
+                    } else if let crate::action::NodeTarget::Index(i) = node
+                        && *i >= nodes
+                    {
+                        self.report(
+                            &field,
+                            format!("{shown}: node {i} does not exist (nodes 0–{})", nodes - 1),
+                        );
+                    }
+                    if down.is_zero() {
+                        self.report_at(
+                            &field,
+                            format!("{field}.down"),
+                            format!("{shown}: down must be greater than 0"),
+                        );
+                    }
+                }
+                Step::Chaos(spec) => {
+                    for (name, message) in spec.problems(&profile.nats, cluster.hosts, high) {
+                        self.report_at(
+                            &field,
+                            format!("{field}.{name}"),
+                            format!("{shown}: {name}: {message}"),
                         );
                     }
                 }

@@ -476,7 +476,10 @@ fn restart_nats_needs_a_managed_server() {
     );
     assert_problems(
         &text,
-        &["t.ron:10:9: step 2: RestartNats needs a managed nats-server, but nats is External"],
+        &[
+            "t.ron:10:9: step 2: RestartNats needs a single managed nats-server (a cluster's \
+             nodes are killed with KillNatsNode)",
+        ],
     );
     assert_problems(&steps(&["ScaleTo(3)", "RestartNats"]), &[]);
 }

@@ -305,6 +305,8 @@ fn sample_without_series() -> Model {
             nats_version: Some("2.15.1".into()),
             nats_up: true,
             managed: true,
+            nats_nodes: 1,
+            proxied: true,
             recording_path: Some("recordings/scale-and-kill.ron".into()),
             recording: true,
             connect: vec![

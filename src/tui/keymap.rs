@@ -12,6 +12,13 @@ use super::model::Screen;
 
 /// How long `P` freezes a host.
 pub const PAUSE: Duration = Duration::from_secs(5);
+/// How long `C` cuts the selected worker's host off NATS.
+pub const CUT: Duration = Duration::from_secs(10);
+/// How long `W` slows the selected worker's host's link, and by how much.
+pub const SLOW: Duration = Duration::from_secs(20);
+pub const SLOW_LATENCY: Duration = Duration::from_millis(100);
+/// How long `X` keeps the killed NATS node down.
+pub const NODE_DOWN: Duration = Duration::from_secs(5);
 
 /// What a key asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +29,11 @@ pub enum Command {
     StopSelected,
     KillLeader,
     PauseSelectedHost,
+    KillSelectedHost,
+    CutSelectedLink,
+    SlowSelectedLink,
     RestartNats,
+    KillNatsNode,
     Mark,
     ToggleRecording,
     ToggleLogPane,
@@ -50,7 +61,11 @@ impl Command {
                 | Command::StopSelected
                 | Command::KillLeader
                 | Command::PauseSelectedHost
+                | Command::KillSelectedHost
+                | Command::CutSelectedLink
+                | Command::SlowSelectedLink
                 | Command::RestartNats
+                | Command::KillNatsNode
         )
     }
 }
@@ -179,7 +194,27 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('P')],
         "pause selected's host 5 s",
     ),
+    bind(
+        Command::KillSelectedHost,
+        &[Char('H')],
+        "kill -9 selected's host",
+    ),
+    bind(
+        Command::CutSelectedLink,
+        &[Char('C')],
+        "cut selected's link 10 s",
+    ),
+    bind(
+        Command::SlowSelectedLink,
+        &[Char('W')],
+        "slow selected's link 20 s",
+    ),
     bind(Command::RestartNats, &[Char('N')], "restart nats-server"),
+    bind(
+        Command::KillNatsNode,
+        &[Char('X')],
+        "kill nats meta leader 5 s",
+    ),
     bind(Command::Mark, &[Char('m')], "mark the timeline (label)"),
     bind(
         Command::ToggleRecording,
@@ -291,7 +326,11 @@ mod tests {
             Command::StopSelected,
             Command::KillLeader,
             Command::PauseSelectedHost,
+            Command::KillSelectedHost,
+            Command::CutSelectedLink,
+            Command::SlowSelectedLink,
             Command::RestartNats,
+            Command::KillNatsNode,
             Command::Mark,
             Command::ToggleRecording,
             Command::ToggleLogPane,
@@ -318,6 +357,10 @@ mod tests {
                 | Command::StopSelected
                 | Command::KillLeader
                 | Command::PauseSelectedHost
+                | Command::KillSelectedHost
+                | Command::CutSelectedLink
+                | Command::SlowSelectedLink
+                | Command::KillNatsNode
                 | Command::RestartNats
                 | Command::Mark
                 | Command::ToggleRecording

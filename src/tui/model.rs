@@ -68,6 +68,10 @@ pub struct RunFacts {
     pub nats_version: Option<String>,
     pub nats_up: bool,
     pub managed: bool,
+    /// Nodes of the managed NATS cluster (1 for a single server).
+    pub nats_nodes: usize,
+    /// Whether each host reaches NATS through a fault proxy (the link keys work).
+    pub proxied: bool,
     pub recording_path: Option<String>,
     pub recording: bool,
     /// How other NATS tools reach a managed server (no password: it is in the 0600 files the

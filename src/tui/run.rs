@@ -120,6 +120,8 @@ pub async fn run(options: TuiOptions) -> Result<Finished, AppError> {
         nats_version: workbench.nats_version().map(str::to_owned),
         nats_up: true,
         managed: workbench.is_managed(),
+        nats_nodes: 1,
+        proxied: false,
         recording_path: Some(session.recording_path().display().to_string()),
         recording: true,
         connect: workbench.connect_hints(),

@@ -8,37 +8,10 @@ use tracing::info;
 
 use super::engine::EngineInput;
 use super::{Mutable, Shared};
-use crate::action::{Action, ActionSource, WorkerTarget};
+use crate::action::{Action, ActionSource, Rng, WorkerTarget};
 use crate::control::HostCommand;
 use crate::observation::ActionRecord;
 use crate::profile::StartMode;
-
-/// A small seeded generator (splitmix64), so a run's random choices can be replayed.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// An index below `len` (0 when `len` is 0).
-    pub fn below(&mut self, len: usize) -> usize {
-        if len == 0 {
-            0
-        } else {
-            usize::try_from(self.next_u64() % len as u64).unwrap_or(0)
-        }
-    }
-}
 
 /// An action being carried out: the workbench and its locked mutable part.
 pub(super) struct Acting<'a> {
@@ -200,6 +173,10 @@ impl Acting<'_> {
                     .send(EngineInput::FaultCleared { event_t_ms: t_ms });
                 Ok(seq)
             }
+            Action::KillHostOf(_)
+            | Action::CutLink { .. }
+            | Action::SlowLink { .. }
+            | Action::KillNatsNode { .. } => Err(format!("{action}: not available in this run")),
             Action::Mark(_) => Ok(self.open_event(&action, &source, target)),
             Action::Observed(_) => {
                 Err("observed events are recorded by the engine, not acted".into())
@@ -338,25 +315,5 @@ impl Acting<'_> {
             self.s.planned[host] -= n;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Rng;
-
-    #[test]
-    fn the_generator_is_seeded_and_spread() {
-        let mut a = Rng::new(42);
-        let mut b = Rng::new(42);
-        let first: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
-        assert_eq!(first, (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
-        assert_ne!(first[0], Rng::new(43).next_u64());
-        let mut counts = [0usize; 4];
-        let mut rng = Rng::new(7);
-        for _ in 0..4000 {
-            counts[rng.below(4)] += 1;
-        }
-        assert!(counts.iter().all(|c| (800..1200).contains(c)), "{counts:?}");
     }
 }

@@ -25,6 +25,8 @@ fn facts(reviewed: &Reviewed) -> RunFacts {
         nats_version: header.nats_server_version.clone(),
         nats_up: true,
         managed: true,
+        nats_nodes: 1,
+        proxied: true,
         recording_path: Some(reviewed.name.clone()),
         recording: false,
         connect: Vec::new(),

@@ -231,9 +231,14 @@ fn help(frame: &mut Frame, area: Rect) {
         ])
     }));
     lines.push(Line::from(Span::styled("read-only", theme::HEADER)));
-    lines.push(Line::from(Span::raw(
-        "K S L P N m r act on a live cluster only",
-    )));
+    let live_only: String = crate::tui::keymap::BINDINGS
+        .iter()
+        .filter(|b| b.command.is_destructive())
+        .map(|b| b.keys_text())
+        .collect();
+    lines.push(Line::from(Span::raw(format!(
+        "{live_only} m r act on a live cluster only"
+    ))));
     lines.push(Line::from(Span::raw(
         "every pane shows the run at the cursor",
     )));

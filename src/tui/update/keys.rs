@@ -6,9 +6,10 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::{Effect, notice};
-use crate::action::{Action, WorkerTarget};
+use crate::action::{Action, NodeTarget, WorkerTarget};
 use crate::parti::duration::Human;
-use crate::tui::keymap::{Command, PAUSE, command};
+use crate::text::plural;
+use crate::tui::keymap::{CUT, Command, NODE_DOWN, PAUSE, SLOW, SLOW_LATENCY, command};
 use crate::tui::model::{Model, Prompt, Screen};
 
 /// The longest mark label the prompt takes.
@@ -96,6 +97,21 @@ fn confirm(model: &mut Model, action: Action, question: String) -> Vec<Effect> {
     Vec::new()
 }
 
+/// The selected worker's host and how many workers it runs.
+fn selected_host(model: &Model) -> Result<(u32, usize), &'static str> {
+    let host = model
+        .selected_worker()
+        .map(|w| w.host)
+        .ok_or("select a worker first")?;
+    let workers = model
+        .cluster
+        .workers
+        .iter()
+        .filter(|w| w.host == host)
+        .count();
+    Ok((host, workers))
+}
+
 /// The action a destructive command would take and the question that asks for it, or why it
 /// cannot be taken.
 fn destructive(model: &Model, command: Command) -> Result<(Action, String), &'static str> {
@@ -123,22 +139,74 @@ fn destructive(model: &Model, command: Command) -> Result<(Action, String), &'st
             ))
         }
         Command::PauseSelectedHost => {
-            let host = selected.map(|w| w.host).ok_or("select a worker first")?;
-            let workers = model
-                .cluster
-                .workers
-                .iter()
-                .filter(|w| w.host == host)
-                .count();
+            let (host, workers) = selected_host(model)?;
             Ok((
                 Action::PauseHost {
                     host,
                     duration: PAUSE,
                 },
                 format!(
-                    "pause host {host} ({workers} {}) for {} with SIGSTOP?",
-                    if workers == 1 { "worker" } else { "workers" },
+                    "pause host {host} ({}) for {} with SIGSTOP?",
+                    plural(workers as u64, "worker"),
                     Human(PAUSE)
+                ),
+            ))
+        }
+        Command::KillSelectedHost => {
+            let (host, workers) = selected_host(model)?;
+            Ok((
+                Action::KillHost(host),
+                format!(
+                    "kill -9 host {host} ({})?",
+                    plural(workers as u64, "worker")
+                ),
+            ))
+        }
+        Command::CutSelectedLink | Command::SlowSelectedLink => {
+            if !model.facts.proxied {
+                return Err("hosts reach NATS directly here: no link to cut or slow");
+            }
+            let (host, workers) = selected_host(model)?;
+            let workers = plural(workers as u64, "worker");
+            Ok(if command == Command::CutSelectedLink {
+                (
+                    Action::CutLink {
+                        host,
+                        duration: CUT,
+                    },
+                    format!(
+                        "cut host {host}'s link to NATS ({workers}) for {}?",
+                        Human(CUT)
+                    ),
+                )
+            } else {
+                (
+                    Action::SlowLink {
+                        host,
+                        latency: SLOW_LATENCY,
+                        bandwidth_bytes_per_s: None,
+                        duration: SLOW,
+                    },
+                    format!(
+                        "add {} to host {host}'s link ({workers}) for {}?",
+                        Human(SLOW_LATENCY),
+                        Human(SLOW)
+                    ),
+                )
+            })
+        }
+        Command::KillNatsNode => {
+            if !model.facts.managed || model.facts.nats_nodes < 2 {
+                return Err("no managed NATS cluster: use N to restart the one server");
+            }
+            Ok((
+                Action::KillNatsNode {
+                    node: NodeTarget::MetaLeader,
+                    down: NODE_DOWN,
+                },
+                format!(
+                    "kill -9 the NATS node of the meta leader, restart it after {}?",
+                    Human(NODE_DOWN)
                 ),
             ))
         }
@@ -247,6 +315,10 @@ fn on_command(model: &mut Model, command: Command) -> Vec<Effect> {
         | Command::StopSelected
         | Command::KillLeader
         | Command::PauseSelectedHost
+        | Command::KillSelectedHost
+        | Command::CutSelectedLink
+        | Command::SlowSelectedLink
+        | Command::KillNatsNode
         | Command::RestartNats => Vec::new(),
     }
 }

@@ -32,6 +32,8 @@ fn model_with_workers() -> Model {
     let mut model = Model::new(
         RunFacts {
             managed: true,
+            nats_nodes: 1,
+            proxied: true,
             recording: true,
             nats_up: true,
             ..RunFacts::default()

@@ -57,7 +57,7 @@ fn sections() -> [Section; 2] {
         })
         .collect();
     symbols.push(Entry {
-        key: destructive.join(" "),
+        key: destructive.concat(),
         what: "ask y/Enter first".to_owned(),
     });
     [
@@ -96,16 +96,25 @@ fn arrange(sections: &[Section], column_width: usize, width: usize, height: usiz
     columns
 }
 
-/// The overlay's lines for `columns` columns of `column_width`.
+/// The overlay's lines for `columns` columns of `column_width`, within `height` rows when
+/// possible: the titles after the first are left out when they alone would not fit.
 fn lines(
     sections: &[Section],
     key_width: usize,
     column_width: usize,
     columns: usize,
+    height: usize,
 ) -> Vec<Line<'static>> {
+    let rows: usize = sections
+        .iter()
+        .map(|s| 1 + s.entries.len().div_ceil(columns))
+        .sum();
+    let titles_fit = rows <= height || rows - height >= sections.len();
     let mut out = Vec::new();
-    for section in sections {
-        out.push(Line::from(Span::styled(section.title, theme::HEADER)));
+    for (index, section) in sections.iter().enumerate() {
+        if index == 0 || titles_fit {
+            out.push(Line::from(Span::styled(section.title, theme::HEADER)));
+        }
         let rows = section.entries.len().div_ceil(columns);
         for row in 0..rows {
             let mut spans = Vec::new();
@@ -144,7 +153,7 @@ pub fn render(frame: &mut Frame, area: Rect) {
     let inner_width = usize::from(area.width - 2);
     let inner_height = usize::from(area.height - 2);
     let columns = arrange(&sections, column_width, inner_width, inner_height);
-    let lines = lines(&sections, key_width, column_width, columns);
+    let lines = lines(&sections, key_width, column_width, columns, inner_height);
     let wanted_width = columns * column_width + (columns - 1) * GAP + 2;
     let width = u16::try_from(wanted_width)
         .unwrap_or(u16::MAX)
@@ -173,7 +182,7 @@ mod tests {
     #[test]
     fn every_binding_and_symbol_is_in_the_overlay() {
         let sections = sections();
-        let text: String = lines(&sections, 10, 40, 2)
+        let text: String = lines(&sections, 10, 40, 2, 100)
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
@@ -189,7 +198,7 @@ mod tests {
                 "{what}"
             );
         }
-        assert!(text.contains("K S L P N"), "the keys that ask first");
+        assert!(text.contains("KSLPHCWNX"), "the keys that ask first");
     }
 
     #[test]
