@@ -69,6 +69,11 @@ pub struct Bootstrap {
     pub run_id: String,
     pub host: u32,
     pub server_url: String,
+    /// Where the host's workers connect, when not `server_url`: the host's fault proxy (so a
+    /// cut link cuts the workers while the control connection, and so the host, stays up), or
+    /// a cluster's seed list.
+    #[serde(default)]
+    pub worker_url: Option<String>,
     pub user: Option<String>,
     pub password: Option<String>,
     /// The controller's pid: the host exits if its parent is no longer this process.
@@ -81,6 +86,7 @@ impl std::fmt::Debug for Bootstrap {
             .field("run_id", &self.run_id)
             .field("host", &self.host)
             .field("server_url", &self.server_url)
+            .field("worker_url", &self.worker_url)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .finish()
@@ -205,6 +211,7 @@ mod tests {
             run_id: "r".into(),
             host: 0,
             server_url: "nats://127.0.0.1:1".into(),
+            worker_url: None,
             user: Some("u".into()),
             password: Some("secret".into()),
             controller_pid: 1,

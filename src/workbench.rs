@@ -222,6 +222,7 @@ impl Workbench {
                 run_id: run_id.clone(),
                 host,
                 server_url: url.clone(),
+                worker_url: None,
                 user: auth.user.clone(),
                 password: auth.password.clone(),
                 controller_pid: std::process::id(),

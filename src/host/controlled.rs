@@ -212,8 +212,12 @@ pub async fn run() -> Result<(), AppError> {
         strategy: spec.strategy.build(),
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    let worker_url = bootstrap
+        .worker_url
+        .clone()
+        .unwrap_or_else(|| bootstrap.server_url.clone());
     let pool = Pool::new(
-        bootstrap.server_url.clone(),
+        worker_url,
         auth,
         worker_spec,
         format!("parti-top-host-{}", bootstrap.host),
