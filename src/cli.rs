@@ -68,6 +68,10 @@ pub struct ClusterOverrides {
     /// Assignment strategy: consistent-hash, weighted-consistent-hash or round-robin.
     #[arg(long, value_name = "STRATEGY")]
     pub strategy: Option<StrategyKind>,
+    /// Seed of every random choice (kill targets, chaos schedules): another seed, another
+    /// schedule; the same seed, the same one.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 impl ClusterOverrides {
@@ -79,6 +83,7 @@ impl ClusterOverrides {
             timing: self.timing,
             hosts: self.hosts,
             strategy: self.strategy,
+            seed: self.seed,
         }
     }
 }
@@ -422,6 +427,7 @@ mod tests {
                 timing: Some(TimingPreset::Integration),
                 hosts: Some(2),
                 strategy: Some(StrategyKind::RoundRobin),
+                seed: None,
             }
         );
         let bare = Cli::try_parse_from(["parti-top"]).expect("parse");

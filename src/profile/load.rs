@@ -65,8 +65,6 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
         problems.extend(validate::check_fields(&profile, root));
     }
     report(problems, root.as_ref(), path)?;
-    let mut profile = profile;
-    super::chaos::expand_all(&mut profile);
     Ok(profile)
 }
 

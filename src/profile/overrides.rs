@@ -26,6 +26,8 @@ pub struct Overrides {
     pub timing: Option<TimingPreset>,
     pub hosts: Option<u32>,
     pub strategy: Option<StrategyKind>,
+    /// Replaces the profile's seed (targets of random picks, chaos schedules).
+    pub seed: Option<u64>,
 }
 
 impl Overrides {
@@ -44,6 +46,7 @@ impl fmt::Display for Overrides {
             self.timing.map(|t| format!("--timing {t}")),
             self.hosts.map(|n| format!("--hosts {n}")),
             self.strategy.map(|s| format!("--strategy {s}")),
+            self.seed.map(|s| format!("--seed {s}")),
         ]
         .into_iter()
         .flatten()
@@ -52,7 +55,8 @@ impl fmt::Display for Overrides {
     }
 }
 
-/// The profile with the overrides applied and validated again. `path` names the profile in
+/// The profile as it runs: the overrides applied and validated again, and every `Chaos` step
+/// expanded with the (possibly overridden) seed. `path` names the profile in
 /// errors. A flag with an impossible value is named in the error (`--partitions 0: …`); a
 /// profile the overrides make invalid (a step that kills host 1 with `--hosts 1`) gets the
 /// validator's messages, prefixed with the flags.
@@ -62,6 +66,7 @@ pub fn apply(
     path: &Path,
 ) -> Result<Profile, ProfileError> {
     if overrides.is_empty() {
+        super::chaos::expand_all(&mut profile);
         return Ok(profile);
     }
     let error = |message: String| ProfileError {
@@ -116,6 +121,9 @@ pub fn apply(
     if let Some(kind) = overrides.strategy {
         profile.cluster.strategy = with_kind(&profile.cluster.strategy, kind);
     }
+    if let Some(seed) = overrides.seed {
+        profile.seed = seed;
+    }
     let note = format!("(command-line overrides: {overrides})");
     profile.description = if profile.description.is_empty() {
         note
@@ -133,6 +141,7 @@ pub fn apply(
             .collect();
         error(lines.join("\n"))
     })?;
+    super::chaos::expand_all(&mut profile);
     Ok(profile)
 }
 
@@ -186,6 +195,29 @@ mod tests {
     }
 
     #[test]
+    fn chaos_expands_with_the_seed_the_run_uses() {
+        let text = "(name: \"c\", cluster: (partitions: Count(10), hosts: 2), \
+                    steps: [ScaleTo(4), WaitStable(timeout: \"10s\"), Chaos((faults: 5))], seed: 3)";
+        let path = Path::new("c.ron");
+        let loaded = crate::profile::parse(text, path).expect("valid");
+        assert!(
+            matches!(loaded.steps[2], Step::Chaos(_)),
+            "loading keeps the step"
+        );
+        let plain = apply(loaded.clone(), &Overrides::default(), path).expect("valid");
+        let same = apply(loaded.clone(), &Overrides::default(), path).expect("valid");
+        let seeded = Overrides {
+            seed: Some(4),
+            ..Overrides::default()
+        };
+        let other = apply(loaded, &seeded, path).expect("valid");
+        assert!(!plain.steps.iter().any(|s| matches!(s, Step::Chaos(_))));
+        assert!(plain.steps.len() > 5, "{:?}", plain.steps);
+        assert_eq!(plain.steps, same.steps);
+        assert_ne!(plain.steps, other.steps, "another seed, another schedule");
+    }
+
+    #[test]
     fn each_flag_replaces_its_setting() {
         let out = applied(Overrides {
             workers: Some(4),
@@ -193,8 +225,10 @@ mod tests {
             timing: Some(TimingPreset::Fast),
             hosts: Some(3),
             strategy: Some(StrategyKind::RoundRobin),
+            seed: Some(9),
         })
         .expect("valid");
+        assert_eq!(out.seed, 9);
         assert_eq!(out.cluster.partitions, PartitionsSetup::Count(20));
         assert_eq!(out.cluster.timing, TimingSetup::Preset(TimingPreset::Fast));
         assert_eq!(out.cluster.hosts, 3);
@@ -206,7 +240,7 @@ mod tests {
         assert_eq!(
             out.description,
             "a failover (command-line overrides: --workers 4 --partitions 20 --timing fast \
-             --hosts 3 --strategy round-robin)"
+             --hosts 3 --strategy round-robin --seed 9)"
         );
     }
 
