@@ -76,6 +76,19 @@ pub fn check_fields(profile: &Profile, root: &Node) -> Vec<Problem> {
                 let what = "PauseHost takes only `host` and `duration`";
                 rules.known_fields(root, &path, what, &["host", "duration"]);
             }
+            Step::CutLink { .. } => {
+                let what = "CutLink takes only `host` and `duration`";
+                rules.known_fields(root, &path, what, &["host", "duration"]);
+            }
+            Step::SlowLink { .. } => {
+                let what = "SlowLink takes only `host`, `latency`, `bandwidth` and `duration`";
+                let known = ["host", "latency", "bandwidth", "duration"];
+                rules.known_fields(root, &path, what, &known);
+            }
+            Step::KillNatsNode { .. } => {
+                let what = "KillNatsNode takes only `node` and `down`";
+                rules.known_fields(root, &path, what, &["node", "down"]);
+            }
             _ => {}
         }
     }
