@@ -153,8 +153,8 @@ impl ManagedCluster {
         self.nodes.iter().map(|n| n.url().to_owned()).collect()
     }
 
-    /// The seed list as one comma-separated string (what `async_nats::connect` and `NATS_URL`
-    /// accept).
+    /// The seed list as one comma-separated string, the form of the NATS tools' `--server` and
+    /// `NATS_URL`. async-nats does not split a string on commas: give it [`Self::seed_urls`].
     pub fn seed_list(&self) -> String {
         self.seed_urls().join(",")
     }
@@ -231,14 +231,11 @@ impl ManagedCluster {
     }
 
     /// What each node reports now; `None` for a node that is down or does not answer.
-    async fn views(&mut self) -> Vec<Option<NodeView>> {
+    async fn views(&self) -> Vec<Option<NodeView>> {
         let mut views = Vec::with_capacity(self.nodes.len());
-        for index in 0..self.nodes.len() {
-            let port = if self.is_node_running(index) {
-                monitor_port(self.nodes[index].monitor_url())
-            } else {
-                None
-            };
+        for node in &self.nodes {
+            // A node that died unnoticed still has a pid; it does not answer either.
+            let port = node.pid().and_then(|_| monitor_port(node.monitor_url()));
             views.push(match port {
                 Some(port) => node_view(port).await.ok(),
                 None => None,
@@ -249,14 +246,14 @@ impl ManagedCluster {
 
     /// The index of the node holding the JetStream meta leadership: the one whose `/jsz`
     /// names itself as `meta_cluster.leader`.
-    pub async fn meta_leader(&mut self) -> Result<usize, ClusterError> {
+    pub async fn meta_leader(&self) -> Result<usize, ClusterError> {
         let views = self.views().await;
         monitor::meta_leader(&self.names, &views).map_err(ClusterError::NoMetaLeader)
     }
 
     /// Waits until every node runs and is routed to every other, and the meta leader counts
     /// all nodes as current peers; returns the meta leader's index.
-    pub async fn wait_ready(&mut self) -> Result<usize, ClusterError> {
+    pub async fn wait_ready(&self) -> Result<usize, ClusterError> {
         let timeout = self
             .opts
             .cluster_ready_timeout
