@@ -1,13 +1,16 @@
 //! A managed 3-node nats-server cluster with real processes: JetStream assets at 3 replicas
 //! keep taking writes through a client with the seed list when the meta leader's node is
 //! killed, a new meta leader is elected among the survivors, the node rejoins after a restart,
-//! and shutdown leaves no process and no directory behind.
+//! and shutdown leaves no process and no directory behind. A link proxy in front of the
+//! cluster holds a cut only for clients that ignore the servers the cluster gossips.
 
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
+use futures::StreamExt;
 use parti_top::nats::cluster::{ClusterOptions, ManagedCluster};
+use parti_top::netfault::{LinkProxy, socket_addr_of_url};
 use parti_top::parti::kv::{Bucket, BucketSpec, Store};
 use parti_top::parti::nats_kv::NatsStore;
 use parti_top::testkit::{descendants, server_binary, still_alive_after, wait_until};
@@ -23,7 +26,7 @@ async fn write_both(bucket: &dyn Bucket, js: &jetstream::Context, n: u32) -> boo
             .ok()?
             .await
             .ok()?;
-        (read.value == Bytes::from(n.to_string())).then_some(())
+        (read.value == n.to_string().as_bytes()).then_some(())
     };
     matches!(
         tokio::time::timeout(Duration::from_secs(2), attempt).await,
@@ -164,4 +167,83 @@ async fn writes_survive_a_meta_leader_kill_and_the_node_rejoins() {
     for dir in dirs {
         assert!(!dir.exists(), "{} left behind", dir.display());
     }
+}
+
+/// A client of `seeds` with the cluster's credentials, a short request timeout and a fast
+/// reconnect; `stay_behind` keeps it from using the servers the cluster gossips.
+async fn client_of(
+    cluster: &ManagedCluster,
+    seeds: Vec<String>,
+    stay_behind: bool,
+) -> async_nats::Client {
+    let creds = cluster.credentials();
+    let mut options = async_nats::ConnectOptions::new()
+        .user_and_password(creds.user.clone(), creds.password.clone())
+        .request_timeout(Some(Duration::from_millis(200)))
+        .reconnect_delay_callback(|_| Duration::from_millis(50));
+    if stay_behind {
+        options = options.ignore_discovered_servers();
+    }
+    options.connect(seeds).await.expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_proxy_in_front_of_a_cluster_holds_only_clients_that_ignore_gossip() {
+    let binary = server_binary().await;
+    let cluster = ManagedCluster::start(&binary, 3, ClusterOptions::default())
+        .await
+        .expect("start a 3-node cluster");
+    cluster.wait_ready().await.expect("the cluster forms");
+    let upstreams = cluster
+        .seed_urls()
+        .iter()
+        .map(|url| socket_addr_of_url(url).expect("node address"))
+        .collect();
+    let proxy = LinkProxy::start_multi(upstreams).await.expect("proxy");
+    let direct = client_of(&cluster, cluster.seed_urls(), false).await;
+    let mut requests = direct.subscribe("svc.echo").await.expect("subscribe");
+    let responder = direct.clone();
+    tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = responder.publish(reply, request.payload).await;
+            }
+        }
+    });
+    let behind = client_of(&cluster, vec![proxy.url()], true).await;
+    let gossiping = client_of(&cluster, vec![proxy.url()], false).await;
+    for client in [&behind, &gossiping] {
+        let works = wait_until(Duration::from_secs(5), || async {
+            client.request("svc.echo", "x".into()).await.is_ok()
+        })
+        .await;
+        assert!(works, "requests through the proxy work before the cut");
+    }
+
+    proxy.control().cut();
+    // The gossiping client reconnects straight to a node the cluster told it about.
+    let escaped = wait_until(Duration::from_secs(10), || async {
+        gossiping.request("svc.echo", "x".into()).await.is_ok()
+    })
+    .await;
+    assert!(
+        escaped,
+        "a client that uses gossiped URLs goes around the cut"
+    );
+    let held = behind.request("svc.echo", "x".into()).await;
+    assert!(
+        held.is_err(),
+        "the client that ignores gossip stays cut off"
+    );
+    assert!(proxy.control().stats().connections_refused >= 1);
+
+    proxy.control().restore();
+    let back = wait_until(Duration::from_secs(10), || async {
+        behind.request("svc.echo", "x".into()).await.is_ok()
+    })
+    .await;
+    assert!(back, "it reconnects through the proxy after the restore");
+    drop((behind, gossiping, direct));
+    proxy.shutdown().await;
+    cluster.shutdown().await.expect("shutdown");
 }
