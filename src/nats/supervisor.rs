@@ -9,6 +9,8 @@
 //! monitoring endpoint `/healthz?js-enabled-only=true` answering 200. Stop is SIGTERM, then SIGKILL after a grace
 //! period. The child dies with this process (see [`super::process`]); temporary directories of
 //! controllers that died anyway are swept at the next start.
+//! [`ServerOptions`] may instead supply the credentials and the server name, and make the
+//! server a cluster node ([`args::ClusterNodeSpec`]), as [`super::cluster::ManagedCluster`] does.
 
 use std::fmt;
 use std::io::Write;
