@@ -15,6 +15,7 @@ pub mod limits;
 pub mod logging;
 pub mod measure;
 pub mod nats;
+pub mod netfault;
 pub mod observation;
 pub mod observer;
 pub mod parti;

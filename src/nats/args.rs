@@ -64,6 +64,59 @@ pub fn config_text(credentials: &Credentials, server_name: &str) -> String {
     )
 }
 
+/// What makes a managed server one node of a cluster: the `cluster {}` block of its config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterNodeSpec {
+    /// The cluster's name (the same on every node).
+    pub cluster_name: String,
+    /// The route port this node listens on, on [`LISTEN_HOST`].
+    pub route_port: u16,
+    /// The route ports of every node of the cluster, its own included (a server ignores a route
+    /// to itself), so any node can start first and the routes form a full mesh.
+    pub route_ports: Vec<u16>,
+}
+
+/// The `cluster {}` block for `spec`: routes listen on [`LISTEN_HOST`] only and are
+/// authenticated with `credentials` (the same pair as the clients'), which the route URLs
+/// carry. It goes into the mode-0600 config file, never on the command line.
+pub fn cluster_config_text(spec: &ClusterNodeSpec, credentials: &Credentials) -> String {
+    let userinfo = format!(
+        "{}:{}",
+        escape_userinfo(&credentials.user),
+        escape_userinfo(&credentials.password)
+    );
+    let routes: String = spec
+        .route_ports
+        .iter()
+        .map(|port| {
+            format!(
+                "    {}\n",
+                quote(&format!("nats-route://{userinfo}@{LISTEN_HOST}:{port}"))
+            )
+        })
+        .collect();
+    format!(
+        "cluster {{\n  name: {}\n  listen: {}\n  authorization {{\n    user: {}\n    password: {}\n  }}\n  routes: [\n{routes}  ]\n}}\n",
+        quote(&spec.cluster_name),
+        quote(&format!("{LISTEN_HOST}:{}", spec.route_port)),
+        quote(&credentials.user),
+        quote(&credentials.password),
+    )
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, for a URL's user info.
+fn escape_userinfo(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// A double-quoted string in the NATS config syntax.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -211,6 +264,28 @@ mod tests {
         assert!(text.contains("server_name: \"parti-top-1\""), "{text}");
         let args = strings(command_args(&spec(&[], None)));
         assert!(args.iter().all(|a| !a.contains("Pw123secret")));
+    }
+
+    #[test]
+    fn cluster_block_routes_to_every_node_with_credentials() {
+        let creds = Credentials {
+            user: "parti-top".into(),
+            password: "p@ss".into(),
+        };
+        let spec = ClusterNodeSpec {
+            cluster_name: "parti-top-7".into(),
+            route_port: 6001,
+            route_ports: vec![6000, 6001, 6002],
+        };
+        let text = cluster_config_text(&spec, &creds);
+        assert!(text.contains("name: \"parti-top-7\""), "{text}");
+        assert!(text.contains("listen: \"127.0.0.1:6001\""), "{text}");
+        assert!(text.contains("password: \"p@ss\""), "{text}");
+        for port in [6000, 6001, 6002] {
+            let route = format!("\"nats-route://parti-top:p%40ss@127.0.0.1:{port}\"");
+            assert!(text.contains(&route), "{text}");
+        }
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
     }
 
     #[test]

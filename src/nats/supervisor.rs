@@ -9,6 +9,8 @@
 //! monitoring endpoint `/healthz?js-enabled-only=true` answering 200. Stop is SIGTERM, then SIGKILL after a grace
 //! period. The child dies with this process (see [`super::process`]); temporary directories of
 //! controllers that died anyway are swept at the next start.
+//! [`ServerOptions`] may instead supply the credentials and the server name, and make the
+//! server a cluster node ([`args::ClusterNodeSpec`]), as [`super::cluster::ManagedCluster`] does.
 
 use std::fmt;
 use std::io::Write;
@@ -22,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use super::args::{self, LISTEN_HOST, LaunchSpec, Ports};
+use super::args::{self, ClusterNodeSpec, LISTEN_HOST, LaunchSpec, Ports};
 use super::connect_info::{self, ConnectInfo};
 pub use super::credentials::Credentials;
 use super::process::{OutputTail, is_process_alive, spawn_tied};
@@ -51,6 +53,12 @@ pub struct ServerOptions {
     pub ready_timeout: Option<Duration>,
     /// SIGTERM-to-SIGKILL grace period of `stop`; `None` is [`DEFAULT_GRACE_PERIOD`].
     pub grace_period: Option<Duration>,
+    /// Credentials to accept instead of generated ones (the nodes of a cluster share a pair).
+    pub credentials: Option<Credentials>,
+    /// The server's `server_name`; `None` is the name of its temporary directory.
+    pub server_name: Option<String>,
+    /// Makes the server a node of a cluster (see [`args::cluster_config_text`]).
+    pub cluster: Option<ClusterNodeSpec>,
 }
 
 /// Why starting or stopping a managed server failed.
@@ -139,11 +147,19 @@ impl ManagedServer {
         for dir in [&ports_dir, &store_dir] {
             std::fs::create_dir(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
         }
-        let credentials = Credentials::generate();
-        let server_name = root
-            .file_name()
-            .map_or_else(|| "parti-top".into(), |n| n.to_string_lossy().into_owned());
-        write_private(&config_file, &args::config_text(&credentials, &server_name))?;
+        let credentials = opts
+            .credentials
+            .clone()
+            .unwrap_or_else(Credentials::generate);
+        let server_name = opts.server_name.clone().unwrap_or_else(|| {
+            root.file_name()
+                .map_or_else(|| "parti-top".into(), |n| n.to_string_lossy().into_owned())
+        });
+        let mut config = args::config_text(&credentials, &server_name);
+        if let Some(cluster) = &opts.cluster {
+            config.push_str(&args::cluster_config_text(cluster, &credentials));
+        }
+        write_private(&config_file, &config)?;
         let connect = ConnectInfo::in_dir(&root, "", "");
         let mut server = Self {
             binary: bin.clone(),

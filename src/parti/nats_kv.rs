@@ -16,13 +16,30 @@ use super::kv::{Bucket, BucketSpec, KvEntry, KvError, KvFuture, KvOp, KvWatch, S
 pub struct NatsStore {
     client: async_nats::Client,
     jetstream: jetstream::Context,
+    replicas: usize,
 }
 
 impl NatsStore {
     /// One JetStream context per connection, cloned for every bucket.
     pub fn new(client: async_nats::Client) -> Self {
         let jetstream = jetstream::new(client.clone());
-        Self { client, jetstream }
+        Self {
+            client,
+            jetstream,
+            replicas: 1,
+        }
+    }
+
+    /// Buckets this store creates get `replicas` copies (for a clustered JetStream; at least
+    /// 1). The default is 1, as Go creates them. A bucket that already exists is used as it is.
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
+    }
+
+    /// The replicas of the buckets this store creates.
+    pub fn replicas(&self) -> usize {
+        self.replicas
     }
 
     /// Open an existing bucket without creating it (for read-only observers).
@@ -55,6 +72,14 @@ pub fn bucket_config(spec: &BucketSpec) -> kv::Config {
     }
 }
 
+/// [`bucket_config`] with `replicas` copies (at least 1) instead of one.
+pub fn bucket_config_with_replicas(spec: &BucketSpec, replicas: usize) -> kv::Config {
+    kv::Config {
+        num_replicas: replicas.max(1),
+        ..bucket_config(spec)
+    }
+}
+
 impl NatsStore {
     async fn bucket(&self, name: &str) -> Result<Arc<dyn Bucket>, KvError> {
         let stream = self
@@ -76,7 +101,11 @@ impl NatsStore {
 impl Store for NatsStore {
     fn ensure_bucket<'a>(&'a self, spec: &'a BucketSpec) -> KvFuture<'a, Arc<dyn Bucket>> {
         Box::pin(async move {
-            if let Err(create_err) = self.jetstream.create_key_value(bucket_config(spec)).await {
+            if let Err(create_err) = self
+                .jetstream
+                .create_key_value(bucket_config_with_replicas(spec, self.replicas))
+                .await
+            {
                 // Already there with another config: use it as it is, like Go.
                 self.jetstream
                     .get_key_value(&spec.name)
@@ -293,5 +322,35 @@ impl Bucket for NatsBucket {
                 .boxed();
             Ok(stream)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn replicas_change_only_the_replica_count() {
+        let spec = BucketSpec {
+            name: "parti-heartbeat".into(),
+            ttl: Duration::from_secs(3),
+        };
+        let single = bucket_config(&spec);
+        assert_eq!(single.num_replicas, 1);
+        let three = bucket_config_with_replicas(&spec, 3);
+        assert_eq!(three.num_replicas, 3);
+        let same = |c: &kv::Config| {
+            (
+                c.bucket.clone(),
+                c.history,
+                c.max_age,
+                c.max_bytes,
+                c.max_value_size,
+                c.storage,
+            )
+        };
+        assert_eq!(same(&three), same(&single));
+        assert_eq!(bucket_config_with_replicas(&spec, 0).num_replicas, 1);
     }
 }
