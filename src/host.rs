@@ -65,6 +65,8 @@ impl EventSink for SlotSink {
 /// The workers of one host.
 pub struct Pool {
     url: String,
+    /// Connect only to `url` (a fault proxy): never to servers a cluster gossips.
+    pinned: bool,
     auth: ClientAuth,
     spec: WorkerSpec,
     slots: Vec<Slot>,
@@ -83,6 +85,7 @@ impl Pool {
     ) -> Self {
         Self {
             url,
+            pinned: false,
             auth,
             spec,
             slots: Vec::new(),
@@ -90,6 +93,13 @@ impl Pool {
             events,
             connection_name,
         }
+    }
+
+    /// Connect the workers only to the pool's URL (a fault proxy), ignoring the servers a
+    /// cluster gossips.
+    pub fn pinned(mut self) -> Self {
+        self.pinned = true;
+        self
     }
 
     pub fn slots(&self) -> &[Slot] {
@@ -121,11 +131,18 @@ impl Pool {
         &self,
         reserved: Vec<(u64, String)>,
     ) -> impl Future<Output = Connected> + Send + 'static {
-        let (url, auth) = (self.url.clone(), self.auth.clone());
+        let (url, auth, pinned) = (self.url.clone(), self.auth.clone(), self.pinned);
         async move {
-            let connects = reserved
-                .iter()
-                .map(|(_, name)| client::connect(&url, &auth, name));
+            let connects = reserved.iter().map(|(_, name)| {
+                let (url, auth) = (&url, &auth);
+                async move {
+                    if pinned {
+                        client::connect_pinned(url, auth, name).await
+                    } else {
+                        client::connect(url, auth, name).await
+                    }
+                }
+            });
             let clients = futures::future::join_all(connects).await;
             reserved
                 .into_iter()

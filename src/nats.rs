@@ -33,17 +33,41 @@ pub use error::NatsError;
 use resolve::ResolveOptions;
 use supervisor::{ManagedServer, ServerOptions};
 
-/// Resolve (or provision) nats-server and start a managed one.
-pub async fn start_managed(
-    explicit: Option<std::path::PathBuf>,
-) -> Result<ManagedServer, NatsError> {
-    let binary = tokio::task::spawn_blocking(move || {
+/// Resolve (or provision) the nats-server binary.
+async fn binary(explicit: Option<std::path::PathBuf>) -> Result<resolve::ServerBinary, NatsError> {
+    Ok(tokio::task::spawn_blocking(move || {
         let options = ResolveOptions::from_env(explicit);
         resolve::resolve(&options, &mut |message: &str| {
             eprintln!("parti-top: {message}")
         })
     })
-    .await??;
+    .await??)
+}
+
+/// Resolve (or provision) nats-server and start a managed cluster of `nodes`, ready for
+/// JetStream (its meta leader elected).
+pub async fn start_cluster(
+    explicit: Option<std::path::PathBuf>,
+    nodes: usize,
+) -> Result<ManagedCluster, NatsError> {
+    let binary = binary(explicit).await?;
+    let cluster = ManagedCluster::start(&binary, nodes, ClusterOptions::default()).await?;
+    if let Err(err) = cluster.wait_ready().await {
+        let _ = cluster.shutdown().await;
+        return Err(NatsError::Cluster(err.to_string()));
+    }
+    info!(
+        "managed nats cluster of {nodes} nodes at {}",
+        cluster.seed_list()
+    );
+    Ok(cluster)
+}
+
+/// Resolve (or provision) nats-server and start a managed one.
+pub async fn start_managed(
+    explicit: Option<std::path::PathBuf>,
+) -> Result<ManagedServer, NatsError> {
+    let binary = binary(explicit).await?;
     let server = ManagedServer::start(&binary, ServerOptions::default()).await?;
     info!(
         "managed nats-server {} at {} (connection files in {})",

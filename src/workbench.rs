@@ -7,6 +7,7 @@ pub mod act;
 mod actor;
 pub mod engine;
 pub mod hosts;
+pub mod links;
 pub mod sampler;
 
 use std::collections::BTreeSet;
@@ -24,6 +25,7 @@ use crate::control::{Bootstrap, HostCommand, HostReply, HostSpec, Subjects};
 use crate::error::AppError;
 use crate::measure::ClusterState;
 use crate::measure::{Measure, Settings};
+use crate::nats::ManagedCluster;
 use crate::nats::client::{self, ClientAuth};
 use crate::nats::supervisor::ManagedServer;
 use crate::observation::Observation;
@@ -92,6 +94,12 @@ pub struct Shared {
     /// Hosts whose exit an action asked for.
     expected_exits: Arc<Mutex<BTreeSet<u32>>>,
     managed_server: bool,
+    /// The managed NATS cluster, when the profile asks for one (`KillNatsNode` acts on it from
+    /// a task of its own, hence the lock).
+    cluster: Option<Arc<tokio::sync::Mutex<ManagedCluster>>>,
+    nats_nodes: usize,
+    /// Each host's link to a managed NATS (its fault proxy), by host.
+    links: Vec<crate::netfault::LinkControl>,
     /// What the machine allows (open files, memory): no action starts more workers.
     capacity: crate::limits::Capacity,
     /// How other NATS tools reach a managed server.
@@ -101,6 +109,8 @@ pub struct Shared {
 /// The part of a workbench that actions change.
 pub(crate) struct Mutable {
     managed: Option<ManagedServer>,
+    /// The hosts' fault proxies (stopped after the hosts).
+    proxies: Option<links::Links>,
     hosts: Vec<HostProcess>,
     /// Workers each host is meant to run.
     planned: Vec<usize>,
@@ -133,18 +143,37 @@ impl Workbench {
             controller_timeout_ms: 5_000,
         };
         let config = spec.config();
-        let external = options.server_url.clone().or(match &profile.nats {
-            NatsSetup::External { url } => Some(url.clone()),
-            NatsSetup::Managed | NatsSetup::Cluster(_) => None,
-        });
-        let (managed, url, auth) = match external {
-            Some(url) => (None, url, options.auth.clone()),
-            None => {
+        let setup = match (&options.server_url, &profile.nats) {
+            (Some(url), _) => NatsSetup::External { url: url.clone() },
+            (None, setup) => setup.clone(),
+        };
+        let (managed, cluster, servers, auth) = match setup {
+            NatsSetup::External { url } => (None, None, vec![url], options.auth.clone()),
+            NatsSetup::Managed => {
                 let server = crate::nats::start_managed(options.nats_server.clone()).await?;
                 let auth = ClientAuth::from(server.credentials());
-                let url = server.url().to_owned();
-                (Some(server), url, auth)
+                let servers = vec![server.url().to_owned()];
+                (Some(server), None, servers, auth)
             }
+            NatsSetup::Cluster(nodes) => {
+                let cluster =
+                    crate::nats::start_cluster(options.nats_server.clone(), nodes).await?;
+                let auth = ClientAuth::from(cluster.credentials());
+                let servers = cluster.seed_urls();
+                (None, Some(cluster), servers, auth)
+            }
+        };
+        let url = servers.join(",");
+        // Buckets (and the work stream) are replicated on up to 3 nodes of a managed cluster.
+        let replicas = cluster.as_ref().map_or(1, |c| c.node_count().min(3));
+        let proxies = if managed.is_some() || cluster.is_some() {
+            Some(
+                links::Links::start(profile.cluster.hosts, &servers)
+                    .await
+                    .map_err(AppError::could_not_run)?,
+            )
+        } else {
+            None
         };
         let run_id = run_id();
         let subjects = Subjects::new(&run_id);
@@ -194,7 +223,7 @@ impl Workbench {
             .await
             .map_err(AppError::could_not_run)?;
         let (kv_tx, mut kv_rx) = mpsc::unbounded_channel();
-        crate::observer::watch::spawn(observer, &config, kv_tx, cancel.clone())
+        crate::observer::watch::spawn(observer, &config, replicas, kv_tx, cancel.clone())
             .await
             .map_err(|err| {
                 AppError::could_not_run(format!("cannot watch the parti buckets: {err}"))
@@ -222,7 +251,7 @@ impl Workbench {
                 run_id: run_id.clone(),
                 host,
                 server_url: url.clone(),
-                worker_url: None,
+                worker_url: proxies.as_ref().and_then(|p| p.url(host)),
                 user: auth.user.clone(),
                 password: auth.password.clone(),
                 controller_pid: std::process::id(),
@@ -250,12 +279,23 @@ impl Workbench {
             targets: targets.clone(),
             cancel,
             expected_exits,
-            managed_server: managed.is_some(),
+            managed_server: managed.is_some() || cluster.is_some(),
+            links: proxies
+                .as_ref()
+                .map(|p| {
+                    (0..host_count as u32)
+                        .filter_map(|h| p.control(h))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            nats_nodes: cluster.as_ref().map_or(1, ManagedCluster::node_count),
+            cluster: cluster.map(|c| Arc::new(tokio::sync::Mutex::new(c))),
             capacity: crate::limits::capacity(),
             connect_info: managed.as_ref().map(|m| m.connect_info().clone()),
         });
         let mut mutable = Mutable {
             managed,
+            proxies,
             planned: vec![0; host_count],
             hosts,
             rng: Rng::new(profile.seed),
@@ -378,6 +418,24 @@ impl Shared {
 
     pub fn is_managed(&self) -> bool {
         self.managed_server
+    }
+
+    /// Nodes of the managed NATS cluster; 1 for a single server (managed or external).
+    pub fn nats_nodes(&self) -> usize {
+        self.nats_nodes
+    }
+
+    /// Whether each host reaches NATS through its fault proxy.
+    pub fn proxied(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// Each host's link counters (bytes, connections, cut), by host; empty when not proxied.
+    pub fn link_stats(&self) -> Vec<crate::netfault::LinkStats> {
+        self.links
+            .iter()
+            .map(crate::netfault::LinkControl::stats)
+            .collect()
     }
 
     /// How to point the nats CLI, nats-top and the checker at the managed server (no password:

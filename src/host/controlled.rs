@@ -212,17 +212,23 @@ pub async fn run() -> Result<(), AppError> {
         strategy: spec.strategy.build(),
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let worker_url = bootstrap
-        .worker_url
-        .clone()
-        .unwrap_or_else(|| bootstrap.server_url.clone());
-    let pool = Pool::new(
-        worker_url,
-        auth,
-        worker_spec,
-        format!("parti-top-host-{}", bootstrap.host),
-        events_tx,
-    );
+    let pool = match bootstrap.worker_url.clone() {
+        Some(url) => Pool::new(
+            url,
+            auth,
+            worker_spec,
+            format!("parti-top-host-{}", bootstrap.host),
+            events_tx,
+        )
+        .pinned(),
+        None => Pool::new(
+            bootstrap.server_url.clone(),
+            auth,
+            worker_spec,
+            format!("parti-top-host-{}", bootstrap.host),
+            events_tx,
+        ),
+    };
     let (done_tx, mut done) = mpsc::unbounded_channel();
     let mut host = Host {
         bootstrap,

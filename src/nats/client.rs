@@ -87,12 +87,25 @@ impl ConnectError {
 
 /// Connects to `url` within [`CONNECT_TIMEOUT`]; `name` is the NATS connection name shown by
 /// the server's monitoring. After the first connection the client reconnects on its own.
+/// `url` may be a comma-separated seed list (`nats://a:4222,nats://b:4222`).
 pub async fn connect(
     url: &str,
     auth: &ClientAuth,
     name: &str,
 ) -> Result<async_nats::Client, ConnectError> {
     connect_within(url, auth, name, CONNECT_TIMEOUT).await
+}
+
+/// [`connect`], but only ever to the servers in `url`: the servers a cluster gossips are
+/// ignored, so a connection made through a fault proxy stays behind it (a cut link is not
+/// bypassed by reconnecting to another node directly).
+pub async fn connect_pinned(
+    url: &str,
+    auth: &ClientAuth,
+    name: &str,
+) -> Result<async_nats::Client, ConnectError> {
+    let options = options(url, auth).await?.ignore_discovered_servers();
+    connect_with(options, url, name, CONNECT_TIMEOUT).await
 }
 
 /// [`connect`] with another bound on the initial connection.
@@ -102,13 +115,36 @@ pub async fn connect_within(
     name: &str,
     timeout: Duration,
 ) -> Result<async_nats::Client, ConnectError> {
-    let options = options(url, auth)
-        .await?
+    connect_with(options(url, auth).await?, url, name, timeout).await
+}
+
+/// The servers of a URL or comma-separated seed list.
+pub fn seed_list(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn connect_with(
+    options: async_nats::ConnectOptions,
+    url: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<async_nats::Client, ConnectError> {
+    let options = options
         .name(name)
         .read_buffer_capacity(READ_BUFFER_BYTES)
         .connection_timeout(timeout);
+    let servers = seed_list(url);
     // The outer bound also covers the handshake after the TCP connection.
-    match tokio::time::timeout(timeout + Duration::from_millis(500), options.connect(url)).await {
+    match tokio::time::timeout(
+        timeout + Duration::from_millis(500),
+        options.connect(servers),
+    )
+    .await
+    {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(source)) => Err(ConnectError::Nats {
             url: url.to_string(),
@@ -180,6 +216,15 @@ mod tests {
             "{text}"
         );
         assert!(format!("{:?}", ClientAuth::default()).contains("password: None"));
+    }
+
+    #[test]
+    fn a_seed_list_is_split_on_commas() {
+        assert_eq!(
+            seed_list("nats://a:1, nats://b:2,"),
+            vec!["nats://a:1".to_owned(), "nats://b:2".to_owned()]
+        );
+        assert_eq!(seed_list("nats://a:1"), vec!["nats://a:1".to_owned()]);
     }
 
     #[test]

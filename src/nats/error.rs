@@ -21,6 +21,15 @@ pub enum NatsError {
     /// The blocking task that looks for (or installs) the binary did not finish.
     #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
+    /// A managed cluster started but did not become ready, or a node operation failed.
+    #[error("nats cluster: {0}")]
+    Cluster(String),
+}
+
+impl From<super::cluster::ClusterError> for NatsError {
+    fn from(err: super::cluster::ClusterError) -> Self {
+        NatsError::Cluster(err.to_string())
+    }
 }
 
 /// A ports file that does not (yet) name both listening addresses.

@@ -15,15 +15,17 @@ use crate::parti::config::Config;
 use crate::parti::kv::{Bucket, KvOp, Store, ensure_with_retry};
 use crate::parti::nats_kv::NatsStore;
 
-/// Open (creating with parti's own config if needed) the four buckets and start one watch task
-/// per bucket. Changes arrive on `changes` until `cancel` fires.
+/// Open (creating with parti's own config if needed, with `replicas` copies on a clustered
+/// JetStream) the four buckets and start one watch task per bucket. Changes arrive on
+/// `changes` until `cancel` fires.
 pub async fn spawn(
     client: async_nats::Client,
     config: &Config,
+    replicas: usize,
     changes: mpsc::UnboundedSender<KvChange>,
     cancel: CancellationToken,
 ) -> Result<(), crate::parti::kv::KvError> {
-    let store = NatsStore::new(client);
+    let store = NatsStore::new(client).with_replicas(replicas);
     let roles = [
         BucketRole::StableId,
         BucketRole::Election,

@@ -8,7 +8,7 @@ use tracing::info;
 
 use super::engine::EngineInput;
 use super::{Mutable, Shared};
-use crate::action::{Action, ActionSource, Rng, WorkerTarget};
+use crate::action::{Action, ActionSource, NodeTarget, Rng, WorkerTarget};
 use crate::control::HostCommand;
 use crate::observation::ActionRecord;
 use crate::profile::StartMode;
@@ -118,13 +118,7 @@ impl Acting<'_> {
                 }
                 let lost = self.s.planned[index];
                 let seq = self.open_event(&action, &source, target - lost);
-                self.wb
-                    .expected_exits
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(*host);
-                self.s.hosts[index].kill();
-                self.s.planned[index] = 0;
+                self.kill_host(*host);
                 Ok(seq)
             }
             Action::PauseHost { host, duration } => {
@@ -173,15 +167,130 @@ impl Acting<'_> {
                     .send(EngineInput::FaultCleared { event_t_ms: t_ms });
                 Ok(seq)
             }
-            Action::KillHostOf(_)
-            | Action::CutLink { .. }
-            | Action::SlowLink { .. }
-            | Action::KillNatsNode { .. } => Err(format!("{action}: not available in this run")),
+            Action::KillHostOf(who) => {
+                let (worker_id, host) = self.resolve(who)?;
+                info!("{action}: {worker_id} runs on host {host}");
+                let lost = self.s.planned[host as usize];
+                let seq = self.open_event(&action, &source, target - lost.min(target));
+                self.kill_host(host);
+                Ok(seq)
+            }
+            Action::CutLink { host, duration } => {
+                let link = self.link(*host)?;
+                let t_ms = self.wb.now_ms();
+                let seq = self.open_event_at(t_ms, &action, &source, target);
+                let reset = link.cut();
+                info!("host {host}'s link cut ({reset} connections reset)");
+                self.clear_after(*duration, t_ms, move || {
+                    link.restore();
+                });
+                Ok(seq)
+            }
+            Action::SlowLink {
+                host,
+                latency,
+                bandwidth_bytes_per_s,
+                duration,
+            } => {
+                let link = self.link(*host)?;
+                let t_ms = self.wb.now_ms();
+                let seq = self.open_event_at(t_ms, &action, &source, target);
+                link.set_latency(*latency);
+                link.set_bandwidth(*bandwidth_bytes_per_s);
+                self.clear_after(*duration, t_ms, move || {
+                    link.set_latency(Duration::ZERO);
+                    link.set_bandwidth(None);
+                });
+                Ok(seq)
+            }
+            Action::KillNatsNode { node, down } => {
+                let cluster = self
+                    .wb
+                    .cluster
+                    .clone()
+                    .ok_or("no managed NATS cluster in this run")?;
+                let index = {
+                    let guard = cluster.lock().await;
+                    match node {
+                        NodeTarget::Index(i) if *i < guard.node_count() => *i,
+                        NodeTarget::Index(i) => {
+                            return Err(format!("nats node {i} does not exist"));
+                        }
+                        NodeTarget::MetaLeader => {
+                            guard.meta_leader().await.map_err(|err| err.to_string())?
+                        }
+                    }
+                };
+                let t_ms = self.wb.now_ms();
+                let seq = self.open_event_at(t_ms, &action, &source, target);
+                cluster
+                    .lock()
+                    .await
+                    .kill_node(index)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                info!("nats node {index} killed; it restarts in {down:?}");
+                let (down, engine) = (*down, self.wb.engine.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(down).await;
+                    let restarted = cluster.lock().await.restart_node(index).await;
+                    if let Err(err) = restarted {
+                        let _ = engine.send(EngineInput::Nats {
+                            up: false,
+                            detail: format!("nats node {index} did not come back: {err}"),
+                            expected: false,
+                        });
+                    }
+                    let _ = engine.send(EngineInput::FaultCleared { event_t_ms: t_ms });
+                });
+                Ok(seq)
+            }
             Action::Mark(_) => Ok(self.open_event(&action, &source, target)),
             Action::Observed(_) => {
                 Err("observed events are recorded by the engine, not acted".into())
             }
         }
+    }
+
+    /// `kill -9` host `host` (its exit is expected) and plan no workers on it.
+    fn kill_host(&mut self, host: u32) {
+        self.wb
+            .expected_exits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(host);
+        if let Some(process) = self.s.hosts.get_mut(host as usize) {
+            process.kill();
+        }
+        if let Some(planned) = self.s.planned.get_mut(host as usize) {
+            *planned = 0;
+        }
+    }
+
+    /// Host `host`'s link, if it is running and proxied.
+    fn link(&self, host: u32) -> Result<crate::netfault::LinkControl, String> {
+        if self
+            .s
+            .hosts
+            .get(host as usize)
+            .is_none_or(super::hosts::HostProcess::has_exited)
+        {
+            return Err(format!("host {host} is not running"));
+        }
+        self.wb.links.get(host as usize).cloned().ok_or_else(|| {
+            "hosts reach NATS directly in this run (external server): no link to act on".into()
+        })
+    }
+
+    /// After `duration`, undo a fault and tell the engine that the event opened at `t_ms` may
+    /// now stabilize.
+    fn clear_after(&self, duration: Duration, t_ms: u64, undo: impl FnOnce() + Send + 'static) {
+        let engine = self.wb.engine.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            undo();
+            let _ = engine.send(EngineInput::FaultCleared { event_t_ms: t_ms });
+        });
     }
 
     /// Whether `workers` can run at once: within the worker ID pool and the machine's limits.

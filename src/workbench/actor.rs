@@ -167,9 +167,20 @@ pub async fn shutdown(shared: &Shared, mutable: &mut Mutable) {
         host.stop(Duration::from_secs(10)).await;
     }
     shared.cancel.cancel();
+    if let Some(proxies) = mutable.proxies.take() {
+        proxies.shutdown().await;
+    }
     if let Some(server) = mutable.managed.take()
         && let Err(err) = server.shutdown().await
     {
         warn!("nats-server shutdown: {err}");
+    }
+    if let Some(cluster) = &shared.cluster {
+        let mut cluster = cluster.lock().await;
+        for node in 0..cluster.node_count() {
+            if let Err(err) = cluster.stop_node(node).await {
+                warn!("nats node {node} shutdown: {err}");
+            }
+        }
     }
 }
