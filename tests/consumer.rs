@@ -570,3 +570,53 @@ async fn server_workqueue_unacked_messages_follow_the_subject_not_the_consumer()
         .expect("the late ack is answered");
     assert_eq!(stream_messages(&js).await, 3, "but removes nothing");
 }
+
+/// Through `WorkerConsumer` itself, on a WorkQueue stream: a partition with a backlog is added
+/// to a worker whose consumer has already delivered past the backlog's sequences. With Go's
+/// behaviour the backlog is never delivered and stays stranded in the stream; with
+/// `rewind_on_added_subjects` the cursor moves back and the backlog is delivered once.
+#[tokio::test]
+async fn worker_consumer_strands_an_added_backlog_unless_it_rewinds() {
+    for rewind in [false, true] {
+        let (_server, js) = setup(stream::RetentionPolicy::WorkQueue).await;
+        publish(&js, "work.b", 3).await; // seq 1..3: the backlog of partition b
+        let handler = Recorder::new();
+        let mut cfg = config("wc");
+        cfg.rewind_on_added_subjects = rewind;
+        let wc = WorkerConsumer::new(js.clone(), cfg, handler.clone()).expect("consumer");
+        wc.update("B", &[p("a")]).await.expect("owns a");
+        publish(&js, "work.a", 2).await; // seq 4..5
+        assert!(wait_until(DEADLINE, || async { handler.acked() == 2 }).await);
+
+        wc.update("B", &[p("a"), p("b")]).await.expect("gains b");
+        publish(&js, "work.a", 1).await; // seq 6: delivered after anything older
+        assert!(
+            wait_until(DEADLINE, || async {
+                handler.seen().iter().any(|s| s.seq == 6 && s.acked)
+            })
+            .await
+        );
+        let backlog: Vec<u64> = handler
+            .seen()
+            .iter()
+            .filter(|s| s.subject == "work.b")
+            .map(|s| s.seq)
+            .collect();
+        if rewind {
+            assert!(wait_until(DEADLINE, || async { stream_messages(&js).await == 0 }).await);
+            let backlog: Vec<u64> = handler
+                .seen()
+                .iter()
+                .filter(|s| s.subject == "work.b")
+                .map(|s| s.seq)
+                .collect();
+            assert_eq!(backlog, vec![1, 2, 3]);
+            assert_eq!(wc.stats().rewinds, 1);
+        } else {
+            assert!(backlog.is_empty(), "{backlog:?}");
+            assert_eq!(info(&js, "wc-B").await.num_pending, 0);
+            assert_eq!(stream_messages(&js).await, 3, "the backlog is stranded");
+        }
+        wc.close().await.expect("close");
+    }
+}

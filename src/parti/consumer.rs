@@ -137,6 +137,12 @@ pub struct ConsumerConfig {
     /// overlap, a timeout) until it is applied or superseded, instead of giving up after
     /// `max_control_retries` like Go.
     pub retry_until_applied: bool,
+    /// After an update that adds subjects, move the worker consumer's cursor back to the
+    /// start of the stream (`CONSUMER.RESET`, nats-server 2.14+), so the backlog of the added
+    /// partitions is delivered instead of skipped. Meant for WorkQueue streams, where the
+    /// stream holds only unacked messages: messages this consumer holds unacked are delivered
+    /// again (duplicates, not loss). Off by default, as in Go.
+    pub rewind_on_added_subjects: bool,
 }
 
 impl ConsumerConfig {
@@ -168,6 +174,7 @@ impl ConsumerConfig {
             manual_ack: false,
             fast_ack: false,
             retry_until_applied: true,
+            rewind_on_added_subjects: false,
         }
     }
 
@@ -228,6 +235,7 @@ pub struct ConsumerStats {
     pub naks: AtomicU64,
     pub ack_errors: AtomicU64,
     pub unrouted: AtomicU64,
+    pub rewinds: AtomicU64,
 }
 
 /// A copy of [`ConsumerStats`] at one moment.
@@ -245,6 +253,7 @@ pub struct StatsSnapshot {
     pub naks: u64,
     pub ack_errors: u64,
     pub unrouted: u64,
+    pub rewinds: u64,
 }
 
 impl ConsumerStats {
@@ -263,6 +272,7 @@ impl ConsumerStats {
             naks: get(&self.naks),
             ack_errors: get(&self.ack_errors),
             unrouted: get(&self.unrouted),
+            rewinds: get(&self.rewinds),
         }
     }
 

@@ -208,10 +208,13 @@ impl WorkerConsumer {
                 "consumer subjects near the limit"
             );
         }
-        if let Ok(mut state) = inner.state.lock() {
-            state.known_worker = Some(worker_id.to_owned());
-            state.applied = None;
-        }
+        let previous = match inner.state.lock() {
+            Ok(mut state) => {
+                state.known_worker = Some(worker_id.to_owned());
+                state.applied.take()
+            }
+            Err(_) => None,
+        };
         let config = inner
             .config
             .pull_config(&durable, Filter::Many(filter_subjects.clone()));
@@ -229,7 +232,10 @@ impl WorkerConsumer {
             stats: &inner.stats,
             wake: Some(&inner.wake),
         };
-        pull_loop::create_with_retries(&inner.js, &inner.config.stream, &config, retry).await?;
+        let consumer =
+            pull_loop::create_with_retries(&inner.js, &inner.config.stream, &config, retry).await?;
+        // A consumer that has delivered nothing yet starts at the beginning anyway.
+        let delivered = consumer.cached_info().delivered.stream_sequence;
         ConsumerStats::bump(&inner.stats.updates_applied);
         tracing::debug!(
             durable,
@@ -237,6 +243,13 @@ impl WorkerConsumer {
             subjects = filter_subjects.len(),
             "worker consumer applied"
         );
+        if inner.config.rewind_on_added_subjects
+            && !idle
+            && delivered > 0
+            && adds_subjects(previous.as_ref(), worker_id, &filter_subjects)
+        {
+            self.rewind(&durable).await;
+        }
         if let Ok(mut view) = inner.source.view.lock() {
             view.0 = Some(Target {
                 durable: durable.clone(),
@@ -284,6 +297,25 @@ impl WorkerConsumer {
         Ok(())
     }
 
+    /// Move the cursor back to the start of the stream (see `rewind_on_added_subjects`).
+    async fn rewind(&self, durable: &str) {
+        let inner = &self.inner;
+        let reset = async {
+            inner
+                .js
+                .get_stream_no_info(&inner.config.stream)
+                .await
+                .map_err(|err| err.to_string())?
+                .reset_consumer(durable, Some(1))
+                .await
+                .map_err(|err| err.to_string())
+        };
+        match reset.await {
+            Ok(_) => ConsumerStats::bump(&inner.stats.rewinds),
+            Err(err) => tracing::warn!(durable, error = %err, "cannot rewind the consumer"),
+        }
+    }
+
     async fn shut(&self) -> Result<(), ConsumerError> {
         self.inner.stop.cancel();
         let pull = match self.inner.state.lock() {
@@ -319,5 +351,32 @@ impl ConsumerUpdater for WorkerConsumer {
                 pull.abort();
             }
         }
+    }
+}
+
+/// Whether `filter` holds a subject the previously applied filter of `worker_id` did not
+/// (an unknown previous filter counts as adding).
+fn adds_subjects(previous: Option<&Applied>, worker_id: &str, filter: &[String]) -> bool {
+    previous.is_none_or(|p| {
+        p.worker_id != worker_id || filter.iter().any(|s| !p.filter_subjects.contains(s))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_new_subjects_count_as_added() {
+        let s = |l: &[&str]| l.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let held = Applied {
+            worker_id: "w".into(),
+            filter_subjects: s(&["a", "b"]),
+        };
+        assert!(!adds_subjects(Some(&held), "w", &s(&["a"])));
+        assert!(!adds_subjects(Some(&held), "w", &s(&["a", "b"])));
+        assert!(adds_subjects(Some(&held), "w", &s(&["a", "c"])));
+        assert!(adds_subjects(Some(&held), "v", &s(&["a"])));
+        assert!(adds_subjects(None, "w", &s(&["a"])));
     }
 }
