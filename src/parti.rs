@@ -7,6 +7,7 @@
 pub mod assignment;
 pub mod calculator;
 pub mod config;
+pub mod consumer;
 pub mod duration;
 pub mod election;
 pub mod error;

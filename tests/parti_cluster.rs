@@ -38,6 +38,7 @@ impl Cluster {
             config: Config::with_timing(Timing::fast()),
             source: Arc::new(StaticSource::new(partitions.clone())),
             strategy: StrategyConfig::default().build(),
+            consumer: None,
         };
         let (events, mut sink) = mpsc::unbounded_channel();
         tokio::spawn(async move { while sink.recv().await.is_some() {} });

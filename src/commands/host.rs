@@ -54,6 +54,7 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
         config,
         source: std::sync::Arc::new(StaticSource::new(numbered_partitions(args.partitions))),
         strategy: strategy.build(),
+        consumer: None,
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let name = format!("parti-top-host-{}", std::process::id());

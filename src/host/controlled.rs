@@ -210,6 +210,7 @@ pub async fn run() -> Result<(), AppError> {
         config: spec.config(),
         source: Arc::new(StaticSource::new(spec.partitions.clone())),
         strategy: spec.strategy.build(),
+        consumer: None,
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let pool = match bootstrap.worker_url.clone() {

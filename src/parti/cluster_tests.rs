@@ -35,6 +35,7 @@ impl Cluster {
                 config,
                 source: Arc::new(StaticSource::new(numbered_partitions(partitions))),
                 strategy: StrategyConfig::default().build(),
+                consumer: None,
             },
             workers: Vec::new(),
             events,

@@ -22,6 +22,7 @@ use liveness::{LivenessInput, liveness};
 use super::assignment::Assignment;
 use super::calculator::driver::{CalcEvent, CalculatorHandle};
 use super::config::Config;
+use super::consumer::{ConsumerUpdater, UpdateDriver};
 use super::election::Election;
 use super::error::Error;
 use super::events::{WorkerEvent, WorkerStatus};
@@ -68,6 +69,10 @@ pub struct WorkerSpec {
     pub config: Config,
     pub source: Arc<dyn PartitionSource>,
     pub strategy: Arc<dyn Strategy>,
+    /// Optional message consumption that follows the worker's partitions (Go's
+    /// `WithWorkerConsumerUpdater`): updated after every accepted assignment, closed on a
+    /// graceful stop, aborted when the worker is killed.
+    pub consumer: Option<Arc<dyn ConsumerUpdater>>,
 }
 
 /// A running worker.
@@ -181,6 +186,8 @@ struct Running {
     leftover_revision: Option<u64>,
     calculator: Option<(CalculatorHandle, mpsc::UnboundedReceiver<CalcEvent>)>,
     id_lost: bool,
+    /// Feeds the consumer; dropped without a close (a kill), it aborts the consumer.
+    consumer: Option<UpdateDriver>,
 }
 
 impl Machine {
@@ -243,8 +250,15 @@ impl Machine {
             .ok()
             .flatten()
             .map(|entry| entry.revision);
+        let consumer = self.spec.consumer.clone().map(|updater| {
+            let internal = internal_tx.clone();
+            UpdateDriver::spawn(updater, worker_id.clone(), move |err| {
+                let _ = internal.send(Internal::Warning(format!("consumer update failed: {err}")));
+            })
+        });
         let helpers = self.spawn_helpers(&buckets, claimed, election, internal_tx);
         let mut running = Running {
+            consumer,
             buckets,
             worker_id,
             held: None,
@@ -511,6 +525,11 @@ impl Machine {
             removed,
             total: value.partitions.len(),
         });
+        if let Some(consumer) = &running.consumer
+            && !(initial && value.partitions.is_empty())
+        {
+            consumer.submit(value.partitions.clone());
+        }
         running.held = Some(value);
         if initial {
             self.transition(State::Stable);
@@ -621,6 +640,9 @@ impl Machine {
     /// Go's stop sequence (§7.8): Shutdown, calculator, heartbeat, leadership, ID.
     async fn shutdown(&self, mut running: Running, helpers: Helpers) {
         self.transition(State::Shutdown);
+        if let Some(consumer) = running.consumer.take() {
+            consumer.close(CLEANUP_TIMEOUT).await;
+        }
         if let Some((calculator, _)) = running.calculator.take() {
             tracing::debug!(worker = %running.worker_id, "stopping the calculator");
             calculator.stop(CALCULATOR_STOP_BUDGET).await;
