@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first (docs/ARCHITECTURE.md, "The dependency rule").
 const LAYERS: &[&[&str]] = &[
     &["parti"],
-    &["text", "logging", "procfs", "signals", "action", "nats"],
+    &[
+        "text", "logging", "procfs", "signals", "action", "nats", "load",
+    ],
     &["error", "observation", "control", "profile", "limits"],
     &["measure", "observer", "record"],
     &["report", "host", "workbench"],
