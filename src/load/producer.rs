@@ -150,7 +150,8 @@ impl Producer {
                 break;
             }
             if let Some(pending) = retry_now.pop_front() {
-                inflight.push(self.publish(pending).await);
+                let step = self.publish(pending).await;
+                inflight.push(step);
                 continue;
             }
             let due = next.filter(|_| give_up_at.is_none() && inflight.len() < window);
@@ -191,7 +192,8 @@ impl Producer {
                     stats.max_behind_us = stats.max_behind_us.max(micros(behind));
                     producer_seq += 1;
                     let pending = self.message(due.partition, due.seq, producer_seq);
-                    inflight.push(self.publish(pending).await);
+                    let step = self.publish(pending).await;
+                    inflight.push(step);
                     next = schedule.next();
                 }
             }

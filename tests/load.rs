@@ -1,0 +1,316 @@
+//! The load path end to end on a real nats-server: a producer publishing its rate plan, a plain
+//! durable pull consumer handing every message to the `Processor`, and the ledger fed by the
+//! lossless reporters. The ledger must account for every message: all acked when the consumer
+//! acks everything, exactly the skipped delivery lost when one is skipped, nothing lost across a
+//! nats-server restart.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer::pull, stream::RetentionPolicy};
+use futures::StreamExt;
+use parti_top::load::ledger::{Ledger, LedgerSummary};
+use parti_top::load::message::LoadMessage;
+use parti_top::load::process::{Processor, no_fence};
+use parti_top::load::producer::{Producer, ProducerJob, ProducerStats};
+use parti_top::load::report::{Reporter, ReporterOptions, ledger_subject, serve_ledger};
+use parti_top::load::spec::{Delay, LoadSpec};
+use parti_top::load::stream::ensure_work_stream;
+use parti_top::parti::partition::Partition;
+use parti_top::testkit::{TestServer, wait_until};
+use tokio_util::sync::CancellationToken;
+
+const RUN: &str = "t1";
+
+fn partitions(count: usize) -> Vec<Partition> {
+    (0..count)
+        .map(|i| Partition::new([format!("partition-{i}")], 100))
+        .collect()
+}
+
+fn spec(rate_per_s: f64) -> LoadSpec {
+    LoadSpec {
+        rate_per_s,
+        delay: Delay::Fixed(Duration::ZERO),
+        ack_wait: Duration::from_secs(30),
+        ..LoadSpec::default()
+    }
+}
+
+fn reporter_options() -> ReporterOptions {
+    ReporterOptions {
+        interval: Duration::from_millis(50),
+        request_timeout: Duration::from_millis(500),
+        ..ReporterOptions::default()
+    }
+}
+
+fn summary_of(ledger: &Mutex<Ledger>) -> LedgerSummary {
+    ledger.lock().expect("ledger").summary()
+}
+
+/// A JetStream context whose publish and double-ack answers time out after 1 s, so retries
+/// across a server restart start soon.
+fn js(client: &async_nats::Client) -> jetstream::Context {
+    let mut js = jetstream::new(client.clone());
+    js.set_timeout(Duration::from_secs(1));
+    js
+}
+
+/// Everything of one test: the server, the ledger service, the stream and consumer.
+struct Rig {
+    server: TestServer,
+    ledger: Arc<Mutex<Ledger>>,
+    spec: LoadSpec,
+    partitions: Vec<Partition>,
+}
+
+impl Rig {
+    async fn start(spec: LoadSpec, partition_count: usize) -> Rig {
+        let server = TestServer::start().await;
+        let control = server.client().await;
+        let ledger = Arc::new(Mutex::new(Ledger::new()));
+        let _service = serve_ledger(&control, &ledger_subject(RUN), ledger.clone())
+            .await
+            .expect("ledger service");
+        // Keep the service's client alive with the rig.
+        std::mem::forget(control);
+        let setup = server.client().await;
+        ensure_work_stream(
+            &js(&setup),
+            "WORK",
+            vec![spec.stream_subjects()],
+            1,
+            RetentionPolicy::WorkQueue,
+        )
+        .await
+        .expect("stream");
+        js(&setup)
+            .get_stream("WORK")
+            .await
+            .expect("get stream")
+            .create_consumer(pull::Config {
+                durable_name: Some("w0".into()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: spec.ack_wait,
+                max_deliver: spec.max_deliver,
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        Rig {
+            server,
+            ledger,
+            spec,
+            partitions: partitions(partition_count),
+        }
+    }
+
+    /// Starts the producer; returns its stop token and its task.
+    async fn producer(&self) -> (CancellationToken, tokio::task::JoinHandle<ProducerStats>) {
+        let client = self.server.client().await;
+        let (reporter, _task) = Reporter::start(
+            client.clone(),
+            ledger_subject(RUN),
+            "producer-0-test".into(),
+            reporter_options(),
+        );
+        let job = ProducerJob {
+            run_id: RUN.into(),
+            producer: 0,
+            spec: self.spec.clone(),
+            partitions: self.partitions.clone(),
+        };
+        let producer = Producer::new(js(&client), job, reporter.clone()).expect("producer");
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let stats = producer.run(token, Duration::from_secs(5)).await;
+            tokio::time::timeout(Duration::from_secs(5), reporter.flush())
+                .await
+                .expect("producer reports flushed in time")
+                .expect("reporter running");
+            stats
+        });
+        (stop, task)
+    }
+
+    /// Starts a consumer that hands each message to the processor unless `skip` says no (then
+    /// the message is neither acked nor reported); it flushes its reports when stopped.
+    async fn consumer(
+        &self,
+        skip: impl Fn(&LoadMessage) -> bool + Send + Sync + 'static,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let client = self.server.client().await;
+        let (reporter, _task) = Reporter::start(
+            client.clone(),
+            ledger_subject(RUN),
+            "host-0-test".into(),
+            reporter_options(),
+        );
+        let processor = Arc::new(Processor::new(
+            self.spec.delay.clone(),
+            7,
+            self.partitions.clone(),
+            no_fence(),
+            reporter.clone(),
+        ));
+        let consumer: jetstream::consumer::PullConsumer = js(&client)
+            .get_stream("WORK")
+            .await
+            .expect("stream")
+            .get_consumer("w0")
+            .await
+            .expect("consumer");
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let skip = Arc::new(skip);
+        let task = tokio::spawn(async move {
+            let mut messages = consumer.messages().await.expect("messages");
+            let mut work = futures::stream::FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    Some(()) = work.next(), if !work.is_empty() => {}
+                    message = messages.next() => match message {
+                        Some(Ok(message)) => {
+                            if LoadMessage::decode(&message.payload).is_ok_and(|m| skip(&m)) {
+                                continue;
+                            }
+                            let processor = processor.clone();
+                            work.push(async move {
+                                processor.process("w0", None, message).await;
+                            });
+                        }
+                        Some(Err(_)) => {}
+                        None => break,
+                    },
+                }
+            }
+            while work.next().await.is_some() {}
+            tokio::time::timeout(Duration::from_secs(5), reporter.flush())
+                .await
+                .expect("consumer reports flushed in time")
+                .expect("reporter running");
+        });
+        (stop, task)
+    }
+
+    async fn wait_sent(&self, at_least: u64, within: Duration) {
+        let ledger = self.ledger.clone();
+        assert!(
+            wait_until(within, || {
+                let ledger = ledger.clone();
+                async move { summary_of(&ledger).sent >= at_least }
+            })
+            .await,
+            "the ledger saw {} sent, expected at least {at_least}",
+            summary_of(&self.ledger).sent
+        );
+    }
+
+    /// The drain: waits until everything sent is acked, at most `within`, then ends it.
+    async fn drain(&self, within: Duration) -> LedgerSummary {
+        let ledger = self.ledger.clone();
+        wait_until(within, || {
+            let ledger = ledger.clone();
+            async move { summary_of(&ledger).in_flight == 0 }
+        })
+        .await;
+        let mut ledger = self.ledger.lock().expect("ledger");
+        ledger.end_drain();
+        ledger.summary()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_sent_is_acked_exactly_once() {
+    let rig = Rig::start(spec(500.0), 20).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let started = Instant::now();
+    let (stop_producer, producer) = rig.producer().await;
+    rig.wait_sent(1000, Duration::from_secs(5)).await;
+    stop_producer.cancel();
+    let stats = producer.await.expect("producer");
+    let elapsed = started.elapsed().as_secs_f64();
+    let summary = rig.drain(Duration::from_secs(5)).await;
+    stop_consumer.cancel();
+    consumer.await.expect("consumer");
+    let summary_after = summary_of(&rig.ledger);
+
+    assert_eq!(summary.sent, stats.sent, "every stream ack reported once");
+    assert_eq!(stats.abandoned, 0);
+    assert_eq!(summary.acked, summary.sent);
+    assert_eq!((summary.lost, summary.duplicated), (0, 0));
+    assert_eq!((summary.redelivered, summary.acked_unsent), (0, 0));
+    assert_eq!(summary_after, summary, "nothing arrived after the drain");
+    assert!(summary.latency_p99_us.is_some());
+    // Paced at 500/s: about 500 × elapsed (the pacing neither drops nor bursts).
+    let rate = stats.sent as f64 / elapsed;
+    assert!(
+        (350.0..=560.0).contains(&rate),
+        "{} sent in {elapsed:.2}s",
+        stats.sent
+    );
+    // The per-second series adds up to the totals.
+    let series = rig.ledger.lock().expect("ledger").series();
+    assert_eq!(series.iter().map(|p| p.sent).sum::<u64>(), summary.sent);
+    assert_eq!(series.iter().map(|p| p.acked).sum::<u64>(), summary.acked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_never_acked_is_exactly_the_loss() {
+    let rig = Rig::start(spec(500.0), 20).await;
+    // Partition 3's fifth message is received and dropped: no ack, no report. With a 30 s ack
+    // wait it is not redelivered before the drain's cut.
+    let (stop_consumer, consumer) = rig.consumer(|m| m.id.partition == 3 && m.id.seq == 5).await;
+    let (stop_producer, producer) = rig.producer().await;
+    rig.wait_sent(400, Duration::from_secs(5)).await;
+    stop_producer.cancel();
+    let stats = producer.await.expect("producer");
+    let summary = rig.drain(Duration::from_secs(2)).await;
+    stop_consumer.cancel();
+    consumer.await.expect("consumer");
+
+    assert_eq!(summary.sent, stats.sent);
+    assert_eq!(summary.lost, 1, "{summary:?}");
+    assert_eq!(summary.acked, summary.sent - 1);
+    assert_eq!((summary.in_flight, summary.duplicated), (0, 0));
+    let ledger = rig.ledger.lock().expect("ledger");
+    let lost = parti_top::load::message::MessageId {
+        producer: 0,
+        partition: 3,
+        seq: 5,
+    };
+    assert_eq!(ledger.first_ack(lost), None);
+    let neighbour = parti_top::load::message::MessageId { seq: 6, ..lost };
+    assert!(ledger.first_ack(neighbour).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_server_restart_mid_run_loses_nothing() {
+    let mut rig = Rig::start(spec(500.0), 20).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let (stop_producer, producer) = rig.producer().await;
+    rig.wait_sent(300, Duration::from_secs(5)).await;
+    rig.server.server().restart().await.expect("restart");
+    let before = summary_of(&rig.ledger).sent;
+    rig.wait_sent(before + 300, Duration::from_secs(8)).await;
+    stop_producer.cancel();
+    let stats = producer.await.expect("producer");
+    let summary = rig.drain(Duration::from_secs(8)).await;
+    stop_consumer.cancel();
+    consumer.await.expect("consumer");
+
+    assert_eq!(summary.sent, stats.sent, "{summary:?} {stats:?}");
+    assert_eq!(stats.abandoned, 0);
+    assert!(
+        stats.retries > 0,
+        "the restart interrupted publishing: {stats:?}"
+    );
+    assert_eq!(summary.lost, 0, "{summary:?} {stats:?}");
+    assert_eq!(summary.acked, summary.sent);
+    assert_eq!(summary.duplicated, 0, "{summary:?}");
+    assert_eq!(summary.acked_unsent, 0);
+    eprintln!("across the restart: {summary:?}, producer {stats:?}");
+}
