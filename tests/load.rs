@@ -314,3 +314,61 @@ async fn a_nats_server_restart_mid_run_loses_nothing() {
     assert_eq!(summary.acked_unsent, 0);
     eprintln!("across the restart: {summary:?}, producer {stats:?}");
 }
+
+/// The producer process: by hand with the job in the environment and the credentials from
+/// NATS_USER/NATS_PASSWORD, it publishes until SIGTERM, then finishes and flushes its reports,
+/// so the ledger's "sent" is exactly what the stream stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_producer_process_reports_exactly_what_the_stream_stored_before_it_exits() {
+    let server = TestServer::start().await;
+    let control = server.client().await;
+    let ledger = Arc::new(Mutex::new(Ledger::new()));
+    let _service = serve_ledger(&control, &ledger_subject("p1"), ledger.clone())
+        .await
+        .expect("ledger service");
+    let job = ProducerJob {
+        run_id: "p1".into(),
+        producer: 0,
+        spec: spec(300.0),
+        partitions: partitions(5),
+    };
+    let auth = server.auth();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parti-top"))
+        .args(["producer", "--ensure-stream", "WORK"])
+        .env("NATS_URL", server.url())
+        .env("NATS_USER", auth.user.clone().expect("user"))
+        .env("NATS_PASSWORD", auth.password.clone().expect("password"))
+        .env(
+            "PARTI_TOP_LOAD_JOB",
+            serde_json::to_string(&job).expect("json"),
+        )
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn producer");
+    let sent = || {
+        let ledger = ledger.clone();
+        async move { summary_of(&ledger).sent >= 100 }
+    };
+    assert!(wait_until(Duration::from_secs(8), sent).await, "no reports");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id().expect("pid")).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the producer exits after SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+    let stored = js(&control)
+        .get_stream("WORK")
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .state
+        .messages;
+    let summary = summary_of(&ledger);
+    assert_eq!(summary.sent, stored, "reported before exit == stored");
+    assert_eq!(summary.rejected, 0);
+    assert!(stored >= 100, "published until the signal, {stored} stored");
+}
