@@ -372,3 +372,47 @@ async fn the_producer_process_reports_exactly_what_the_stream_stored_before_it_e
     assert_eq!(summary.rejected, 0);
     assert!(stored >= 100, "published until the signal, {stored} stored");
 }
+
+/// Raw JetStream throughput of the producer and of a plain consumer using the `Processor`
+/// (confirmed acks), no parti: a figure for docs/load.md, not a check. Run with
+/// `cargo test --release --test load measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement; run by hand in release mode"]
+async fn measure_raw_throughput() {
+    let window = Duration::from_secs(3);
+    let fast = LoadSpec {
+        rate_per_s: 1_000_000.0,
+        window: 256,
+        ..spec(1.0)
+    };
+    // Publish only.
+    let rig = Rig::start(fast.clone(), 1000).await;
+    let started = Instant::now();
+    let (stop, producer) = rig.producer().await;
+    tokio::time::sleep(window).await;
+    stop.cancel();
+    let stats = producer.await.expect("producer");
+    let publish_only = stats.sent as f64 / started.elapsed().as_secs_f64();
+    // Publish and consume at once.
+    let rig = Rig::start(fast, 1000).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let started = Instant::now();
+    let (stop, producer) = rig.producer().await;
+    tokio::time::sleep(window).await;
+    let acked_in_window = summary_of(&rig.ledger).acked;
+    stop.cancel();
+    let stats = producer.await.expect("producer");
+    let elapsed = started.elapsed().as_secs_f64();
+    let summary = rig.drain(Duration::from_secs(60)).await;
+    stop_consumer.cancel();
+    consumer.await.expect("consumer");
+    eprintln!(
+        "publish only: {publish_only:.0} msg/s (window 256, 128-byte payloads, 1000 subjects)\n\
+         publish + consume: {:.0} msg/s published, {:.0} msg/s acked (double_ack) within the \
+         window (reported to the ledger at {:.1} s); after the drain {summary:?}",
+        stats.sent as f64 / elapsed,
+        acked_in_window as f64 / window.as_secs_f64(),
+        window.as_secs_f64(),
+    );
+    assert_eq!(summary.lost, 0);
+}
