@@ -110,6 +110,10 @@ pub enum Command {
     /// Run K parti workers in this process until SIGTERM/SIGINT (started by the controller, or by
     /// hand against any NATS server).
     Host(HostArgs),
+    /// Publish one producer's share of a run's message load (docs/load.md) until SIGTERM/SIGINT,
+    /// reporting every stored message to the run's ledger (started by the controller, or by
+    /// hand against a server with --job).
+    Producer(ProducerArgs),
     /// Compare recording B with recording A (the baseline), metric by metric; exit 1 when B
     /// regressed.
     Diff(DiffArgs),
@@ -250,6 +254,32 @@ pub struct HostArgs {
     pub cluster: ClusterArgs,
     /// Run under a controller: read the bootstrap (credentials, run id) from stdin and take
     /// commands over NATS. Set by parti-top itself.
+    #[arg(long, hide = true)]
+    pub controlled: bool,
+}
+
+/// `parti-top producer`.
+#[derive(Debug, Clone, Args)]
+pub struct ProducerArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The job as JSON (`load::producer::ProducerJob`: run_id, producer, spec, partitions).
+    #[arg(long, env = "PARTI_TOP_LOAD_JOB", value_name = "JSON")]
+    pub job: Option<String>,
+    /// Run id, overriding the job's (namespaces the ledger subject).
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Producer index, overriding the job's.
+    #[arg(long, value_name = "N")]
+    pub producer: Option<u32>,
+    /// Create (or update) this work stream before publishing.
+    #[arg(long, value_name = "NAME")]
+    pub ensure_stream: Option<String>,
+    /// Stop after this long instead of waiting for a signal.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Run under a controller: read the bootstrap line (credentials, run id, producer index)
+    /// and then the job line from stdin. Set by parti-top itself.
     #[arg(long, hide = true)]
     pub controlled: bool,
 }

@@ -4,6 +4,7 @@ pub mod dashboard;
 pub mod diff;
 pub mod headless;
 pub mod host;
+pub mod producer;
 pub mod replay;
 pub mod report;
 pub mod review;

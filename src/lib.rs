@@ -12,6 +12,7 @@ pub mod error;
 pub mod headless;
 pub mod host;
 pub mod limits;
+pub mod load;
 pub mod logging;
 pub mod measure;
 pub mod nats;

@@ -52,6 +52,14 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             init_stderr_logging(parti_top::logging::DEFAULT);
             commands::host::run(args).await
         }
+        Some(Command::Producer(args)) => {
+            if args.controlled {
+                init_host_logging();
+            } else {
+                init_stderr_logging(parti_top::logging::DEFAULT);
+            }
+            commands::producer::run(args).await
+        }
         Some(Command::Validate { profile }) => commands::validate::run(&profile),
         Some(Command::Replay(args)) => {
             if args.headless {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["parti"],
     &[
-        "text", "logging", "procfs", "signals", "action", "nats", "netfault",
+        "text", "logging", "procfs", "signals", "action", "nats", "netfault", "load",
     ],
     &["error", "observation", "control", "profile", "limits"],
     &["measure", "observer", "record"],
