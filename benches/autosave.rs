@@ -29,6 +29,7 @@ fn recording(minutes: u64) -> Recording {
         };
         recording.push(Observation::Sample(Sample {
             t_ms,
+            load: None,
             processes: vec![
                 process(ProcessKind::Host(0), 4242, 16 << 20, Some(4 << 20)),
                 process(ProcessKind::NatsServer, 4241, 30 << 20, None),

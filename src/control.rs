@@ -112,6 +112,24 @@ pub struct HostSpec {
     pub sample_interval_ms: u64,
     /// The host stops its workers and exits when the controller has been silent this long.
     pub controller_timeout_ms: u64,
+    /// The message load its workers consume, when the profile has one.
+    #[serde(default)]
+    pub work: Option<HostWork>,
+}
+
+/// What a host's workers need to consume the load: the work stream, the load's settings and
+/// how long a message may be held before it must not be acked any more.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostWork {
+    pub stream: String,
+    pub consumer_prefix: String,
+    pub load: crate::load::spec::LoadSpec,
+    /// Never ack a message held longer than this (the heartbeat TTL: by then the partition may
+    /// have moved and the message been redelivered).
+    pub max_hold_ms: u64,
+    /// After the host was frozen or a worker's connection was down, acks wait this long (the
+    /// worker first catches up with the assignments published meanwhile).
+    pub settle_ms: u64,
 }
 
 impl HostSpec {

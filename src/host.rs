@@ -15,6 +15,7 @@ use crate::nats::client::{self, ClientAuth};
 use crate::parti::Error as PartiError;
 
 pub mod controlled;
+pub mod work;
 use crate::parti::events::{WorkerEvent, WorkerStatus};
 use crate::parti::nats_kv::NatsStore;
 use crate::parti::worker::{EventSink, Worker, WorkerSpec};
@@ -73,6 +74,8 @@ pub struct Pool {
     next_slot: u64,
     events: mpsc::UnboundedSender<SlotEvent>,
     connection_name: String,
+    /// The message load each new worker consumes, if any.
+    work: Option<Arc<work::Work>>,
 }
 
 impl Pool {
@@ -92,7 +95,14 @@ impl Pool {
             next_slot: 0,
             events,
             connection_name,
+            work: None,
         }
+    }
+
+    /// Give every worker started from now on a consumer of the message load.
+    pub fn with_work(mut self, work: Arc<work::Work>) -> Self {
+        self.work = Some(work);
+        self
     }
 
     /// Connect the workers only to the pool's URL (a fault proxy), ignoring the servers a
@@ -186,7 +196,14 @@ impl Pool {
             slot,
             events: self.events.clone(),
         };
-        let worker = Worker::spawn(store, self.spec.clone(), sink);
+        let mut spec = self.spec.clone();
+        if let Some(work) = &self.work {
+            match work.consumer(&client, slot) {
+                Ok(consumer) => spec.consumer = Some(consumer),
+                Err(err) => warn!("slot {slot}: no consumer of the load: {err}"),
+            }
+        }
+        let worker = Worker::spawn(store, spec, sink);
         self.slots.push(Slot {
             slot,
             worker,

@@ -17,3 +17,4 @@ pub mod report;
 pub mod rng;
 pub mod spec;
 pub mod stream;
+pub mod zombie;

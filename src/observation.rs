@@ -51,6 +51,24 @@ pub struct ProcessSample {
 pub struct Sample {
     pub t_ms: u64,
     pub processes: Vec<ProcessSample>,
+    /// The message load's counters at this tick, when the run has load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadPoint>,
+}
+
+/// The message load's running totals at one sample (rates come from the difference of two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadPoint {
+    /// Messages stored by the stream so far.
+    pub sent: u64,
+    /// Messages acked at least once so far.
+    pub acked: u64,
+    /// Sent and not acked yet (the lag behind the producers).
+    pub lag: u64,
+    /// Deliveries nak'd by the fence, redeliveries and duplicates so far.
+    pub fenced: u64,
+    pub redelivered: u64,
+    pub duplicated: u64,
 }
 
 /// One worker as the hosts report it.

@@ -33,6 +33,9 @@ pub struct Profile {
     #[serde(default)]
     pub nats: NatsSetup,
     pub cluster: ClusterSetup,
+    /// Message load through the partitions, with its ledger (docs/load.md); none when unset.
+    #[serde(default)]
+    pub load: Option<crate::load::spec::LoadSpec>,
     /// How often hosts report and the controller samples memory.
     #[serde(default = "default_sample_interval", with = "serde_human")]
     pub sample_interval: Duration,

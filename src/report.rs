@@ -8,6 +8,7 @@
 pub mod baseline;
 pub mod drift;
 pub mod html;
+pub mod load;
 pub mod render;
 pub mod repeats;
 pub mod summary;

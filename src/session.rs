@@ -177,11 +177,23 @@ impl Session {
     pub async fn finish(mut self) -> Result<Finished, AppError> {
         self.cancel.cancel();
         let ended = self.scenario_ended().await;
+        // The load drains while the workers still run.
+        let load = match self.workbench.load() {
+            Some(run) => {
+                let figures = run.finish().await;
+                Some((run, figures))
+            }
+            None => None,
+        };
         self.workbench.stop_workers().await;
         let thresholds = self.profile.thresholds.clone();
         let finished = self
             .recorder
             .finish_keeping(move |recording, dropped| {
+                if let Some((run, mut figures)) = load {
+                    figures.events = run.per_event(&recording.measurements);
+                    recording.load = Some(figures);
+                }
                 summary::summarize(recording, &thresholds, dropped)
             })
             .await;

@@ -8,6 +8,7 @@ mod actor;
 pub mod engine;
 pub mod hosts;
 pub mod links;
+pub mod load;
 pub mod sampler;
 
 use std::collections::BTreeSet;
@@ -98,6 +99,8 @@ pub struct Shared {
     /// a task of its own, hence the lock).
     cluster: Option<Arc<tokio::sync::Mutex<ManagedCluster>>>,
     nats_nodes: usize,
+    /// The message load, when the profile has one.
+    load: Option<Arc<load::LoadRun>>,
     /// Each host's link to a managed NATS (its fault proxy), by host.
     links: Vec<crate::netfault::LinkControl>,
     /// What the machine allows (open files, memory): no action starts more workers.
@@ -132,7 +135,7 @@ impl Workbench {
         profile: &Profile,
         options: WorkbenchOptions,
     ) -> Result<Workbench, AppError> {
-        let spec = HostSpec {
+        let mut spec = HostSpec {
             worker_id_prefix: profile.cluster.worker_id_prefix.clone(),
             worker_id_min: profile.cluster.worker_id_min,
             worker_id_max: profile.cluster.worker_id_max,
@@ -141,6 +144,7 @@ impl Workbench {
             strategy: profile.cluster.strategy.clone(),
             sample_interval_ms: millis(profile.sample_interval),
             controller_timeout_ms: 5_000,
+            work: None,
         };
         let config = spec.config();
         let setup = match (&options.server_url, &profile.nats) {
@@ -207,6 +211,24 @@ impl Workbench {
             state_tx,
         ));
 
+        let load = match &profile.load {
+            Some(load) => {
+                let run = load::LoadRun::start(
+                    &control,
+                    &run_id,
+                    load,
+                    &spec.partitions,
+                    replicas,
+                    clock.now_ms(),
+                    &spec.timing,
+                )
+                .await
+                .map_err(AppError::could_not_run)?;
+                spec.work = Some(run.host_work(&spec.timing));
+                Some(Arc::new(run))
+            }
+            None => None,
+        };
         let targets = Targets::default();
         targets.set_nats(managed.as_ref().and_then(ManagedServer::pid));
         serve_link(
@@ -229,8 +251,12 @@ impl Workbench {
                 AppError::could_not_run(format!("cannot watch the parti buckets: {err}"))
             })?;
         let forward = engine_tx.clone();
+        let owners = load.clone();
         tokio::spawn(async move {
             while let Some(change) = kv_rx.recv().await {
+                if let Some(load) = &owners {
+                    load.note(&change);
+                }
                 if forward.send(EngineInput::Kv(change)).is_err() {
                     break;
                 }
@@ -289,6 +315,7 @@ impl Workbench {
                 })
                 .unwrap_or_default(),
             nats_nodes: cluster.as_ref().map_or(1, ManagedCluster::node_count),
+            load: load.clone(),
             cluster: cluster.map(|c| Arc::new(tokio::sync::Mutex::new(c))),
             capacity: crate::limits::capacity(),
             connect_info: managed.as_ref().map(|m| m.connect_info().clone()),
@@ -308,6 +335,25 @@ impl Workbench {
             if let Err(err) = shared.wait_host_ready(&mutable, host).await {
                 actor::shutdown(&shared, &mut mutable).await;
                 return Err(err);
+            }
+        }
+        if let Some(load) = &shared.load {
+            let template = Bootstrap {
+                run_id: shared.run_id.clone(),
+                host: 0,
+                server_url: shared.url.clone(),
+                worker_url: None,
+                user: auth.user.clone(),
+                password: auth.password.clone(),
+                controller_pid: std::process::id(),
+            };
+            let partitions = profile.cluster.partitions.partitions();
+            if let Err(err) = load
+                .start_producers(&template, &partitions, &options.host_env)
+                .await
+            {
+                actor::shutdown(&shared, &mut mutable).await;
+                return Err(AppError::could_not_run(err));
             }
         }
         let (commands, receiver) = mpsc::unbounded_channel();
@@ -423,6 +469,11 @@ impl Shared {
     /// Nodes of the managed NATS cluster; 1 for a single server (managed or external).
     pub fn nats_nodes(&self) -> usize {
         self.nats_nodes
+    }
+
+    /// The message load of the run, if it has one.
+    pub fn load(&self) -> Option<Arc<load::LoadRun>> {
+        self.load.clone()
     }
 
     /// Whether each host reaches NATS through its fault proxy.

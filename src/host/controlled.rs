@@ -212,6 +212,15 @@ pub async fn run() -> Result<(), AppError> {
         strategy: spec.strategy.build(),
         consumer: None,
     };
+    let work = spec.work.clone().map(|work| {
+        Arc::new(super::work::Work::start(
+            &control,
+            &bootstrap.run_id,
+            bootstrap.host,
+            work,
+            spec.partitions.clone(),
+        ))
+    });
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let pool = match bootstrap.worker_url.clone() {
         Some(url) => Pool::new(
@@ -229,6 +238,10 @@ pub async fn run() -> Result<(), AppError> {
             format!("parti-top-host-{}", bootstrap.host),
             events_tx,
         ),
+    };
+    let pool = match &work {
+        Some(work) => pool.with_work(work.clone()),
+        None => pool,
     };
     let (done_tx, mut done) = mpsc::unbounded_channel();
     let mut host = Host {
@@ -305,6 +318,9 @@ pub async fn run() -> Result<(), AppError> {
             },
         )
         .await;
+    }
+    if let Some(work) = &work {
+        work.flush(Duration::from_secs(5)).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), host.control.flush()).await;
     Ok(())

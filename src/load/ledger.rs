@@ -21,8 +21,10 @@ use super::histogram::Histogram;
 use super::message::MessageId;
 use super::record::{DeliveryRecord, Outcome, ReportBatch, SentRecord};
 
+mod acks;
 mod query;
 
+pub use acks::Ack;
 pub use query::DeliveryTrace;
 
 /// A sequence further than this beyond a stream's current end is refused (it would only be a

@@ -52,6 +52,8 @@ pub struct Processor {
     delay: Mutex<DelaySampler>,
     fence: Fence,
     fence_nak_delay: Option<Duration>,
+    /// A message held longer than this is nak'd instead of acked (see [`Self::with_max_hold`]).
+    max_hold: Option<Duration>,
     partitions: Vec<Partition>,
     reporter: Reporter,
     stats: ProcessorStats,
@@ -71,6 +73,7 @@ impl Processor {
             delay: Mutex::new(DelaySampler::new(delay, seed)),
             fence,
             fence_nak_delay: None,
+            max_hold: None,
             partitions,
             reporter,
             stats: ProcessorStats::default(),
@@ -81,6 +84,15 @@ impl Processor {
     /// delay).
     pub fn with_fence_nak_delay(mut self, delay: Option<Duration>) -> Self {
         self.fence_nak_delay = delay;
+        self
+    }
+
+    /// Never ack a message held longer than `max_hold` since it arrived: it is nak'd and
+    /// reported as fenced. A worker frozen (SIGSTOP) or cut off beyond its heartbeat TTL may
+    /// have lost the partition meanwhile, and the message may already be redelivered to the new
+    /// owner; acking it late would be a zombie's ack.
+    pub fn with_max_hold(mut self, max_hold: Option<Duration>) -> Self {
+        self.max_hold = max_hold;
         self
     }
 
@@ -122,11 +134,18 @@ impl Processor {
         let delivered = msg
             .info()
             .map_or(1, |info| u32::try_from(info.delivered).unwrap_or(1));
+        let arrived = tokio::time::Instant::now();
         let outcome = if (self.fence)(partition) {
             tokio::time::sleep(self.next_delay()).await;
-            match msg.double_ack().await {
-                Ok(()) => Outcome::Acked,
-                Err(_) => Outcome::AckFailed,
+            let held_too_long = self.max_hold.is_some_and(|max| arrived.elapsed() > max);
+            if held_too_long || !(self.fence)(partition) {
+                let _ = msg.ack_with(AckKind::Nak(self.fence_nak_delay)).await;
+                Outcome::Fenced
+            } else {
+                match msg.double_ack().await {
+                    Ok(()) => Outcome::Acked,
+                    Err(_) => Outcome::AckFailed,
+                }
             }
         } else {
             let _ = msg.ack_with(AckKind::Nak(self.fence_nak_delay)).await;

@@ -43,6 +43,13 @@ pub fn check(profile: &Profile) -> Vec<Problem> {
     rules.top_level(profile);
     rules.cluster(&profile.cluster);
     rules.steps(profile);
+    if let Some(load) = &profile.load
+        && let Err(err) = load.validate()
+    {
+        let message = err.to_string();
+        let anchor = child_anchor("load", &message);
+        rules.report_at("load", anchor, message);
+    }
     rules.thresholds(&profile.thresholds);
     if let Some(baseline) = &profile.baseline {
         rules.baseline(baseline);

@@ -33,6 +33,9 @@ pub struct Recording {
     /// earlier one).
     pub measurements: Vec<Measurement>,
     pub findings: Vec<Finding>,
+    /// The message load's ledger figures, once the run with load has drained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::summary::LoadFigures>,
     /// `None` while the run is still going (autosaves) or when it ended without a summary.
     pub summary: Option<Summary>,
 }
@@ -126,6 +129,7 @@ impl Recording {
             samples: Vec::new(),
             measurements: Vec::new(),
             findings: Vec::new(),
+            load: None,
             summary: None,
         }
     }
@@ -226,6 +230,7 @@ mod tests {
         }));
         recording.push(Observation::Sample(Sample {
             t_ms: 30,
+            load: None,
             processes: Vec::new(),
         }));
         recording.push(Observation::Finding(Finding {

@@ -84,11 +84,11 @@ impl Recorder {
     }
 
     /// Stop recording: drain the channel, compute the summary with `summary_fn` (given the
-    /// recording and the number of observations the recorder missed), write the final file and
+    /// recording, which it may complete, and the number of observations the recorder missed), write the final file and
     /// return it with the recording.
     pub async fn finish(
         self,
-        summary_fn: impl FnOnce(&Recording, u64) -> Summary,
+        summary_fn: impl FnOnce(&mut Recording, u64) -> Summary,
     ) -> Result<(PathBuf, Recording), RecordError> {
         let finished = self.finish_keeping(summary_fn).await?;
         finished.saved?;
@@ -99,7 +99,7 @@ impl Recorder {
     /// failed (an output that cannot be written must not take the summary with it).
     pub async fn finish_keeping(
         mut self,
-        summary_fn: impl FnOnce(&Recording, u64) -> Summary,
+        summary_fn: impl FnOnce(&mut Recording, u64) -> Summary,
     ) -> Result<Finished, RecordError> {
         if let Some(close) = self.close.take() {
             // The task may already have ended (panicked); the join below reports that.
@@ -112,7 +112,7 @@ impl Recorder {
                 message: err.to_string(),
             })?;
         let mut recording = collected.recording;
-        recording.summary = Some(summary_fn(&recording, collected.dropped));
+        recording.summary = Some(summary_fn(&mut recording, collected.dropped));
         let path = self.path.clone();
         let (recording, saved) = tokio::task::spawn_blocking(move || {
             let saved = save_atomic(&recording, &path);

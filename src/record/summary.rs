@@ -72,6 +72,41 @@ pub struct Summary {
     /// Each host's level and drift over each long enough `Hold` (`report::drift`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holds: Vec<HoldFigures>,
+    /// The message load's ledger, when the run had load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadFigures>,
+}
+
+/// What the ledger says of a run's message load, once the producers stopped and the drain
+/// ended (docs/load.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadFigures {
+    /// The whole run.
+    pub ledger: crate::load::ledger::LedgerSummary,
+    /// Whether every sent message was acked before the drain timeout.
+    pub drained: bool,
+    /// From the producers' stop to the last ack (or the timeout).
+    pub drain_ms: u64,
+    /// Acks by a worker of a partition it no longer owned, and the first few of them.
+    pub zombie_acks: u64,
+    #[serde(default)]
+    pub zombies: Vec<crate::load::zombie::ZombieAck>,
+    /// Per event: the messages sent while it was open (from its action to its stabilization,
+    /// or to the next event).
+    #[serde(default)]
+    pub events: Vec<EventLoad>,
+    /// Messages still stored in the work stream after the drain (never acked).
+    #[serde(default)]
+    pub left_in_stream: Option<u64>,
+}
+
+/// The ledger of the messages sent during one event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventLoad {
+    /// Numbered from 1, as events are.
+    pub event: usize,
+    pub label: String,
+    pub ledger: crate::load::ledger::LedgerSummary,
 }
 
 /// The figures of one event.

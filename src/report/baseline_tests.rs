@@ -199,6 +199,7 @@ fn events_and_hosts_in_one_run_only_are_listed_not_compared() {
     )));
     current.push(Observation::Sample(Sample {
         t_ms: 9000,
+        load: None,
         processes: vec![fixtures::host(1, 10, 1, 10, 1)],
     }));
     let current = fixtures::complete(current);

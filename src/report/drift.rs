@@ -264,16 +264,19 @@ mod tests {
     fn recording() -> Recording {
         let mut samples = vec![Sample {
             t_ms: 500,
+            load: None,
             processes: vec![host(0, 99, 99, 99, 2)],
         }];
         for i in 0..12u64 {
             samples.push(Sample {
                 t_ms: 1000 + i * 1000,
+                load: None,
                 processes: vec![host(0, 10 + i, 2, 30, 2), nats(20 + i)],
             });
         }
         samples.push(Sample {
             t_ms: 13_500,
+            load: None,
             processes: vec![host(0, 50, 2, 30, 2)],
         });
         Recording {
@@ -290,6 +293,7 @@ mod tests {
             samples,
             measurements: Vec::new(),
             findings: Vec::new(),
+            load: None,
             summary: None,
         }
     }

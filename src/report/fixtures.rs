@@ -119,10 +119,12 @@ pub fn recording(rss_mib: u64) -> Recording {
     }));
     recording.push(Observation::Sample(Sample {
         t_ms: 500,
+        load: None,
         processes: vec![host(0, 40, 10, 120, 5), nats(30)],
     }));
     recording.push(Observation::Sample(Sample {
         t_ms: 1000,
+        load: None,
         processes: vec![host(0, rss_mib, 12, 150, 5), nats(32)],
     }));
     recording.push(Observation::Measurement(measurement(
@@ -145,6 +147,7 @@ pub fn recording(rss_mib: u64) -> Recording {
     )));
     recording.push(Observation::Sample(Sample {
         t_ms: 8000,
+        load: None,
         processes: vec![host(0, 41, 11, 130, 4)],
     }));
     complete(recording)
@@ -243,6 +246,7 @@ pub fn repeated(figures: &[RepeatFigures]) -> Recording {
         step(&mut recording, t0 + 200, first + 1, "wait stable");
         recording.push(Observation::Sample(Sample {
             t_ms: t0 + 1000,
+            load: None,
             processes: vec![host(0, figures.rss_mib, 10, 120, 5), nats(30)],
         }));
         step(&mut recording, t0 + 5000, first + 2, "kill leader");

@@ -272,6 +272,10 @@ pub fn summarize(
         }
     }
 
+    if let Some(load) = &recording.load {
+        failures.extend(super::load::failures(load, thresholds));
+    }
+
     let repeats = super::repeats::of(recording, &events);
     Summary {
         verdict: if failures.is_empty() {
@@ -287,6 +291,7 @@ pub fn summarize(
         dropped_observations,
         repeats,
         holds,
+        load: recording.load.clone(),
     }
 }
 

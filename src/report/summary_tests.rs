@@ -58,6 +58,7 @@ fn nats_server_and_controller_are_never_held_to_host_limits() {
     let mut recording = fixtures::recording(10);
     recording.push(Observation::Sample(Sample {
         t_ms: 9000,
+        load: None,
         processes: vec![fixtures::nats(900)],
     }));
     let thresholds = Thresholds {

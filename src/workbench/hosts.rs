@@ -23,7 +23,25 @@ pub struct HostExit {
     pub how: String,
 }
 
-/// One host child process.
+/// What a child process of the controller is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `parti-top host --controlled`: runs workers.
+    Host,
+    /// `parti-top producer --controlled`: publishes the message load.
+    Producer,
+}
+
+impl Role {
+    fn command(self) -> &'static str {
+        match self {
+            Role::Host => "host",
+            Role::Producer => "producer",
+        }
+    }
+}
+
+/// One host (or producer) child process.
 pub struct HostProcess {
     pub host: u32,
     pid: u32,
@@ -61,10 +79,22 @@ impl HostProcess {
         extra_env: &[(String, String)],
         exits: mpsc::UnboundedSender<HostExit>,
     ) -> std::io::Result<HostProcess> {
+        Self::spawn_as(Role::Host, bootstrap, &[], extra_env, exits).await
+    }
+
+    /// Start a child of `role` (number `bootstrap.host`), writing the bootstrap and then
+    /// `lines` to its stdin; its exit is reported on `exits`.
+    pub async fn spawn_as(
+        role: Role,
+        bootstrap: &Bootstrap,
+        lines: &[String],
+        extra_env: &[(String, String)],
+        exits: mpsc::UnboundedSender<HostExit>,
+    ) -> std::io::Result<HostProcess> {
         let exe = std::env::current_exe()?;
         let mut command = tokio::process::Command::new(exe);
         command
-            .args(["host", "--controlled"])
+            .args([role.command(), "--controlled"])
             .env_remove("NATS_URL")
             .env_remove("NATS_USER")
             .env_remove("NATS_PASSWORD")
@@ -81,15 +111,19 @@ impl HostProcess {
         if let Some(stdin) = stdin.as_mut() {
             let mut line = serde_json::to_vec(bootstrap).map_err(std::io::Error::other)?;
             line.push(b'\n');
+            for extra in lines {
+                line.extend_from_slice(extra.as_bytes());
+                line.push(b'\n');
+            }
             stdin.write_all(&line).await?;
             stdin.flush().await?;
         }
         if let Some(stderr) = child.stderr.take() {
-            let host = bootstrap.host;
+            let label = format!("{} {}", role.command(), bootstrap.host);
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    log_host_line(host, &line);
+                    log_child_line(&label, &line);
                 }
             });
         }
@@ -182,14 +216,15 @@ async fn describe_exit(child: &mut Child) -> String {
     }
 }
 
-/// Re-log a host's stderr line (`LEVEL message`) under the controller's log at its level.
-fn log_host_line(host: u32, line: &str) {
+/// Re-log a child's stderr line (`LEVEL message`) under the controller's log at its level,
+/// prefixed with `label` (`host 1`).
+fn log_child_line(label: &str, line: &str) {
     let text = line.trim();
     let (level, message) = text.split_once(' ').unwrap_or(("", text));
     let message = message.trim_start();
     match level {
-        "ERROR" | "WARN" => warn!("host {host}: {message}"),
-        "INFO" => info!("host {host}: {message}"),
-        _ => debug!("host {host}: {text}"),
+        "ERROR" | "WARN" => warn!("{label}: {message}"),
+        "INFO" => info!("{label}: {message}"),
+        _ => debug!("{label}: {text}"),
     }
 }

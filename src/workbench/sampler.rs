@@ -127,7 +127,11 @@ pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
         sample.live_heap_bytes = Some(procfs::live_heap_bytes()).filter(|b| *b > 0);
         processes.push(sample);
     }
-    Sample { t_ms, processes }
+    Sample {
+        t_ms,
+        processes,
+        load: None,
+    }
 }
 
 /// The managed nats-server's pid and whether a restart is under way.

@@ -137,6 +137,7 @@ impl Run {
     fn sample(&mut self, t_ms: u64, workers: u64) {
         self.recording.samples.push(Sample {
             t_ms,
+            load: None,
             processes: vec![
                 ProcessSample {
                     process: ProcessKind::Host(0),

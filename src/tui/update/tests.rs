@@ -308,6 +308,7 @@ fn observations_fill_series_markers_findings_and_the_step() {
     let mut model = model_with_workers();
     let sample = Sample {
         t_ms: 1_000,
+        load: None,
         processes: vec![ProcessSample {
             process: ProcessKind::Host(0),
             pid: 1,
