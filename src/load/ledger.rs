@@ -23,7 +23,7 @@ use super::record::{DeliveryRecord, Outcome, ReportBatch, SentRecord};
 
 mod query;
 
-pub use query::DeliveryTrace;
+pub use query::{DeliveryTrace, MessageFate};
 
 /// A sequence further than this beyond a stream's current end is refused (it would only be a
 /// corrupt record, and would allocate its gap).

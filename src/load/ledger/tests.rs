@@ -286,6 +286,24 @@ fn delivered_to_follows_what_a_dead_worker_held() {
     assert_eq!(held[1].id.seq, 3);
     assert_eq!(held[1].first_acked_by, None, "message 3 went nowhere yet");
     assert!(ledger.delivered_to("nobody", 0, u64::MAX).is_empty());
+
+    let fate = ledger.fate(id(0, 2)).expect("known");
+    assert!(fate.sent);
+    assert_eq!(fate.acks, 1);
+    let path: Vec<(Option<&str>, Outcome)> = fate
+        .deliveries
+        .iter()
+        .map(|d| (d.worker.as_deref(), d.outcome))
+        .collect();
+    assert_eq!(
+        path,
+        vec![
+            (Some("worker-3"), Outcome::AckFailed),
+            (Some("worker-1"), Outcome::Acked)
+        ]
+    );
+    assert_eq!(ledger.fate(id(9, 1)), None);
+    assert_eq!(ledger.unacked(10), vec![id(0, 3)]);
 }
 
 #[test]
