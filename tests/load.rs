@@ -4,18 +4,19 @@
 //! acks everything, exactly the skipped delivery lost when one is skipped, nothing lost across a
 //! nats-server restart.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, stream::RetentionPolicy};
 use futures::StreamExt;
 use parti_top::load::ledger::{Ledger, LedgerSummary};
-use parti_top::load::message::LoadMessage;
+use parti_top::load::message::{LoadMessage, MessageId};
 use parti_top::load::process::{Processor, no_fence};
 use parti_top::load::producer::{Producer, ProducerJob, ProducerStats};
 use parti_top::load::report::{Reporter, ReporterOptions, ledger_subject, serve_ledger};
 use parti_top::load::spec::{Delay, LoadSpec};
-use parti_top::load::stream::ensure_work_stream;
+use parti_top::load::stream::{ensure_work_stream, stored_messages};
 use parti_top::parti::partition::Partition;
 use parti_top::testkit::{TestServer, wait_until};
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,17 @@ fn js(client: &async_nats::Client) -> jetstream::Context {
     let mut js = jetstream::new(client.clone());
     js.set_timeout(Duration::from_secs(1));
     js
+}
+
+/// What the test consumer does with a message instead of processing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Skip {
+    /// Process it (the processor acks and reports it).
+    No,
+    /// Receive it and do nothing: no ack, no report.
+    Drop,
+    /// Ack it without reporting, as a process killed before its report was flushed.
+    AckUnreported,
 }
 
 /// Everything of one test: the server, the ledger service, the stream and consumer.
@@ -135,11 +147,11 @@ impl Rig {
         (stop, task)
     }
 
-    /// Starts a consumer that hands each message to the processor unless `skip` says no (then
-    /// the message is neither acked nor reported); it flushes its reports when stopped.
+    /// Starts a consumer that hands each message to the processor unless `skip` says otherwise;
+    /// it flushes its reports when stopped.
     async fn consumer(
         &self,
-        skip: impl Fn(&LoadMessage) -> bool + Send + Sync + 'static,
+        skip: impl Fn(&LoadMessage) -> Skip + Send + Sync + 'static,
     ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
         let client = self.server.client().await;
         let (reporter, _task) = Reporter::start(
@@ -174,8 +186,15 @@ impl Rig {
                     Some(()) = work.next(), if !work.is_empty() => {}
                     message = messages.next() => match message {
                         Some(Ok(message)) => {
-                            if LoadMessage::decode(&message.payload).is_ok_and(|m| skip(&m)) {
-                                continue;
+                            let how = LoadMessage::decode(&message.payload)
+                                .map_or(Skip::No, |m| skip(&m));
+                            match how {
+                                Skip::No => {}
+                                Skip::Drop => continue,
+                                Skip::AckUnreported => {
+                                    message.double_ack().await.expect("ack");
+                                    continue;
+                                }
                             }
                             let processor = processor.clone();
                             work.push(async move {
@@ -226,7 +245,7 @@ impl Rig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_sent_is_acked_exactly_once() {
     let rig = Rig::start(spec(500.0), 20).await;
-    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| Skip::No).await;
     let started = Instant::now();
     let (stop_producer, producer) = rig.producer().await;
     rig.wait_sent(1000, Duration::from_secs(5)).await;
@@ -262,35 +281,59 @@ async fn every_message_sent_is_acked_exactly_once() {
 async fn a_delivery_never_acked_is_exactly_the_loss() {
     let rig = Rig::start(spec(500.0), 20).await;
     // Partition 3's fifth message is received and dropped: no ack, no report. With a 30 s ack
-    // wait it is not redelivered before the drain's cut.
-    let (stop_consumer, consumer) = rig.consumer(|m| m.id.partition == 3 && m.id.seq == 5).await;
+    // wait it is not redelivered before the drain's cut. Partition 4's fifth is acked but its
+    // report is lost, as when its process is killed before flushing.
+    let (stop_consumer, consumer) = rig
+        .consumer(|m| match (m.id.partition, m.id.seq) {
+            (3, 5) => Skip::Drop,
+            (4, 5) => Skip::AckUnreported,
+            _ => Skip::No,
+        })
+        .await;
     let (stop_producer, producer) = rig.producer().await;
     rig.wait_sent(400, Duration::from_secs(5)).await;
     stop_producer.cancel();
     let stats = producer.await.expect("producer");
     let summary = rig.drain(Duration::from_secs(2)).await;
+    let ledger_js = js(&rig.server.client().await);
+    let stored = stored_messages(&ledger_js, "WORK", &rig.spec.stream_subjects(), 10_000)
+        .await
+        .expect("stored messages");
     stop_consumer.cancel();
     consumer.await.expect("consumer");
 
-    assert_eq!(summary.sent, stats.sent);
-    assert_eq!(summary.lost, 1, "{summary:?}");
-    assert_eq!(summary.acked, summary.sent - 1);
-    assert_eq!((summary.in_flight, summary.duplicated), (0, 0));
-    let ledger = rig.ledger.lock().expect("ledger");
-    let lost = parti_top::load::message::MessageId {
+    let dropped = MessageId {
         producer: 0,
         partition: 3,
         seq: 5,
     };
-    assert_eq!(ledger.first_ack(lost), None);
-    let neighbour = parti_top::load::message::MessageId { seq: 6, ..lost };
+    let unreported = MessageId {
+        partition: 4,
+        ..dropped
+    };
+    assert_eq!(summary.sent, stats.sent);
+    assert_eq!(summary.lost, 2, "{summary:?}");
+    assert_eq!(summary.acked, summary.sent - 2);
+    assert_eq!((summary.in_flight, summary.duplicated), (0, 0));
+    assert_eq!(
+        stored,
+        HashSet::from([dropped]),
+        "the stream holds exactly the unacked message"
+    );
+    let mut ledger = rig.ledger.lock().expect("ledger");
+    assert_eq!(ledger.unacked(10), vec![dropped, unreported]);
+    ledger.end_drain_with_stored(&stored);
+    let reconciled = ledger.summary();
+    assert_eq!((reconciled.lost, reconciled.ack_unreported), (1, 1));
+    assert_eq!(ledger.first_ack(dropped), None);
+    let neighbour = MessageId { seq: 6, ..dropped };
     assert!(ledger.first_ack(neighbour).is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_server_restart_mid_run_loses_nothing() {
     let mut rig = Rig::start(spec(500.0), 20).await;
-    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| Skip::No).await;
     let (stop_producer, producer) = rig.producer().await;
     rig.wait_sent(300, Duration::from_secs(5)).await;
     rig.server.server().restart().await.expect("restart");
@@ -395,7 +438,7 @@ async fn measure_raw_throughput() {
     let publish_only = stats.sent as f64 / started.elapsed().as_secs_f64();
     // Publish and consume at once.
     let rig = Rig::start(fast, 1000).await;
-    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| Skip::No).await;
     let started = Instant::now();
     let (stop, producer) = rig.producer().await;
     tokio::time::sleep(window).await;
