@@ -12,7 +12,7 @@ use async_nats::jetstream::{self, consumer::pull, stream::RetentionPolicy};
 use futures::StreamExt;
 use parti_top::load::ledger::{Ledger, LedgerSummary};
 use parti_top::load::message::{LoadMessage, MessageId};
-use parti_top::load::process::{Processor, no_fence};
+use parti_top::load::process::{Fence, Processor, no_fence};
 use parti_top::load::producer::{Producer, ProducerJob, ProducerStats};
 use parti_top::load::report::{Reporter, ReporterOptions, ledger_subject, serve_ledger};
 use parti_top::load::spec::{Delay, LoadSpec};
@@ -153,6 +153,15 @@ impl Rig {
         &self,
         skip: impl Fn(&LoadMessage) -> Skip + Send + Sync + 'static,
     ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        self.consumer_fenced(no_fence(), skip).await
+    }
+
+    /// [`Rig::consumer`] with an ownership fence (fenced messages are nak'd with a 50 ms delay).
+    async fn consumer_fenced(
+        &self,
+        fence: Fence,
+        skip: impl Fn(&LoadMessage) -> Skip + Send + Sync + 'static,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
         let client = self.server.client().await;
         let (reporter, _task) = Reporter::start(
             client.clone(),
@@ -160,13 +169,16 @@ impl Rig {
             "host-0-test".into(),
             reporter_options(),
         );
-        let processor = Arc::new(Processor::new(
-            self.spec.delay.clone(),
-            7,
-            self.partitions.clone(),
-            no_fence(),
-            reporter.clone(),
-        ));
+        let processor = Arc::new(
+            Processor::new(
+                self.spec.delay.clone(),
+                7,
+                self.partitions.clone(),
+                fence,
+                reporter.clone(),
+            )
+            .with_fence_nak_delay(Some(Duration::from_millis(50))),
+        );
         let consumer: jetstream::consumer::PullConsumer = js(&client)
             .get_stream("WORK")
             .await
@@ -331,6 +343,47 @@ async fn a_delivery_never_acked_is_exactly_the_loss() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_message_is_nakd_redelivered_and_acked_once() {
+    let rig = Rig::start(spec(300.0), 10).await;
+    // Partition 2 is not ours until the ledger has seen three fenced naks.
+    let owned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fence: Fence = {
+        let owned = owned.clone();
+        Arc::new(move |p: &Partition| {
+            p.keys != ["partition-2"] || owned.load(std::sync::atomic::Ordering::SeqCst)
+        })
+    };
+    let (stop_consumer, consumer) = rig.consumer_fenced(fence, |_| Skip::No).await;
+    let (stop_producer, producer) = rig.producer().await;
+    let ledger = rig.ledger.clone();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let ledger = ledger.clone();
+            async move { summary_of(&ledger).nak_by_fence >= 3 }
+        })
+        .await,
+        "fenced naks reported"
+    );
+    owned.store(true, std::sync::atomic::Ordering::SeqCst);
+    rig.wait_sent(300, Duration::from_secs(5)).await;
+    stop_producer.cancel();
+    let stats = producer.await.expect("producer");
+    let summary = rig.drain(Duration::from_secs(5)).await;
+    stop_consumer.cancel();
+    consumer.await.expect("consumer");
+
+    assert_eq!(summary.sent, stats.sent);
+    assert_eq!((summary.lost, summary.duplicated), (0, 0), "{summary:?}");
+    assert_eq!(summary.acked, summary.sent);
+    assert!(summary.nak_by_fence >= 3, "{summary:?}");
+    assert!(
+        summary.redelivered >= summary.nak_by_fence.min(3),
+        "a nak'd message comes back as a redelivery, not a duplicate: {summary:?}"
+    );
+    assert!(summary.deliveries > summary.acked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_server_restart_mid_run_loses_nothing() {
     let mut rig = Rig::start(spec(500.0), 20).await;
     let (stop_consumer, consumer) = rig.consumer(|_| Skip::No).await;
@@ -458,4 +511,98 @@ async fn measure_raw_throughput() {
         window.as_secs_f64(),
     );
     assert_eq!(summary.lost, 0);
+}
+
+/// Under a controller: the bootstrap (with the credentials) and the job come on stdin, and the
+/// producer leaves — after flushing its reports — when its stdin closes (the controller gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controlled_producer_takes_its_job_on_stdin_and_leaves_when_stdin_closes() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let control = server.client().await;
+    let ledger = Arc::new(Mutex::new(Ledger::new()));
+    let _service = serve_ledger(&control, &ledger_subject("c1"), ledger.clone())
+        .await
+        .expect("ledger service");
+    ensure_work_stream(
+        &js(&control),
+        "WORK",
+        vec![spec(1.0).stream_subjects()],
+        1,
+        RetentionPolicy::WorkQueue,
+    )
+    .await
+    .expect("stream");
+    let auth = server.auth();
+    let bootstrap = parti_top::control::Bootstrap {
+        run_id: "c1".into(),
+        host: 1,
+        server_url: server.url().to_owned(),
+        user: auth.user.clone(),
+        password: auth.password.clone(),
+        controller_pid: std::process::id(),
+    };
+    // The job names another run and producer: the bootstrap's win.
+    let job = ProducerJob {
+        run_id: "other".into(),
+        producer: 0,
+        spec: LoadSpec {
+            producers: 2,
+            ..spec(400.0)
+        },
+        partitions: partitions(6),
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parti-top"))
+        .args(["producer", "--controlled"])
+        .env_remove("NATS_URL")
+        .env_remove("NATS_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn producer");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let lines = format!(
+        "{}\n{}\n",
+        serde_json::to_string(&bootstrap).expect("json"),
+        serde_json::to_string(&job).expect("json")
+    );
+    stdin.write_all(lines.as_bytes()).await.expect("write");
+    stdin.flush().await.expect("flush");
+    let sent = || {
+        let ledger = ledger.clone();
+        async move { summary_of(&ledger).sent >= 100 }
+    };
+    assert!(wait_until(Duration::from_secs(8), sent).await, "no reports");
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the producer exits when stdin closes")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+    let stored = js(&control)
+        .get_stream("WORK")
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .state
+        .messages;
+    let ledger = ledger.lock().expect("ledger");
+    assert_eq!(ledger.summary().sent, stored);
+    // Producer 1 of 2 published only its own half of the plan.
+    let plan = parti_top::load::plan::plan(&job.spec, &job.partitions).expect("plan");
+    let mine: Vec<u32> = plan.producers[1].partitions.clone();
+    for partition in 0..6u32 {
+        let id = MessageId {
+            producer: 1,
+            partition,
+            seq: 1,
+        };
+        assert_eq!(
+            ledger.fate(id).is_some(),
+            mine.contains(&partition),
+            "partition {partition}"
+        );
+    }
 }
