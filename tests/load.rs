@@ -254,6 +254,59 @@ impl Rig {
     }
 }
 
+/// A reporter whose ledger is not there yet keeps its batches and retries them until one
+/// answers: nothing recorded is lost, nothing is counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_wait_for_a_late_ledger_and_arrive_once() {
+    use parti_top::load::record::SentRecord;
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let (reporter, _task) = Reporter::start(
+        client.clone(),
+        ledger_subject("late"),
+        "producer-late".into(),
+        ReporterOptions {
+            max_batch: 7,
+            ..reporter_options()
+        },
+    );
+    for seq in 1..=50 {
+        reporter.sent(SentRecord {
+            id: MessageId {
+                producer: 0,
+                partition: 0,
+                seq,
+            },
+            sent_us: 1,
+        });
+    }
+    // No responder yet: the batches are retried, not dropped.
+    let retried = || {
+        let reporter = reporter.clone();
+        async move {
+            reporter
+                .stats()
+                .retries
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 2
+        }
+    };
+    assert!(wait_until(Duration::from_secs(5), retried).await);
+    assert_eq!(reporter.unacknowledged(), 50);
+    let ledger = Arc::new(Mutex::new(Ledger::new()));
+    let _service = serve_ledger(&client, &ledger_subject("late"), ledger.clone())
+        .await
+        .expect("ledger service");
+    tokio::time::timeout(Duration::from_secs(5), reporter.flush())
+        .await
+        .expect("flushed once the ledger is there")
+        .expect("reporter running");
+    assert_eq!(reporter.unacknowledged(), 0);
+    let summary = summary_of(&ledger);
+    assert_eq!((summary.sent, summary.rejected), (50, 0));
+    assert_eq!(ledger.lock().expect("ledger").unacked(100).len(), 50);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_sent_is_acked_exactly_once() {
     let rig = Rig::start(spec(500.0), 20).await;
