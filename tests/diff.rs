@@ -111,6 +111,7 @@ fn recording(run: &Run) -> Recording {
     for (t_ms, rss_mib) in [(500, 30), (3000, run.rss_mib), (9000, 35)] {
         recording.push(Observation::Sample(Sample {
             t_ms,
+            load: None,
             processes: vec![
                 ProcessSample {
                     process: ProcessKind::Host(0),

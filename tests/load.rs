@@ -4,18 +4,19 @@
 //! acks everything, exactly the skipped delivery lost when one is skipped, nothing lost across a
 //! nats-server restart.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, stream::RetentionPolicy};
 use futures::StreamExt;
 use parti_top::load::ledger::{Ledger, LedgerSummary};
-use parti_top::load::message::LoadMessage;
-use parti_top::load::process::{Processor, no_fence};
+use parti_top::load::message::{LoadMessage, MessageId};
+use parti_top::load::process::{Fence, Processor, no_fence};
 use parti_top::load::producer::{Producer, ProducerJob, ProducerStats};
 use parti_top::load::report::{Reporter, ReporterOptions, ledger_subject, serve_ledger};
 use parti_top::load::spec::{Delay, LoadSpec};
-use parti_top::load::stream::ensure_work_stream;
+use parti_top::load::stream::{ensure_work_stream, stored_messages};
 use parti_top::parti::partition::Partition;
 use parti_top::testkit::{TestServer, wait_until};
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,17 @@ fn js(client: &async_nats::Client) -> jetstream::Context {
     let mut js = jetstream::new(client.clone());
     js.set_timeout(Duration::from_secs(1));
     js
+}
+
+/// What the test consumer does with a message instead of processing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Skip {
+    /// Process it (the processor acks and reports it).
+    No,
+    /// Receive it and do nothing: no ack, no report.
+    Drop,
+    /// Ack it without reporting, as a process killed before its report was flushed.
+    AckUnreported,
 }
 
 /// Everything of one test: the server, the ledger service, the stream and consumer.
@@ -135,11 +147,20 @@ impl Rig {
         (stop, task)
     }
 
-    /// Starts a consumer that hands each message to the processor unless `skip` says no (then
-    /// the message is neither acked nor reported); it flushes its reports when stopped.
+    /// Starts a consumer that hands each message to the processor unless `skip` says otherwise;
+    /// it flushes its reports when stopped.
     async fn consumer(
         &self,
-        skip: impl Fn(&LoadMessage) -> bool + Send + Sync + 'static,
+        skip: impl Fn(&LoadMessage) -> Skip + Send + Sync + 'static,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        self.consumer_fenced(no_fence(), skip).await
+    }
+
+    /// [`Rig::consumer`] with an ownership fence (fenced messages are nak'd with a 50 ms delay).
+    async fn consumer_fenced(
+        &self,
+        fence: Fence,
+        skip: impl Fn(&LoadMessage) -> Skip + Send + Sync + 'static,
     ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
         let client = self.server.client().await;
         let (reporter, _task) = Reporter::start(
@@ -148,13 +169,16 @@ impl Rig {
             "host-0-test".into(),
             reporter_options(),
         );
-        let processor = Arc::new(Processor::new(
-            self.spec.delay.clone(),
-            7,
-            self.partitions.clone(),
-            no_fence(),
-            reporter.clone(),
-        ));
+        let processor = Arc::new(
+            Processor::new(
+                self.spec.delay.clone(),
+                7,
+                self.partitions.clone(),
+                fence,
+                reporter.clone(),
+            )
+            .with_fence_nak_delay(Some(Duration::from_millis(50))),
+        );
         let consumer: jetstream::consumer::PullConsumer = js(&client)
             .get_stream("WORK")
             .await
@@ -174,8 +198,15 @@ impl Rig {
                     Some(()) = work.next(), if !work.is_empty() => {}
                     message = messages.next() => match message {
                         Some(Ok(message)) => {
-                            if LoadMessage::decode(&message.payload).is_ok_and(|m| skip(&m)) {
-                                continue;
+                            let how = LoadMessage::decode(&message.payload)
+                                .map_or(Skip::No, |m| skip(&m));
+                            match how {
+                                Skip::No => {}
+                                Skip::Drop => continue,
+                                Skip::AckUnreported => {
+                                    message.double_ack().await.expect("ack");
+                                    continue;
+                                }
                             }
                             let processor = processor.clone();
                             work.push(async move {
@@ -223,10 +254,63 @@ impl Rig {
     }
 }
 
+/// A reporter whose ledger is not there yet keeps its batches and retries them until one
+/// answers: nothing recorded is lost, nothing is counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_wait_for_a_late_ledger_and_arrive_once() {
+    use parti_top::load::record::SentRecord;
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let (reporter, _task) = Reporter::start(
+        client.clone(),
+        ledger_subject("late"),
+        "producer-late".into(),
+        ReporterOptions {
+            max_batch: 7,
+            ..reporter_options()
+        },
+    );
+    for seq in 1..=50 {
+        reporter.sent(SentRecord {
+            id: MessageId {
+                producer: 0,
+                partition: 0,
+                seq,
+            },
+            sent_us: 1,
+        });
+    }
+    // No responder yet: the batches are retried, not dropped.
+    let retried = || {
+        let reporter = reporter.clone();
+        async move {
+            reporter
+                .stats()
+                .retries
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 2
+        }
+    };
+    assert!(wait_until(Duration::from_secs(5), retried).await);
+    assert_eq!(reporter.unacknowledged(), 50);
+    let ledger = Arc::new(Mutex::new(Ledger::new()));
+    let _service = serve_ledger(&client, &ledger_subject("late"), ledger.clone())
+        .await
+        .expect("ledger service");
+    tokio::time::timeout(Duration::from_secs(5), reporter.flush())
+        .await
+        .expect("flushed once the ledger is there")
+        .expect("reporter running");
+    assert_eq!(reporter.unacknowledged(), 0);
+    let summary = summary_of(&ledger);
+    assert_eq!((summary.sent, summary.rejected), (50, 0));
+    assert_eq!(ledger.lock().expect("ledger").unacked(100).len(), 50);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_sent_is_acked_exactly_once() {
     let rig = Rig::start(spec(500.0), 20).await;
-    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| Skip::No).await;
     let started = Instant::now();
     let (stop_producer, producer) = rig.producer().await;
     rig.wait_sent(1000, Duration::from_secs(5)).await;
@@ -262,35 +346,100 @@ async fn every_message_sent_is_acked_exactly_once() {
 async fn a_delivery_never_acked_is_exactly_the_loss() {
     let rig = Rig::start(spec(500.0), 20).await;
     // Partition 3's fifth message is received and dropped: no ack, no report. With a 30 s ack
-    // wait it is not redelivered before the drain's cut.
-    let (stop_consumer, consumer) = rig.consumer(|m| m.id.partition == 3 && m.id.seq == 5).await;
+    // wait it is not redelivered before the drain's cut. Partition 4's fifth is acked but its
+    // report is lost, as when its process is killed before flushing.
+    let (stop_consumer, consumer) = rig
+        .consumer(|m| match (m.id.partition, m.id.seq) {
+            (3, 5) => Skip::Drop,
+            (4, 5) => Skip::AckUnreported,
+            _ => Skip::No,
+        })
+        .await;
     let (stop_producer, producer) = rig.producer().await;
     rig.wait_sent(400, Duration::from_secs(5)).await;
     stop_producer.cancel();
     let stats = producer.await.expect("producer");
     let summary = rig.drain(Duration::from_secs(2)).await;
+    let ledger_js = js(&rig.server.client().await);
+    let stored = stored_messages(&ledger_js, "WORK", &rig.spec.stream_subjects(), 10_000)
+        .await
+        .expect("stored messages");
     stop_consumer.cancel();
     consumer.await.expect("consumer");
 
-    assert_eq!(summary.sent, stats.sent);
-    assert_eq!(summary.lost, 1, "{summary:?}");
-    assert_eq!(summary.acked, summary.sent - 1);
-    assert_eq!((summary.in_flight, summary.duplicated), (0, 0));
-    let ledger = rig.ledger.lock().expect("ledger");
-    let lost = parti_top::load::message::MessageId {
+    let dropped = MessageId {
         producer: 0,
         partition: 3,
         seq: 5,
     };
-    assert_eq!(ledger.first_ack(lost), None);
-    let neighbour = parti_top::load::message::MessageId { seq: 6, ..lost };
+    let unreported = MessageId {
+        partition: 4,
+        ..dropped
+    };
+    assert_eq!(summary.sent, stats.sent);
+    assert_eq!(summary.lost, 2, "{summary:?}");
+    assert_eq!(summary.acked, summary.sent - 2);
+    assert_eq!((summary.in_flight, summary.duplicated), (0, 0));
+    assert_eq!(
+        stored,
+        HashSet::from([dropped]),
+        "the stream holds exactly the unacked message"
+    );
+    let mut ledger = rig.ledger.lock().expect("ledger");
+    assert_eq!(ledger.unacked(10), vec![dropped, unreported]);
+    ledger.end_drain_with_stored(&stored);
+    let reconciled = ledger.summary();
+    assert_eq!((reconciled.lost, reconciled.ack_unreported), (1, 1));
+    assert_eq!(ledger.first_ack(dropped), None);
+    let neighbour = MessageId { seq: 6, ..dropped };
     assert!(ledger.first_ack(neighbour).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_message_is_nakd_redelivered_and_acked_once() {
+    let rig = Rig::start(spec(300.0), 10).await;
+    // Partition 2 is not ours until the ledger has seen three fenced naks.
+    let owned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fence: Fence = {
+        let owned = owned.clone();
+        Arc::new(move |p: &Partition| {
+            p.keys != ["partition-2"] || owned.load(std::sync::atomic::Ordering::SeqCst)
+        })
+    };
+    let (stop_consumer, consumer) = rig.consumer_fenced(fence, |_| Skip::No).await;
+    let (stop_producer, producer) = rig.producer().await;
+    let ledger = rig.ledger.clone();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let ledger = ledger.clone();
+            async move { summary_of(&ledger).nak_by_fence >= 3 }
+        })
+        .await,
+        "fenced naks reported"
+    );
+    owned.store(true, std::sync::atomic::Ordering::SeqCst);
+    rig.wait_sent(300, Duration::from_secs(5)).await;
+    stop_producer.cancel();
+    let stats = producer.await.expect("producer");
+    let summary = rig.drain(Duration::from_secs(5)).await;
+    stop_consumer.cancel();
+    consumer.await.expect("consumer");
+
+    assert_eq!(summary.sent, stats.sent);
+    assert_eq!((summary.lost, summary.duplicated), (0, 0), "{summary:?}");
+    assert_eq!(summary.acked, summary.sent);
+    assert!(summary.nak_by_fence >= 3, "{summary:?}");
+    assert!(
+        summary.redelivered >= summary.nak_by_fence.min(3),
+        "a nak'd message comes back as a redelivery, not a duplicate: {summary:?}"
+    );
+    assert!(summary.deliveries > summary.acked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_server_restart_mid_run_loses_nothing() {
     let mut rig = Rig::start(spec(500.0), 20).await;
-    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| Skip::No).await;
     let (stop_producer, producer) = rig.producer().await;
     rig.wait_sent(300, Duration::from_secs(5)).await;
     rig.server.server().restart().await.expect("restart");
@@ -395,7 +544,7 @@ async fn measure_raw_throughput() {
     let publish_only = stats.sent as f64 / started.elapsed().as_secs_f64();
     // Publish and consume at once.
     let rig = Rig::start(fast, 1000).await;
-    let (stop_consumer, consumer) = rig.consumer(|_| false).await;
+    let (stop_consumer, consumer) = rig.consumer(|_| Skip::No).await;
     let started = Instant::now();
     let (stop, producer) = rig.producer().await;
     tokio::time::sleep(window).await;
@@ -415,4 +564,99 @@ async fn measure_raw_throughput() {
         window.as_secs_f64(),
     );
     assert_eq!(summary.lost, 0);
+}
+
+/// Under a controller: the bootstrap (with the credentials) and the job come on stdin, and the
+/// producer leaves — after flushing its reports — when its stdin closes (the controller gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controlled_producer_takes_its_job_on_stdin_and_leaves_when_stdin_closes() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let control = server.client().await;
+    let ledger = Arc::new(Mutex::new(Ledger::new()));
+    let _service = serve_ledger(&control, &ledger_subject("c1"), ledger.clone())
+        .await
+        .expect("ledger service");
+    ensure_work_stream(
+        &js(&control),
+        "WORK",
+        vec![spec(1.0).stream_subjects()],
+        1,
+        RetentionPolicy::WorkQueue,
+    )
+    .await
+    .expect("stream");
+    let auth = server.auth();
+    let bootstrap = parti_top::control::Bootstrap {
+        run_id: "c1".into(),
+        host: 1,
+        server_url: server.url().to_owned(),
+        worker_url: None,
+        user: auth.user.clone(),
+        password: auth.password.clone(),
+        controller_pid: std::process::id(),
+    };
+    // The job names another run and producer: the bootstrap's win.
+    let job = ProducerJob {
+        run_id: "other".into(),
+        producer: 0,
+        spec: LoadSpec {
+            producers: 2,
+            ..spec(400.0)
+        },
+        partitions: partitions(6),
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parti-top"))
+        .args(["producer", "--controlled"])
+        .env_remove("NATS_URL")
+        .env_remove("NATS_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn producer");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let lines = format!(
+        "{}\n{}\n",
+        serde_json::to_string(&bootstrap).expect("json"),
+        serde_json::to_string(&job).expect("json")
+    );
+    stdin.write_all(lines.as_bytes()).await.expect("write");
+    stdin.flush().await.expect("flush");
+    let sent = || {
+        let ledger = ledger.clone();
+        async move { summary_of(&ledger).sent >= 100 }
+    };
+    assert!(wait_until(Duration::from_secs(8), sent).await, "no reports");
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the producer exits when stdin closes")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+    let stored = js(&control)
+        .get_stream("WORK")
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .state
+        .messages;
+    let ledger = ledger.lock().expect("ledger");
+    assert_eq!(ledger.summary().sent, stored);
+    // Producer 1 of 2 published only its own half of the plan.
+    let plan = parti_top::load::plan::plan(&job.spec, &job.partitions).expect("plan");
+    let mine: Vec<u32> = plan.producers[1].partitions.clone();
+    for partition in 0..6u32 {
+        let id = MessageId {
+            producer: 1,
+            partition,
+            seq: 1,
+        };
+        assert_eq!(
+            ledger.fate(id).is_some(),
+            mine.contains(&partition),
+            "partition {partition}"
+        );
+    }
 }

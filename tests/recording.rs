@@ -123,7 +123,11 @@ fn observations() -> Vec<Observation> {
     let samples = |t_ms, rss_mib, tasks, workers| {
         let mut processes = vec![host_sample(rss_mib, tasks, workers)];
         processes.extend(other_samples());
-        Observation::Sample(Sample { t_ms, processes })
+        Observation::Sample(Sample {
+            t_ms,
+            processes,
+            load: None,
+        })
     };
     vec![
         step(0, 0, "scale→3", StepStatus::Started),
@@ -299,6 +303,7 @@ fn golden_summary() -> Summary {
         dropped_observations: 0,
         repeats: None,
         holds: Vec::new(),
+        load: None,
     }
 }
 
@@ -591,7 +596,7 @@ fn channel(
     broadcast::channel(capacity)
 }
 
-fn summary_of(recording: &Recording, dropped: u64) -> Summary {
+fn summary_of(recording: &mut Recording, dropped: u64) -> Summary {
     summarize(recording, &recording.header.profile.thresholds, dropped)
 }
 
@@ -688,6 +693,7 @@ async fn a_lagging_recorder_counts_what_it_missed() {
             .send(Observation::Sample(Sample {
                 t_ms,
                 processes: other_samples(),
+                load: None,
             }))
             .expect("send");
     }

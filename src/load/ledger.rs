@@ -11,7 +11,9 @@
 //! least one delivery record; *acked* = at least one confirmed ack; *duplicated* = acked more
 //! than once (by one worker or several); *redelivered* = deliveries with a delivery count above 1
 //! (not duplicates); *in flight* = sent, not acked yet; *lost* = the same once the drain has
-//! ended ([`Ledger::end_drain`]); latency = first ack − send time.
+//! ended ([`Ledger::end_drain`]), less those the work-queue stream no longer holds
+//! ([`Ledger::end_drain_with_stored`]: acked, the report died with its process); latency =
+//! first ack − send time.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -25,7 +27,7 @@ mod acks;
 mod query;
 
 pub use acks::Ack;
-pub use query::DeliveryTrace;
+pub use query::{DeliveryTrace, MessageFate};
 
 /// A sequence further than this beyond a stream's current end is refused (it would only be a
 /// corrupt record, and would allocate its gap).
@@ -36,6 +38,9 @@ const SENT: u8 = 1;
 const DELIVERED: u8 = 2;
 /// The first ack's delivery is also in the exception list (its delivery count was above 1).
 const FIRST_IN_EXCEPTIONS: u8 = 4;
+/// Never reported acked, but gone from the work-queue stream after the drain: acked by a
+/// process that died before its report was flushed.
+const ACK_UNREPORTED: u8 = 8;
 
 const EMPTY: Slot = Slot {
     sent_us: 0,
@@ -128,6 +133,10 @@ pub struct LedgerSummary {
     pub nak_by_fence: u64,
     /// Acked messages no producer reported as sent (a reporting fault; 0 after the flushes).
     pub acked_unsent: u64,
+    /// Sent, never reported acked, yet gone from the work-queue stream at the end of the drain
+    /// ([`Ledger::end_drain_with_stored`]): acked by a process killed before it reported.
+    #[serde(default)]
+    pub ack_unreported: u64,
     /// Records refused as corrupt (sequence 0 or far beyond the stream's end).
     pub rejected: u64,
     pub latency_p50_us: Option<u64>,
@@ -195,6 +204,30 @@ impl Ledger {
     /// The drain has ended: from now on, sent and unacked is lost, not in flight.
     pub fn end_drain(&mut self) {
         self.drained = true;
+    }
+
+    /// Ends the drain knowing which messages the work-queue stream still holds: a message sent,
+    /// never reported acked and no longer stored was acked by a process whose report died with
+    /// it; it counts as `ack_unreported`, not `lost`. The others stay lost.
+    pub fn end_drain_with_stored(&mut self, stored: &std::collections::HashSet<MessageId>) {
+        self.drained = true;
+        for (&(producer, partition), slots) in &mut self.streams {
+            for (i, slot) in slots.iter_mut().enumerate() {
+                if slot.flags & SENT == 0 || slot.acks > 0 {
+                    continue;
+                }
+                let id = MessageId {
+                    producer,
+                    partition,
+                    seq: i as u64 + 1,
+                };
+                if stored.contains(&id) {
+                    slot.flags &= !ACK_UNREPORTED;
+                } else {
+                    slot.flags |= ACK_UNREPORTED;
+                }
+            }
+        }
     }
 
     pub fn drained(&self) -> bool {
@@ -368,7 +401,9 @@ impl Ledger {
                 s.duplicated += u64::from(slot.acks > 1);
                 s.acked_unsent += u64::from(slot.acks > 0 && !sent);
                 if sent && slot.acks == 0 {
-                    if self.drained {
+                    if slot.flags & ACK_UNREPORTED != 0 {
+                        s.ack_unreported += 1;
+                    } else if self.drained {
                         s.lost += 1;
                     } else {
                         s.in_flight += 1;

@@ -50,6 +50,8 @@ pub enum JobError {
 /// How retries pause.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// At most one warning about failing publishes this often.
+const WARN_EVERY: Duration = Duration::from_secs(5);
 
 /// What a producer did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +147,7 @@ impl Producer {
         let mut next = schedule.next();
         let mut producer_seq = 0u64;
         let mut give_up_at: Option<Instant> = None;
+        let mut last_warning: Option<Instant> = None;
         loop {
             if give_up_at.is_some() && inflight.is_empty() && retry_now.is_empty() {
                 break;
@@ -176,6 +179,10 @@ impl Producer {
                     }
                     Step::Failed(mut pending, err) => {
                         debug!("publish of {} failed: {err}; retrying", pending.id.nats_msg_id());
+                        if last_warning.is_none_or(|at: Instant| at.elapsed() >= WARN_EVERY) {
+                            warn!("producer {producer}: publish failing ({err}); retrying with the same message ids");
+                            last_warning = Some(Instant::now());
+                        }
                         stats.retries += 1;
                         pending.attempts += 1;
                         let pause = backoff(pending.attempts);

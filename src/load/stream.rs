@@ -1,9 +1,14 @@
 //! The work stream the load goes through: file storage, work-queue retention by default, and a
-//! duplicate window long enough for a producer's retries after a server restart.
+//! duplicate window long enough for a producer's retries after a server restart; and, after the
+//! drain, the load messages it still holds ([`stored_messages`]), which tell a message nobody
+//! acked from one whose ack report died with its process.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+
+use super::message::{LoadMessage, MessageId};
 
 /// The duplicate window of the work stream: publishes retried within it with the same
 /// `Nats-Msg-Id` are stored once.
@@ -38,6 +43,65 @@ pub async fn ensure_work_stream(
 ) -> Result<stream::Info, jetstream::context::CreateStreamError> {
     js.create_or_update_stream(work_stream_config(name, subjects, replicas, retention))
         .await
+}
+
+/// Why the stored messages could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredError {
+    #[error("cannot read stream {stream}: {source}")]
+    Stream {
+        stream: String,
+        source: async_nats::Error,
+    },
+    #[error("stream {stream} still holds more than {limit} messages")]
+    TooMany { stream: String, limit: u64 },
+}
+
+/// The load messages `stream` still holds (at most `limit`, else an error), read one by one
+/// from the lowest sequence. Payloads that are not load messages are skipped. On a work-queue
+/// stream after the drain these are exactly the messages no worker acked.
+pub async fn stored_messages(
+    js: &jetstream::Context,
+    stream: &str,
+    subjects: &str,
+    limit: u64,
+) -> Result<HashSet<MessageId>, StoredError> {
+    let fail = |source: async_nats::Error| StoredError::Stream {
+        stream: stream.to_owned(),
+        source,
+    };
+    let handle = js.get_stream(stream).await.map_err(|e| fail(Box::new(e)))?;
+    let state = handle.cached_info().state.clone();
+    if state.messages > limit {
+        return Err(StoredError::TooMany {
+            stream: stream.to_owned(),
+            limit,
+        });
+    }
+    let mut stored = HashSet::new();
+    let mut next = state.first_sequence.max(1);
+    while state.messages > 0 && next <= state.last_sequence {
+        match handle
+            .get_first_raw_message_by_subject(subjects, next)
+            .await
+        {
+            Ok(message) => {
+                if let Ok(load) = LoadMessage::decode(&message.payload) {
+                    stored.insert(load.id);
+                }
+                next = message.sequence + 1;
+            }
+            Err(err) if err.kind() == stream::LastRawMessageErrorKind::NoMessageFound => break,
+            Err(err) => return Err(fail(Box::new(err))),
+        }
+        if stored.len() as u64 > limit {
+            return Err(StoredError::TooMany {
+                stream: stream.to_owned(),
+                limit,
+            });
+        }
+    }
+    Ok(stored)
 }
 
 #[cfg(test)]

@@ -76,6 +76,10 @@ pub fn table(summary: &Summary, comparison: Option<&Comparison>) -> String {
         out.push_str(&repeats::table(stats));
     }
     out.push_str(&super::drift::table(&summary.holds));
+    if let Some(load) = &summary.load {
+        out.push('\n');
+        out.push_str(&super::load::render(load));
+    }
     out.push('\n');
     out.push_str(&format!("findings: {}\n", summary.findings));
     if summary.dropped_observations > 0 {

@@ -19,7 +19,7 @@ use crate::load::ledger::{Ledger, LedgerSummary};
 use crate::load::producer::{ProducerJob, unix_us};
 use crate::load::report::{ledger_subject, serve_ledger};
 use crate::load::spec::LoadSpec;
-use crate::load::stream::ensure_work_stream;
+use crate::load::stream::{ensure_work_stream, stored_messages};
 use crate::load::zombie::{Ownership, zombie_acks};
 use crate::measure::model::{BucketRole, KvChange};
 use crate::observation::{LoadPoint, Measurement};
@@ -32,6 +32,8 @@ use crate::record::summary::{EventLoad, LoadFigures};
 const PRODUCER_STOP_GRACE: Duration = Duration::from_secs(30);
 /// How often the drain looks at the ledger.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
+/// The most stored messages read back after the drain (more is reported as unknown).
+const STORED_LIMIT: u64 = 100_000;
 /// Zombies listed in the figures (all are counted).
 const ZOMBIES_KEPT: usize = 20;
 
@@ -222,12 +224,27 @@ impl LoadRun {
             tokio::time::sleep(DRAIN_POLL).await;
         };
         let drain_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let left_in_stream = match self.js.get_stream(&self.stream).await {
-            Ok(mut stream) => stream.info().await.ok().map(|info| info.state.messages),
-            Err(_) => None,
-        };
+        // A work-queue stream holds exactly the messages nobody acked: one neither stored nor
+        // reported acked was acked by a host killed before its report left (ack_unreported).
+        let stored = stored_messages(
+            &self.js,
+            &self.stream,
+            &self.spec.stream_subjects(),
+            STORED_LIMIT,
+        )
+        .await;
         let mut ledger = lock(&self.ledger);
-        ledger.end_drain();
+        let left_in_stream = match &stored {
+            Ok(stored) => {
+                ledger.end_drain_with_stored(stored);
+                Some(stored.len() as u64)
+            }
+            Err(err) => {
+                warn!("cannot read what the work stream still holds: {err}");
+                ledger.end_drain();
+                None
+            }
+        };
         let summary = ledger.summary();
         let acks = ledger.acks();
         let zombies = zombie_acks(&acks, &lock(&self.ownership), self.grace_us);

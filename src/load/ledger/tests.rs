@@ -90,6 +90,22 @@ fn unacked_is_in_flight_before_the_drain_ends_and_lost_after() {
 }
 
 #[test]
+fn a_message_gone_from_the_stream_was_acked_by_a_process_that_died_before_reporting() {
+    let mut ledger = Ledger::new();
+    ledger.ingest(&sent_batch(5));
+    let acks = (1..=3)
+        .map(|s| delivery(0, s, "w0", 1, T0 + s * 1000 + 10, Outcome::Acked))
+        .collect();
+    ledger.ingest(&batch("w0", 0, vec![], acks));
+    // 4 is still in the stream (nobody acked it); 5 is gone (acked, report lost).
+    let stored = std::collections::HashSet::from([id(0, 4)]);
+    ledger.end_drain_with_stored(&stored);
+    let s = ledger.summary();
+    assert_eq!((s.lost, s.ack_unreported, s.in_flight), (1, 1, 0));
+    assert_eq!(ledger.unacked(10), vec![id(0, 4), id(0, 5)]);
+}
+
+#[test]
 fn redelivery_is_not_duplication_and_a_second_ack_is() {
     let mut ledger = Ledger::new();
     ledger.ingest(&sent_batch(3));
@@ -286,6 +302,24 @@ fn delivered_to_follows_what_a_dead_worker_held() {
     assert_eq!(held[1].id.seq, 3);
     assert_eq!(held[1].first_acked_by, None, "message 3 went nowhere yet");
     assert!(ledger.delivered_to("nobody", 0, u64::MAX).is_empty());
+
+    let fate = ledger.fate(id(0, 2)).expect("known");
+    assert!(fate.sent);
+    assert_eq!(fate.acks, 1);
+    let path: Vec<(Option<&str>, Outcome)> = fate
+        .deliveries
+        .iter()
+        .map(|d| (d.worker.as_deref(), d.outcome))
+        .collect();
+    assert_eq!(
+        path,
+        vec![
+            (Some("worker-3"), Outcome::AckFailed),
+            (Some("worker-1"), Outcome::Acked)
+        ]
+    );
+    assert_eq!(ledger.fate(id(9, 1)), None);
+    assert_eq!(ledger.unacked(10), vec![id(0, 3)]);
 }
 
 #[test]
