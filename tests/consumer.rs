@@ -620,3 +620,36 @@ async fn worker_consumer_strands_an_added_backlog_unless_it_rewinds() {
         wc.close().await.expect("close");
     }
 }
+
+/// A restarted worker may reuse the updater of its spec: after `abort` (or `close`) an
+/// update starts again, even under another worker ID.
+#[tokio::test]
+async fn updaters_can_be_reused_after_abort_and_close() {
+    let (_server, js) = setup(stream::RetentionPolicy::Limits).await;
+    let handler = Recorder::new();
+    let wc = WorkerConsumer::new(js.clone(), config("wc"), handler.clone()).expect("wc");
+    let pc = PartitionConsumers::new(js.clone(), config("pc"), handler.clone()).expect("pc");
+    wc.update("w1", &[p("a")]).await.expect("wc first life");
+    pc.update("w1", &[p("b")]).await.expect("pc first life");
+    wc.abort();
+    pc.abort();
+    assert!(!wc.is_pulling());
+    assert!(pc.pulling().is_empty());
+
+    wc.update("w2", &[p("a")])
+        .await
+        .expect("wc second life, new ID");
+    pc.update("w2", &[p("b")]).await.expect("pc second life");
+    assert!(wc.is_pulling());
+    assert_eq!(pc.pulling(), vec!["pc-p-b"]);
+    publish(&js, "work.a", 1).await;
+    publish(&js, "work.b", 1).await;
+    assert!(wait_until(DEADLINE, || async { handler.acked() == 2 }).await);
+    assert!(handler.seen().iter().all(|s| s.worker == "w2"));
+
+    wc.close().await.expect("close");
+    pc.close().await.expect("close");
+    wc.update("w3", &[p("a")]).await.expect("after close");
+    assert!(wc.is_pulling());
+    wc.close().await.expect("close");
+}

@@ -34,7 +34,8 @@ pub struct PartitionConsumers {
     template: SubjectTemplate,
     handler: Arc<dyn MessageHandler>,
     stats: Arc<ConsumerStats>,
-    stop: CancellationToken,
+    /// Cancelled by `close`/`abort`; replaced when a later update reopens.
+    stop: Mutex<CancellationToken>,
     /// Serialises updates.
     serial: tokio::sync::Mutex<()>,
     state: Mutex<State>,
@@ -82,7 +83,7 @@ impl PartitionConsumers {
             template,
             handler,
             stats: Arc::new(ConsumerStats::default()),
-            stop: CancellationToken::new(),
+            stop: Mutex::new(CancellationToken::new()),
             serial: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
         })
@@ -107,17 +108,35 @@ impl PartitionConsumers {
         self.stats.snapshot()
     }
 
-    async fn apply(&self, worker_id: &str, partitions: &[Partition]) -> Result<(), ConsumerError> {
-        if self.stop.is_cancelled() {
-            return Err(ConsumerError::Closed);
+    fn stop_token(&self) -> CancellationToken {
+        self.stop
+            .lock()
+            .map(|stop| stop.clone())
+            .unwrap_or_default()
+    }
+
+    /// After `close` or `abort`, an update starts a new life with a new stop token (a
+    /// restarted worker may reuse its updater). Returns the current life's stop token.
+    fn reopen_if_closed(&self) -> CancellationToken {
+        let (Ok(mut state), Ok(mut stop)) = (self.state.lock(), self.stop.lock()) else {
+            return CancellationToken::new();
+        };
+        if state.closed {
+            *state = State::default();
+            *stop = CancellationToken::new();
         }
+        stop.clone()
+    }
+
+    async fn apply(&self, worker_id: &str, partitions: &[Partition]) -> Result<(), ConsumerError> {
+        let stop = self.reopen_if_closed();
         let wanted = partition_durables(&self.config.consumer_prefix, partitions)?;
         let subjects = wanted
             .iter()
             .map(|(name, p)| Ok((name.clone(), self.template.render(p)?)))
             .collect::<Result<BTreeMap<_, _>, ConsumerError>>()?;
         let _serial = tokio::select! {
-            () = self.stop.cancelled() => return Err(ConsumerError::Closed),
+            () = stop.cancelled() => return Err(ConsumerError::Closed),
             guard = self.serial.lock() => guard,
         };
         // Loops to stop: partitions given away, or every loop when the worker ID changed.
@@ -158,6 +177,7 @@ impl PartitionConsumers {
                 .collect()
         };
         let attempts = self.config.max_control_retries.saturating_add(1);
+        let stop_ref = &stop;
         let creates = added.iter().map(|(name, partition)| {
             let subject = subjects.get(name).cloned().unwrap_or_default();
             let config = self
@@ -167,7 +187,7 @@ impl PartitionConsumers {
                 let retry = Retry {
                     backoff: self.config.backoff(),
                     policy: RetryPolicy::Attempts(attempts),
-                    stop: &self.stop,
+                    stop: stop_ref,
                     superseded: &|| false,
                     stats: &self.stats,
                     wake: None,
@@ -192,7 +212,7 @@ impl PartitionConsumers {
             } else {
                 ConsumerStats::bump(&self.stats.updates_applied);
             }
-            let stop = self.stop.child_token();
+            let stop = stop.child_token();
             let source = Arc::new(Fixed {
                 target: Target {
                     durable: name.clone(),
@@ -220,7 +240,7 @@ impl PartitionConsumers {
     }
 
     async fn shut(&self) -> Result<(), ConsumerError> {
-        self.stop.cancel();
+        self.stop_token().cancel();
         let loops = match self.state.lock() {
             Ok(mut state) => {
                 state.closed = true;
@@ -253,7 +273,7 @@ impl ConsumerUpdater for PartitionConsumers {
     }
 
     fn abort(&self) {
-        self.stop.cancel();
+        self.stop_token().cancel();
         if let Ok(mut state) = self.state.lock() {
             state.closed = true;
             for (_, running) in std::mem::take(&mut state.loops) {

@@ -43,7 +43,8 @@ struct Inner {
     template: SubjectTemplate,
     handler: Arc<dyn MessageHandler>,
     stats: Arc<ConsumerStats>,
-    stop: CancellationToken,
+    /// Cancelled by `close`/`abort`; replaced when a later update reopens the consumer.
+    stop: Mutex<CancellationToken>,
     /// Serialises applies; the newest update wins.
     apply: tokio::sync::Mutex<()>,
     generation: AtomicU64,
@@ -96,7 +97,7 @@ impl WorkerConsumer {
                 template,
                 handler,
                 stats: Arc::new(ConsumerStats::default()),
-                stop: CancellationToken::new(),
+                stop: Mutex::new(CancellationToken::new()),
                 apply: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
                 wake: Notify::new(),
@@ -142,17 +143,41 @@ impl WorkerConsumer {
         self.inner.stats.snapshot()
     }
 
+    fn stop_token(&self) -> CancellationToken {
+        self.inner
+            .stop
+            .lock()
+            .map(|stop| stop.clone())
+            .unwrap_or_default()
+    }
+
+    /// After `close` or `abort`, an update starts a new life: a new stop token, no known
+    /// worker ID, no applied state (a restarted worker may reuse its updater and claim another
+    /// ID). Returns the stop token of the current life.
+    fn reopen_if_closed(&self) -> CancellationToken {
+        let inner = &self.inner;
+        let (Ok(mut state), Ok(mut stop)) = (inner.state.lock(), inner.stop.lock()) else {
+            return CancellationToken::new();
+        };
+        if state.closed {
+            *state = State::default();
+            *stop = CancellationToken::new();
+            if let Ok(mut view) = inner.source.view.lock() {
+                *view = (None, Routes::default());
+            }
+        }
+        stop.clone()
+    }
+
     async fn apply(&self, worker_id: &str, partitions: &[Partition]) -> Result<(), ConsumerError> {
         let inner = &self.inner;
-        if inner.stop.is_cancelled() {
-            return Err(ConsumerError::Closed);
-        }
+        let stop = self.reopen_if_closed();
         let generation = inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
         inner.wake.notify_waiters();
         let subjects = inner.template.render_all(partitions)?;
         let routes = inner.template.routes(partitions)?;
         let _serial = tokio::select! {
-            () = inner.stop.cancelled() => return Err(ConsumerError::Closed),
+            () = stop.cancelled() => return Err(ConsumerError::Closed),
             guard = inner.apply.lock() => guard,
         };
         let superseded = || inner.generation.load(Ordering::SeqCst) != generation;
@@ -227,7 +252,7 @@ impl WorkerConsumer {
         let retry = Retry {
             backoff: inner.config.backoff(),
             policy,
-            stop: &inner.stop,
+            stop: &stop,
             superseded: &superseded,
             stats: &inner.stats,
             wake: Some(&inner.wake),
@@ -268,7 +293,7 @@ impl WorkerConsumer {
                 config: inner.config.clone(),
                 handler: inner.handler.clone(),
                 source: inner.source.clone(),
-                stop: inner.stop.clone(),
+                stop: stop.clone(),
                 stats: inner.stats.clone(),
             };
             state.pull = Some(AbortOnDropHandle::new(tokio::spawn(pull_loop::run(ctx))));
@@ -317,7 +342,7 @@ impl WorkerConsumer {
     }
 
     async fn shut(&self) -> Result<(), ConsumerError> {
-        self.inner.stop.cancel();
+        self.stop_token().cancel();
         let pull = match self.inner.state.lock() {
             Ok(mut state) => {
                 state.closed = true;
@@ -344,7 +369,7 @@ impl ConsumerUpdater for WorkerConsumer {
     }
 
     fn abort(&self) {
-        self.inner.stop.cancel();
+        self.stop_token().cancel();
         if let Ok(mut state) = self.inner.state.lock() {
             state.closed = true;
             if let Some(pull) = state.pull.take() {
