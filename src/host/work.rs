@@ -27,6 +27,8 @@ use crate::parti::partition::Partition;
 
 /// How often the freeze and connection watches look.
 const WATCH_PERIOD: Duration = Duration::from_millis(50);
+/// A fenced message comes back after this long (not at once, which would spin on it).
+const FENCE_NAK_DELAY: Duration = Duration::from_millis(100);
 /// A watch tick this late means the process was frozen (or starved) meanwhile.
 const FREEZE_GAP: Duration = Duration::from_millis(400);
 
@@ -99,7 +101,8 @@ impl Work {
             fence,
             self.reporter.clone(),
         )
-        .with_max_hold(Some(Duration::from_millis(self.spec.max_hold_ms)));
+        .with_max_hold(Some(Duration::from_millis(self.spec.max_hold_ms)))
+        .with_fence_nak_delay(Some(FENCE_NAK_DELAY));
         let handler = Arc::new(Handler {
             processor: Arc::new(processor),
             _watch: AbortOnDropHandle::new(watch),

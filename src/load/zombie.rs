@@ -50,7 +50,9 @@ impl Ownership {
         };
         // The assignment current at t0 is the last change at or before it; every later change
         // up to t1 was current for a while too.
-        let first = changes.partition_point(|(from, _)| *from <= t0_us).saturating_sub(1);
+        let first = changes
+            .partition_point(|(from, _)| *from <= t0_us)
+            .saturating_sub(1);
         changes[first..]
             .iter()
             .take_while(|(from, _)| *from <= t1_us)
@@ -135,7 +137,11 @@ mod tests {
     #[test]
     fn an_ack_after_the_grace_of_a_partition_given_away_is_a_zombie() {
         let o = ownership();
-        let acks = [ack("w1", 1, 5_600), ack("w3", 0, 2_000), ack("w2", 2, 3_000)];
+        let acks = [
+            ack("w1", 1, 5_600),
+            ack("w3", 0, 2_000),
+            ack("w2", 2, 3_000),
+        ];
         let zombies = zombie_acks(&acks, &o, 500);
         assert_eq!(zombies.len(), 2, "{zombies:?}");
         assert_eq!(zombies[0].worker, "w1");

@@ -84,7 +84,10 @@ pub fn render(load: &LoadFigures) -> String {
         load.zombie_acks
     );
     let drain = if load.drained {
-        format!("drained in {}", crate::report::summary::human_ms(load.drain_ms))
+        format!(
+            "drained in {}",
+            crate::report::summary::human_ms(load.drain_ms)
+        )
     } else {
         format!(
             "NOT drained after {} ({} still unacked)",
@@ -111,11 +114,13 @@ pub fn render(load: &LoadFigures) -> String {
     }
     if !load.events.is_empty() {
         out.push_str("  per event (messages sent while it was open)\n");
-        out.push_str("    #  action              sent   acked  lost  dup  redelivered    p99\n");
+        out.push_str(
+            "    #  action                  sent   acked  lost  dup  redelivered    p99\n",
+        );
         for e in &load.events {
             let _ = writeln!(
                 out,
-                "  {:>3}  {:<16} {:>7} {:>7} {:>5} {:>4} {:>12} {:>6}",
+                "  {:>3}  {:<20} {:>7} {:>7} {:>5} {:>4} {:>12} {:>6}",
                 e.event,
                 e.label,
                 e.ledger.sent,
@@ -186,7 +191,14 @@ mod tests {
     #[test]
     fn the_section_names_every_count() {
         let text = render(&figures(2, 0, 1, 1_500));
-        for needle in ["sent 100", "acked 98", "lost 2", "duplicated 0", "p99 1.5ms", "zombie acks 1"] {
+        for needle in [
+            "sent 100",
+            "acked 98",
+            "lost 2",
+            "duplicated 0",
+            "p99 1.5ms",
+            "zombie acks 1",
+        ] {
             assert!(text.contains(needle), "{needle}: {text}");
         }
         assert!(text.contains("NOT drained"), "{text}");

@@ -209,8 +209,7 @@ impl LoadRun {
     /// events once the recording has them).
     pub async fn finish(&self) -> LoadFigures {
         let mut producers = std::mem::take(&mut *self.producers.lock().await);
-        futures::future::join_all(producers.iter_mut().map(|p| p.stop(PRODUCER_STOP_GRACE)))
-            .await;
+        futures::future::join_all(producers.iter_mut().map(|p| p.stop(PRODUCER_STOP_GRACE))).await;
         let started = Instant::now();
         let deadline = started + self.spec.drain_timeout;
         let drained = loop {

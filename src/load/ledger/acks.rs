@@ -19,7 +19,9 @@ impl Ledger {
         let mut out = Vec::new();
         for (&(producer, partition), slots) in &self.streams {
             for (i, slot) in slots.iter().enumerate() {
-                if slot.acks == 0 || slot.acker == NO_WORKER || slot.flags & FIRST_IN_EXCEPTIONS != 0
+                if slot.acks == 0
+                    || slot.acker == NO_WORKER
+                    || slot.flags & FIRST_IN_EXCEPTIONS != 0
                 {
                     continue;
                 }
@@ -36,7 +38,11 @@ impl Ledger {
                 }
             }
         }
-        for e in self.exceptions.iter().filter(|e| e.outcome == Outcome::Acked) {
+        for e in self
+            .exceptions
+            .iter()
+            .filter(|e| e.outcome == Outcome::Acked)
+        {
             if let Some(worker) = self.worker_name(e.worker) {
                 out.push(Ack {
                     id: e.id,
