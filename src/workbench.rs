@@ -375,6 +375,7 @@ impl Workbench {
             clock.started,
             workbench.observations.clone(),
             workbench.engine.clone(),
+            workbench.load.clone(),
             workbench.cancel.clone(),
         ));
         info!(

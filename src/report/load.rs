@@ -73,6 +73,13 @@ pub fn render(load: &LoadFigures) -> String {
         "  sent {}  delivered {}  acked {}  lost {}  duplicated {}  redelivered {}",
         l.sent, l.delivered, l.acked, l.lost, l.duplicated, l.redelivered
     );
+    if l.ack_unreported > 0 {
+        let _ = writeln!(
+            out,
+            "  acked by a host killed before it reported them: {} (gone from the stream, not lost)",
+            l.ack_unreported
+        );
+    }
     let _ = writeln!(
         out,
         "  latency p50 {}  p99 {}  max {}   fenced naks {}  failed acks {}  zombie acks {}",

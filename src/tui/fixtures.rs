@@ -335,6 +335,7 @@ fn sample_without_series() -> Model {
         steps_total: 8,
         cluster: cluster(),
         memory: BTreeMap::new(),
+        load: std::collections::VecDeque::new(),
         peaks: BTreeMap::new(),
         measurements: measurements(),
         markers: actions()

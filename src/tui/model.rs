@@ -179,6 +179,8 @@ pub struct Model {
     pub steps_total: usize,
     pub cluster: ClusterState,
     pub memory: BTreeMap<ProcessKind, VecDeque<MemoryPoint>>,
+    /// The message load's counters at each sample (empty without load).
+    pub load: VecDeque<(u64, crate::observation::LoadPoint)>,
     /// Each process's peaks over the whole run.
     pub peaks: BTreeMap<ProcessKind, Peak>,
     pub measurements: Vec<Measurement>,
@@ -249,6 +251,32 @@ impl Model {
     }
 
     /// Record one memory point, dropping the oldest past the capacity (the peaks keep it).
+    /// Keep the load counters of a sample at `t_ms`.
+    pub fn push_load(&mut self, t_ms: u64, point: crate::observation::LoadPoint) {
+        if self.load.len() == SERIES_CAPACITY {
+            self.load.pop_front();
+        }
+        self.load.push_back((t_ms, point));
+    }
+
+    /// Messages per second acked and sent over the last two samples, and the current point.
+    pub fn load_now(&self) -> Option<(f64, f64, crate::observation::LoadPoint)> {
+        let (t1, last) = *self.load.back()?;
+        let (acked, sent) = match self.load.len().checked_sub(2).map(|i| self.load[i]) {
+            Some((t0, before)) if t1 > t0 => {
+                #[allow(clippy::cast_precision_loss)]
+                let per_s =
+                    |a: u64, b: u64| (a.saturating_sub(b)) as f64 * 1000.0 / (t1 - t0) as f64;
+                (
+                    per_s(last.acked, before.acked),
+                    per_s(last.sent, before.sent),
+                )
+            }
+            _ => (0.0, 0.0),
+        };
+        Some((acked, sent, last))
+    }
+
     pub fn push_memory(&mut self, process: ProcessKind, point: MemoryPoint) {
         self.peaks.entry(process).or_default().include(&point);
         let series = self.memory.entry(process).or_default();

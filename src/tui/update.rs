@@ -100,6 +100,9 @@ fn on_observation(model: &mut Model, observation: Observation) {
     model.now_ms = model.now_ms.max(observation.t_ms());
     match observation {
         Observation::Sample(sample) => {
+            if let Some(point) = sample.load {
+                model.push_load(sample.t_ms, point);
+            }
             for process in sample.processes {
                 model.push_memory(
                     process.process,

@@ -104,13 +104,27 @@ pub fn dashboard_with_log(
     let table = Pane::new(table_height.min(10), Some(table_height), 3, 1);
     let ownership = Pane::new(4, Some(workers::ownership_height(model)), 2, 5);
     let found = Pane::new(3, None, 1, 3);
+    // Only a run with message load has the messages pane.
+    let loaded = !model.load.is_empty();
+    let messages = Pane::new(7, None, 2, 2);
     if area.width >= 60 {
         let left_width = area.width * 11 / 20;
         let [left, right] =
             Layout::horizontal([Constraint::Length(left_width), Constraint::Fill(1)]).areas(area);
-        let l = stack(left, &[memory, tasks, bars]);
         let r = stack(right, &[table, ownership, found]);
-        draw(model, frame, &[l[0], l[1], l[2], r[0], r[1], r[2]]);
+        if loaded {
+            let l = stack(left, &[memory, messages, tasks, bars]);
+            draw(model, frame, &[l[0], l[2], l[3], r[0], r[1], r[2], l[1]]);
+        } else {
+            let l = stack(left, &[memory, tasks, bars]);
+            draw(model, frame, &[l[0], l[1], l[2], r[0], r[1], r[2]]);
+        }
+    } else if loaded {
+        let s = stack(
+            area,
+            &[memory, tasks, bars, table, ownership, found, messages],
+        );
+        draw(model, frame, &s);
     } else {
         let s = stack(area, &[memory, tasks, bars, table, ownership, found]);
         draw(model, frame, &s);
@@ -118,16 +132,17 @@ pub fn dashboard_with_log(
 }
 
 /// Draw the dashboard's panes into the areas the layout gave them (memory, tasks, bars, table,
-/// ownership, findings).
+/// ownership, findings, messages).
 fn draw(model: &Model, frame: &mut Frame, areas: &[Option<Rect>]) {
     type Painter = fn(&Model, &mut Frame, Rect);
-    let painters: [Painter; 6] = [
+    let painters: [Painter; 7] = [
         charts::memory,
         charts::tasks,
         stabilization::render,
         workers::table,
         workers::ownership,
         findings::panel,
+        charts::messages,
     ];
     for (area, paint) in areas.iter().zip(painters) {
         if let Some(area) = area

@@ -30,6 +30,8 @@ use crate::record::summary::{EventLoad, LoadFigures};
 
 /// How long producers may take to stop and flush their reports.
 const PRODUCER_STOP_GRACE: Duration = Duration::from_secs(30);
+/// An empty work stream counts as drained after this long (the hosts' last reports arrive).
+const EMPTY_STREAM_SETTLE: Duration = Duration::from_secs(1);
 /// How often the drain looks at the ledger.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 /// The most stored messages read back after the drain (more is reported as unknown).
@@ -212,10 +214,21 @@ impl LoadRun {
         futures::future::join_all(producers.iter_mut().map(|p| p.stop(PRODUCER_STOP_GRACE))).await;
         let started = Instant::now();
         let deadline = started + self.spec.drain_timeout;
+        // Drained: every sent message reported acked, or the work-queue stream has held none
+        // for a while (the rest were acked by a host killed before it reported them).
+        let mut empty_since: Option<Instant> = None;
         let drained = loop {
             let summary = lock(&self.ledger).summary();
             if summary.in_flight == 0 {
                 break true;
+            }
+            if self.stream_is_empty().await {
+                let since = *empty_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= EMPTY_STREAM_SETTLE {
+                    break true;
+                }
+            } else {
+                empty_since = None;
             }
             if Instant::now() >= deadline {
                 break false;
@@ -261,6 +274,16 @@ impl LoadRun {
             zombie_acks: zombies.len() as u64,
             zombies: zombies.into_iter().take(ZOMBIES_KEPT).collect(),
             left_in_stream,
+        }
+    }
+
+    async fn stream_is_empty(&self) -> bool {
+        match self.js.get_stream(&self.stream).await {
+            Ok(mut stream) => stream
+                .info()
+                .await
+                .is_ok_and(|info| info.state.messages == 0),
+            Err(_) => false,
         }
     }
 

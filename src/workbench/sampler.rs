@@ -147,6 +147,7 @@ pub async fn run(
     started: Instant,
     observations: broadcast::Sender<Observation>,
     engine: mpsc::UnboundedSender<super::engine::EngineInput>,
+    load: Option<std::sync::Arc<super::load::LoadRun>>,
     cancel: CancellationToken,
 ) {
     let mut meter = CpuMeter::default();
@@ -160,7 +161,8 @@ pub async fn run(
         }
         let t_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let nats_before = nats_target(&targets);
-        let sample = sample(&targets, &mut meter, t_ms);
+        let mut sample = sample(&targets, &mut meter, t_ms);
+        sample.load = load.as_ref().map(|load| load.point());
         // A managed nats-server that is expected but cannot be read has died; while a restart
         // is under way (before, during or just after this sample) that was asked for.
         let (nats_pid, restarting) = nats_target(&targets);

@@ -468,6 +468,62 @@ pub fn tasks(model: &Model, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// The message load: messages acked per second and the lag (sent, not yet acked), with the
+/// current rates and the ledger's exceptions in the title.
+pub fn messages(model: &Model, frame: &mut Frame, area: Rect) {
+    let span = TimeSpan::of(model);
+    let first = model.load.partition_point(|(t, _)| *t < span.start_ms);
+    let last = model.load.partition_point(|(t, _)| *t <= span.end_ms);
+    let window: Vec<&(u64, crate::observation::LoadPoint)> =
+        model.load.range(first..last).collect();
+    let stride = window.len().div_ceil(max_points(area).max(1)).max(1);
+    let mut rate = Vec::new();
+    let mut lag = Vec::new();
+    for pair in window.windows(2).step_by(stride) {
+        let ((t0, a), (t1, b)) = (pair[0], pair[1]);
+        if t1 > t0 {
+            #[allow(clippy::cast_precision_loss)]
+            let per_s = b.acked.saturating_sub(a.acked) as f64 * 1000.0 / (t1 - t0) as f64;
+            rate.push((seconds(*t1), per_s));
+        }
+        #[allow(clippy::cast_precision_loss)]
+        lag.push((seconds(*t1), b.lag as f64));
+    }
+    let series = [
+        Series {
+            color: theme::host_colors(0).0,
+            points: rate,
+        },
+        Series {
+            color: theme::host_colors(1).0,
+            points: lag,
+        },
+    ];
+    let title = match model.load_now() {
+        Some((acked, sent, now)) => format!(
+            " messages/s · {acked:.0} acked {sent:.0} sent · lag {} · dup {} · fenced {} ",
+            now.lag, now.duplicated, now.fenced
+        ),
+        None => " messages/s ".to_owned(),
+    };
+    let legend = vec![
+        Span::styled("━", Style::new().fg(theme::host_colors(0).0)),
+        Span::raw(" acked/s  "),
+        Span::styled("━", Style::new().fg(theme::host_colors(1).0)),
+        Span::raw(" lag (sent − acked)"),
+    ];
+    time_chart(
+        model,
+        frame,
+        area,
+        title,
+        &series,
+        Under::Legend(legend),
+        10.0,
+        count_label,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
