@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 
 /// Profiles of a minute or so: run by `cargo test`.
-const SHORT: [&str; 8] = [
+const SHORT: [&str; 9] = [
     "default",
+    "zombie",
     "smoke",
     "rapid-scaling",
     "failover",
@@ -23,7 +24,12 @@ const SHORT: [&str; 8] = [
 ];
 
 /// The rest of `profiles/`.
-const LONG: [&str; 12] = [
+const LONG: [&str; 17] = [
+    "failover-load",
+    "partition",
+    "nats-cluster",
+    "chaos",
+    "throughput",
     "memory-10w-100p",
     "memory-10w-500p",
     "memory-25w-500p",
@@ -91,6 +97,35 @@ fn every_shipped_profile_is_listed_here_as_short_or_long() {
         .collect();
     shipped.sort_unstable();
     assert_eq!(listed, shipped);
+}
+
+/// Message load through a SIGSTOP beyond every TTL: every message sent is acked once after the
+/// drain, none by the frozen host's workers for partitions they had lost meanwhile.
+#[test]
+fn zombie_passes_with_every_message_acked_once_and_no_zombie_ack() {
+    let summary = passes("zombie");
+    let load = &summary["load"];
+    let ledger = &load["ledger"];
+    let sent = ledger["sent"].as_u64().expect("sent");
+    assert!(sent > 1_000, "{load}");
+    assert_eq!(
+        ledger["acked"].as_u64().expect("acked") + ledger["ack_unreported"].as_u64().unwrap_or(0),
+        sent,
+        "{load}"
+    );
+    assert_eq!(ledger["lost"], 0, "{load}");
+    assert_eq!(ledger["duplicated"], 0, "{load}");
+    assert_eq!(load["zombie_acks"], 0, "{load}");
+    assert_eq!(load["drained"], true, "{load}");
+    // The pause event's messages are accounted for on their own.
+    let events = load["events"].as_array().expect("events");
+    assert!(
+        events.iter().any(|e| e["label"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("pause host 1"))
+            && e["ledger"]["sent"].as_u64().is_some_and(|n| n > 0)),
+        "{load}"
+    );
 }
 
 #[test]

@@ -150,6 +150,60 @@ fn destructive_keys_are_capitals_that_ask_first() {
 }
 
 #[test]
+fn the_fault_keys_ask_naming_their_target_then_act() {
+    use crate::action::NodeTarget;
+    use crate::tui::keymap::{CUT, NODE_DOWN, SLOW, SLOW_LATENCY};
+    let mut model = model_with_workers();
+    // The selection starts on worker-0, on host 0 with worker-1.
+    update(&mut model, shifted('H'));
+    assert_eq!(question(&model), Some("kill -9 host 0 (2 workers)?"));
+    assert_eq!(
+        update(&mut model, key('y')),
+        vec![Effect::Act(Action::KillHost(0))]
+    );
+    update(&mut model, shifted('C'));
+    assert!(
+        question(&model).is_some_and(|q| q.contains("host 0") && q.contains("10s")),
+        "{:?}",
+        question(&model)
+    );
+    assert_eq!(
+        update(&mut model, key('y')),
+        vec![Effect::Act(Action::CutLink {
+            host: 0,
+            duration: CUT
+        })]
+    );
+    update(&mut model, shifted('W'));
+    assert_eq!(
+        update(&mut model, key('y')),
+        vec![Effect::Act(Action::SlowLink {
+            host: 0,
+            latency: SLOW_LATENCY,
+            bandwidth_bytes_per_s: None,
+            duration: SLOW,
+        })]
+    );
+    // A single server has no node to kill: the key explains instead of asking.
+    assert!(update(&mut model, shifted('X')).is_empty());
+    assert!(question(&model).is_none());
+    model.facts.nats_nodes = 3;
+    update(&mut model, shifted('X'));
+    assert!(question(&model).is_some_and(|q| q.contains("meta leader")));
+    assert_eq!(
+        update(&mut model, key('y')),
+        vec![Effect::Act(Action::KillNatsNode {
+            node: NodeTarget::MetaLeader,
+            down: NODE_DOWN
+        })]
+    );
+    // Without fault proxies (an external server) the link keys explain instead of asking.
+    model.facts.proxied = false;
+    assert!(update(&mut model, shifted('C')).is_empty());
+    assert!(question(&model).is_none());
+}
+
+#[test]
 fn any_key_but_yes_cancels_a_confirmation_and_does_nothing_else() {
     let mut model = model_with_workers();
     for answer in [
