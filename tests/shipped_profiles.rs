@@ -24,7 +24,8 @@ const SHORT: [&str; 9] = [
 ];
 
 /// The rest of `profiles/`.
-const LONG: [&str; 17] = [
+const LONG: [&str; 18] = [
+    "recovery",
     "failover-load",
     "partition",
     "nats-cluster",

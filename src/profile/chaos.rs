@@ -73,8 +73,8 @@ impl FaultKind {
 pub struct ChaosSpec {
     /// How many faults the schedule holds.
     pub faults: usize,
-    /// The kinds to pick from (uniformly, by the profile's seed); empty means every kind the
-    /// setup supports.
+    /// The kinds to pick from, in rounds that each hold every kind once in a seeded order;
+    /// empty means every kind the setup supports.
     #[serde(default)]
     pub kinds: Vec<FaultKind>,
     /// Quiet time after each fault has been recovered from: uniform in `[min_gap, max_gap]`.
@@ -215,8 +215,17 @@ pub fn expand(spec: &ChaosSpec, context: &Context<'_>) -> Vec<Step> {
     };
     let restore = Step::ScaleTo(context.workers);
     let mut steps = Vec::new();
+    // Kinds come in rounds, each a seeded shuffle of every available kind: a schedule of at
+    // least as many faults as kinds has every kind.
+    let mut round: Vec<FaultKind> = Vec::new();
     for _ in 0..spec.faults {
-        let mut kind = kinds[rng.below(kinds.len())];
+        if round.is_empty() {
+            round = kinds.clone();
+            for i in (1..round.len()).rev() {
+                round.swap(i, rng.below(i + 1));
+            }
+        }
+        let mut kind = round.pop().unwrap_or(kinds[0]);
         if kind == FaultKind::KillHost && live_hosts.len() < 2 {
             // The last host is never killed: take the next kind in the list instead.
             let others: Vec<FaultKind> = kinds
@@ -473,6 +482,22 @@ mod tests {
                 .iter()
                 .any(|(f, _)| f == "faults")
         );
+    }
+
+    #[test]
+    fn a_schedule_as_long_as_the_kinds_has_every_kind() {
+        let single = NatsSetup::Managed;
+        for seed in 0..20 {
+            let steps = expand(&spec(7), &context(&single, 3, seed));
+            let has = |pred: &dyn Fn(&Step) -> bool| steps.iter().any(pred);
+            assert!(has(&|s| matches!(s, Step::KillWorker(WorkerTarget::AnyFollower))));
+            assert!(has(&|s| matches!(s, Step::KillLeader)));
+            assert!(has(&|s| matches!(s, Step::KillHost(_))));
+            assert!(has(&|s| matches!(s, Step::PauseHost { .. })));
+            assert!(has(&|s| matches!(s, Step::CutLink { .. })));
+            assert!(has(&|s| matches!(s, Step::SlowLink { .. })));
+            assert!(has(&|s| matches!(s, Step::RestartNats)), "seed {seed}");
+        }
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn render(load: &LoadFigures) -> String {
     if l.ack_unreported > 0 {
         let _ = writeln!(
             out,
-            "  acked by a host killed before it reported them: {} (gone from the stream, not lost)",
+            "  acked without a report (a host killed before it reported, or an ack confirmed too late): {} (gone from the stream, not lost)",
             l.ack_unreported
         );
     }
