@@ -17,7 +17,8 @@ use crate::report::overall_verdict;
 ///
 /// Version 3: `repeats` (statistics across repeats, `null` for a single run); a comparison's
 /// `baseline` and `current` are medians when it has `repeats`, with `*_min` / `*_max` beside
-/// them.
+/// them. `load` (added without a version change: nothing changed meaning) is the message load's
+/// ledger, `null` without load.
 pub const JSON_SCHEMA: &str = "parti-top/summary/3";
 
 #[derive(Serialize)]
@@ -36,6 +37,9 @@ struct JsonReport<'a> {
     /// Each host's level and drift over each long enough `Hold`.
     holds: &'a [crate::record::summary::HoldFigures],
     repeats: Option<JsonRepeats<'a>>,
+    /// The message load's ledger (`null` without load): totals, drain, zombie acks, and the
+    /// messages sent during each event.
+    load: Option<&'a crate::record::summary::LoadFigures>,
     comparison: Option<JsonComparison<'a>>,
 }
 
@@ -147,6 +151,7 @@ pub fn json(
         dropped_observations: summary.dropped_observations,
         holds: &summary.holds,
         repeats: summary.repeats.as_ref().map(json_repeats),
+        load: summary.load.as_ref(),
         comparison: comparison.map(json_comparison),
     };
     // Plain data with string keys: serialization cannot fail.
