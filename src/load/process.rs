@@ -135,6 +135,7 @@ impl Processor {
             .info()
             .map_or(1, |info| u32::try_from(info.delivered).unwrap_or(1));
         let arrived = tokio::time::Instant::now();
+        let mut ack_sent_us = None;
         let outcome = if (self.fence)(partition) {
             tokio::time::sleep(self.next_delay()).await;
             let held_too_long = self.max_hold.is_some_and(|max| arrived.elapsed() > max);
@@ -142,6 +143,9 @@ impl Processor {
                 let _ = msg.ack_with(AckKind::Nak(self.fence_nak_delay)).await;
                 Outcome::Fenced
             } else {
+                // The ack's time is when it left: the server takes it between then and the
+                // confirmation, and a freeze in between must not move it past a rebalance.
+                ack_sent_us = Some(unix_us());
                 match msg.double_ack().await {
                     Ok(()) => Outcome::Acked,
                     Err(_) => Outcome::AckFailed,
@@ -157,7 +161,7 @@ impl Processor {
             delivered,
             sent_us: message.sent_us,
             received_us,
-            done_us: unix_us(),
+            done_us: ack_sent_us.unwrap_or_else(unix_us),
             outcome,
         });
         match outcome {

@@ -36,7 +36,7 @@ pub struct DeliveryRecord {
     pub sent_us: u64,
     /// When the worker received it.
     pub received_us: u64,
-    /// When the outcome was known (the ack confirmed, failed, or the nak sent).
+    /// When the worker settled it: the moment its ack left (confirmed or not), or its nak.
     pub done_us: u64,
     pub outcome: Outcome,
 }
