@@ -82,6 +82,50 @@ fn text(buffer: &Buffer) -> String {
         .join("\n")
 }
 
+/// A run with message load: 250 msg/s, a lag that grows during a pause and drains after it.
+fn with_load(model: &mut Model) {
+    let (mut sent, mut acked) = (0u64, 0u64);
+    for i in 0..=180u64 {
+        let t_ms = i * 500;
+        sent += 125;
+        // Acks stall from 60 s to 66 s (a paused host), then catch up.
+        acked = if (120..132).contains(&i) {
+            acked + 80
+        } else {
+            (acked + 170).min(sent)
+        };
+        model.push_load(
+            t_ms,
+            parti_top::observation::LoadPoint {
+                sent,
+                acked,
+                lag: sent - acked,
+                fenced: if i >= 132 { 41 } else { 0 },
+                redelivered: if i >= 132 { 43 } else { 0 },
+                duplicated: 0,
+            },
+        );
+    }
+}
+
+/// A run with message load shows its messages chart, with the rates and lag in the title.
+#[test]
+fn the_messages_chart_names_its_rates_and_lag() {
+    let terminal = draw(&with(with_load), 160, 48);
+    let screen = text(terminal.backend().buffer());
+    for needle in [
+        "messages/s",
+        "250 acked 250 sent",
+        "lag 0",
+        "fenced 41",
+        "acked/s",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    let plain = draw(&with(|_| {}), 160, 48);
+    assert!(!text(plain.backend().buffer()).contains("messages/s"));
+}
+
 macro_rules! snapshot {
     ($name:ident, $width:expr, $height:expr, $change:expr) => {
         #[test]
@@ -97,6 +141,7 @@ snapshot!(dashboard_80x24, 80, 24, |_| {});
 snapshot!(dashboard_80x24_no_log, 80, 24, |m| m.log_pane = false);
 snapshot!(dashboard_160x48, 160, 48, |_| {});
 snapshot!(dashboard_160x48_no_log, 160, 48, |m| m.log_pane = false);
+snapshot!(dashboard_with_load_160x48, 160, 48, with_load);
 snapshot!(help_80x24, 80, 24, |m| m.help = true);
 snapshot!(help_160x48, 160, 48, |m| m.help = true);
 snapshot!(logs_80x24, 80, 24, |m| m.screen = Screen::Logs);

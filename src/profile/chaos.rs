@@ -490,7 +490,10 @@ mod tests {
         for seed in 0..20 {
             let steps = expand(&spec(7), &context(&single, 3, seed));
             let has = |pred: &dyn Fn(&Step) -> bool| steps.iter().any(pred);
-            assert!(has(&|s| matches!(s, Step::KillWorker(WorkerTarget::AnyFollower))));
+            assert!(has(&|s| matches!(
+                s,
+                Step::KillWorker(WorkerTarget::AnyFollower)
+            )));
             assert!(has(&|s| matches!(s, Step::KillLeader)));
             assert!(has(&|s| matches!(s, Step::KillHost(_))));
             assert!(has(&|s| matches!(s, Step::PauseHost { .. })));
