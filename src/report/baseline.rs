@@ -295,6 +295,7 @@ pub fn compare(
         );
         None
     };
+    compare_load(&now, &then, tolerances, &mut metrics, &mut unmatched);
     Ok(Comparison {
         baseline_run_id: baseline.header.run_id.clone(),
         baseline_started_at: baseline.header.started_at.clone(),
@@ -385,6 +386,35 @@ fn metric(
         current_range: None,
     }
 }
+
+/// The message load's end-to-end latency (p99, in milliseconds, judged as a duration); loss,
+/// duplicates and zombie acks are the thresholds' to judge, each run on its own.
+fn compare_load(
+    now: &crate::record::summary::Summary,
+    then: &crate::record::summary::Summary,
+    tolerances: &Tolerances,
+    metrics: &mut Vec<MetricComparison>,
+    unmatched: &mut Vec<String>,
+) {
+    match (&now.load, &then.load) {
+        (Some(now), Some(then)) => {
+            let ms = |us: Option<u64>| us.map(|us| us.div_ceil(1_000));
+            metrics.push(metric(
+                LOAD_P99_METRIC.to_owned(),
+                Unit::Millis,
+                ms(then.ledger.latency_p99_us),
+                ms(now.ledger.latency_p99_us),
+                tolerances,
+            ));
+        }
+        (None, None) => {}
+        (Some(_), None) => unmatched.push("message load: only in this run".to_owned()),
+        (None, Some(_)) => unmatched.push("message load: only in the baseline".to_owned()),
+    }
+}
+
+/// The name of the compared message latency.
+pub const LOAD_P99_METRIC: &str = "p99 latency of the messages";
 
 fn compare_hosts(
     now: &[ProcessSummary],

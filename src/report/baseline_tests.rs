@@ -433,3 +433,43 @@ fn events_that_took_another_number_of_publishes_are_not_compared() {
     let comparison = compare(&same, &baseline, &Tolerances::default(), false).expect("comparable");
     assert!(comparison.regressed(), "{comparison:?}");
 }
+
+#[test]
+fn the_messages_p99_latency_is_compared_when_both_runs_had_load() {
+    let with_p99 = |p99_us: u64| {
+        let mut run = run_with(45, Some(900));
+        run.load = Some(crate::record::summary::LoadFigures {
+            ledger: crate::load::ledger::LedgerSummary {
+                sent: 10,
+                acked: 10,
+                latency_p99_us: Some(p99_us),
+                ..Default::default()
+            },
+            drained: true,
+            ..Default::default()
+        });
+        run
+    };
+    let tolerances = Tolerances::default();
+    let same = compare(&with_p99(40_000), &with_p99(41_000), &tolerances, false).expect("ok");
+    assert_eq!(
+        verdict_of(&same, LOAD_P99_METRIC).verdict,
+        MetricVerdict::WithinNoise
+    );
+    let slower = compare(&with_p99(900_000), &with_p99(40_000), &tolerances, false).expect("ok");
+    let p99 = verdict_of(&slower, LOAD_P99_METRIC);
+    assert_eq!(p99.verdict, MetricVerdict::Regressed, "{p99:?}");
+    assert_eq!((p99.baseline, p99.current), (Some(40), Some(900)));
+    let without = compare(
+        &run_with(45, Some(900)),
+        &with_p99(40_000),
+        &tolerances,
+        false,
+    )
+    .expect("ok");
+    assert!(
+        without.unmatched.iter().any(|u| u.contains("message load")),
+        "{:?}",
+        without.unmatched
+    );
+}
