@@ -380,3 +380,51 @@ async fn a_leftover_assignment_from_a_previous_life_is_not_taken_as_current() {
         "first accepted version {first:?}, newest before {newest}"
     );
 }
+
+/// Records every partition list a worker hands its consumer.
+#[derive(Default)]
+struct RecordingConsumer {
+    lists: std::sync::Mutex<Vec<usize>>,
+}
+
+impl super::consumer::ConsumerUpdater for RecordingConsumer {
+    fn update<'a>(
+        &'a self,
+        _worker_id: &'a str,
+        partitions: &'a [super::partition::Partition],
+    ) -> super::consumer::ConsumerFuture<'a> {
+        self.lists.lock().expect("lists").push(partitions.len());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn close<'a>(&'a self) -> super::consumer::ConsumerFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn abort(&self) {}
+}
+
+/// A worker whose assignment key is deleted (the leader counted it out) stops consuming,
+/// although it keeps its last assignment as Go does (§7.5): its consumer gets an empty list.
+#[tokio::test(start_paused = true)]
+async fn a_deleted_assignment_stops_the_consumer_until_the_next_one() {
+    let mut cluster = Cluster::new(10, fast());
+    let consumer = Arc::new(RecordingConsumer::default());
+    cluster.spec.consumer = Some(consumer.clone());
+    cluster.add();
+    assert!(cluster.wait_converged(Duration::from_secs(30)).await);
+    let lists = || consumer.lists.lock().expect("lists").clone();
+    assert_eq!(lists().last(), Some(&10), "{:?}", lists());
+    let bucket = cluster
+        .store
+        .bucket("parti-assignment")
+        .expect("assignment bucket");
+    bucket.delete("assignment.worker-0").await.expect("delete");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while lists().last() != Some(&0) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(lists().last(), Some(&0), "{:?}", lists());
+    // The worker itself still holds its partitions (Go's behaviour).
+    assert_eq!(cluster.workers[0].0.status().partitions, 10);
+}

@@ -463,7 +463,24 @@ impl Machine {
 
     async fn on_assignment(&self, running: &mut Running, entry: KvEntry) {
         match entry.op {
-            KvOp::Delete => return,
+            KvOp::Delete => {
+                // Go keeps working on the last partitions (§7.5): the worker state does too,
+                // but its consumer stops. The key goes when the leader counted this worker
+                // out, so the partitions are someone else's now; consuming them would be a
+                // zombie's work. The next assignment starts it again.
+                if let Some(consumer) = &running.consumer
+                    && running.held.is_some()
+                {
+                    consumer.submit(Vec::new());
+                    self.emit(WorkerEvent::Warning {
+                        message: format!(
+                            "assignment {} deleted: consuming nothing until the next assignment",
+                            entry.key
+                        ),
+                    });
+                }
+                return;
+            }
             KvOp::Purge => {
                 self.emit(WorkerEvent::Warning {
                     message: format!("assignment {} purged; ignored", entry.key),

@@ -523,7 +523,8 @@ fn compare_events(
                     event.stabilization_ms,
                     tolerances,
                 ));
-                let both_stable = event.stabilization_ms.is_some() && old.stabilization_ms.is_some();
+                let both_stable =
+                    event.stabilization_ms.is_some() && old.stabilization_ms.is_some();
                 if both_stable && event.quiescence_ms.is_some() != old.quiescence_ms.is_some() {
                     // Stable in both, but quiet before the next action in one run only: a late
                     // version (an expiring key) fell on one side of the next step.
