@@ -45,6 +45,25 @@ pub async fn ensure_work_stream(
         .await
 }
 
+/// [`ensure_work_stream`] for `consumers` consumers at least: nats-server 2.15 limits a
+/// stream without its own limit to 1,000 consumers, and one consumer per partition needs more
+/// on a run with more partitions.
+pub async fn ensure_work_stream_for(
+    js: &jetstream::Context,
+    name: &str,
+    subjects: Vec<String>,
+    replicas: usize,
+    consumers: usize,
+) -> Result<stream::Info, jetstream::context::CreateStreamError> {
+    let mut config =
+        work_stream_config(name, subjects, replicas, stream::RetentionPolicy::WorkQueue);
+    config.max_consumers = i32::try_from(consumers.max(MIN_MAX_CONSUMERS)).unwrap_or(i32::MAX);
+    js.create_or_update_stream(config).await
+}
+
+/// The least consumer limit a work stream gets (the server's own default).
+pub const MIN_MAX_CONSUMERS: usize = 1_000;
+
 /// Why the stored messages could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoredError {

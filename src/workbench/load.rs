@@ -19,7 +19,7 @@ use crate::load::ledger::{Ledger, LedgerSummary};
 use crate::load::producer::{ProducerJob, unix_us};
 use crate::load::report::{ledger_subject, serve_ledger};
 use crate::load::spec::LoadSpec;
-use crate::load::stream::{ensure_work_stream, stored_messages};
+use crate::load::stream::{ensure_work_stream_for, stored_messages};
 use crate::load::zombie::{Ownership, zombie_acks};
 use crate::measure::model::{BucketRole, KvChange};
 use crate::observation::{LoadPoint, Measurement};
@@ -74,12 +74,13 @@ impl LoadRun {
         spec.subject_template = format!("ptw.{run_id}.{}", spec.subject_template);
         let stream = format!("PARTI_TOP_WORK_{run_id}");
         let js = jetstream::new(control.clone());
-        ensure_work_stream(
+        // One consumer per partition, and room for a worker's idle or leftover ones.
+        ensure_work_stream_for(
             &js,
             &stream,
             vec![spec.stream_subjects()],
             replicas,
-            jetstream::stream::RetentionPolicy::WorkQueue,
+            partitions.len() + 256,
         )
         .await
         .map_err(|err| format!("cannot create the work stream {stream}: {err}"))?;
