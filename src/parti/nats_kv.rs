@@ -187,6 +187,7 @@ impl NatsBucket {
         let map = |err: jetstream::context::PublishError| match err.kind() {
             PublishErrorKind::WrongLastSequence => KvError::WrongRevision,
             PublishErrorKind::TimedOut => KvError::Timeout,
+            _ if wrong_last_sequence_constant(&err) => KvError::WrongRevision,
             _ => classify(&self.client, format!("write {key}: {err}")),
         };
         let ack = self
@@ -221,6 +222,17 @@ impl NatsBucket {
             Err(err) => Err(classify(&self.client, format!("get {key}: {err}"))),
         }
     }
+}
+
+/// A clustered JetStream answers an expected-sequence mismatch with error code 10164 ("wrong
+/// last sequence", its constant form) where a single server says 10071; async-nats names only
+/// the latter. Both mean the key is not at the revision the write expected.
+fn wrong_last_sequence_constant(err: &jetstream::context::PublishError) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<jetstream::Error>())
+        .is_some_and(|source| {
+            source.error_code() == jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+        })
 }
 
 impl Bucket for NatsBucket {
