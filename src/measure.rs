@@ -172,6 +172,8 @@ pub struct Measure {
     finished: bool,
     /// Hosts paused by a `PauseHost` that has not cleared yet, by the start of its event.
     paused: BTreeMap<u64, u32>,
+    /// Hosts whose link a `CutLink` has cut and not yet restored, by the start of its event.
+    cut: BTreeMap<u64, u32>,
 }
 
 impl Measure {
@@ -187,6 +189,7 @@ impl Measure {
             dead_owner_since_ms: BTreeMap::new(),
             finished: false,
             paused: BTreeMap::new(),
+            cut: BTreeMap::new(),
         }
     }
 
@@ -268,8 +271,9 @@ impl Measure {
                         format!("host {host} exited: {how}"),
                     ));
                 }
-                // A host that is gone is no longer paused.
+                // A host that is gone is no longer paused or cut off.
                 self.paused.retain(|_, paused| *paused != host);
+                self.cut.retain(|_, cut| *cut != host);
                 self.model.host_gone(host, &how)
             }
             Input::NatsGone { how, expected } => {
@@ -290,8 +294,14 @@ impl Measure {
                 if action.is_event() {
                     let next = self.next_event;
                     self.close(t_ms, &mut out, Some(next));
-                    if let Action::PauseHost { host, .. } = &action {
-                        self.paused.insert(t_ms, *host);
+                    match &action {
+                        Action::PauseHost { host, .. } => {
+                            self.paused.insert(t_ms, *host);
+                        }
+                        Action::CutLink { host, .. } => {
+                            self.cut.insert(t_ms, *host);
+                        }
+                        _ => {}
                     }
                     let before = self.model.assignment_map();
                     let workers_before = self.model.live_count();
@@ -301,6 +311,7 @@ impl Measure {
             }
             Input::FaultCleared { event_t_ms } => {
                 self.paused.remove(&event_t_ms);
+                self.cut.remove(&event_t_ms);
                 if let Some(fault) = self
                     .open
                     .as_mut()
@@ -549,7 +560,15 @@ impl Measure {
                 out,
             );
         }
-        let leaders = self.model.claimed_leaders();
+        // A frozen or cut-off host's workers still claim what they last reported; they cannot
+        // act as leader until the fault clears, and then their own reports change.
+        let silenced: Vec<u32> = self
+            .paused
+            .values()
+            .chain(self.cut.values())
+            .copied()
+            .collect();
+        let leaders = self.model.claimed_leaders_outside(&silenced);
         if leaders.len() > 1 {
             let since = *self.leaders_overlap_since_ms.get_or_insert(t_ms);
             if t_ms.saturating_sub(since) >= self.settings.leader_overlap_ms {

@@ -445,9 +445,15 @@ impl ClusterModel {
 
     /// Running workers that claim leadership.
     pub fn claimed_leaders(&self) -> Vec<String> {
+        self.claimed_leaders_outside(&[])
+    }
+
+    /// [`Self::claimed_leaders`] leaving out the workers of `hosts` (frozen or cut off: their
+    /// last report cannot change, and they cannot act on NATS).
+    pub fn claimed_leaders_outside(&self, hosts: &[u32]) -> Vec<String> {
         self.workers
             .values()
-            .filter(|w| w.is_leader)
+            .filter(|w| w.is_leader && !hosts.contains(&w.host))
             .filter_map(|w| w.worker_id.clone())
             .collect()
     }

@@ -292,6 +292,38 @@ fn two_leaders_for_longer_than_the_overlap_is_a_finding() {
     assert_eq!(findings(&found)[0].check, Check::SingleLeader);
 }
 
+/// A frozen (or cut-off) host's workers keep the leadership they last reported; they cannot act
+/// on it until the fault clears, so only claims outside such hosts count, and again after.
+#[test]
+fn leaders_on_a_paused_host_count_only_once_it_resumes() {
+    let (mut m, _) = two_stable_workers();
+    let lead = |slot: u64| {
+        event(
+            slot,
+            &format!("worker-{slot}"),
+            ClusterEventKind::Leadership { is_leader: true },
+        )
+    };
+    let pause = Action::PauseHost {
+        host: 0,
+        duration: std::time::Duration::from_secs(5),
+    };
+    act(&mut m, 2_900, pause, 2);
+    m.input(3_000, Input::Event(&lead(0)));
+    m.input(3_100, Input::Event(&lead(1)));
+    assert!(findings(&m.input(4_500, Input::Tick)).is_empty());
+    assert!(findings(&m.input(7_900, Input::Tick)).is_empty());
+    m.input(7_950, Input::FaultCleared { event_t_ms: 2_900 });
+    assert!(findings(&m.input(8_000, Input::Tick)).is_empty());
+    let found = m.input(9_100, Input::Tick);
+    assert_eq!(
+        findings(&found).len(),
+        1,
+        "two leaders a second after the resume"
+    );
+    assert_eq!(findings(&found)[0].check, Check::SingleLeader);
+}
+
 #[test]
 fn an_unexpected_host_exit_is_an_infrastructure_finding() {
     let (mut m, _) = two_stable_workers();
