@@ -7,6 +7,7 @@ pub mod act;
 mod actor;
 pub mod engine;
 pub mod hosts;
+pub mod link;
 pub mod links;
 pub mod load;
 pub mod sampler;
@@ -16,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -33,7 +33,7 @@ use crate::observation::Observation;
 use crate::parti::duration::Human;
 use crate::profile::{NatsSetup, Profile};
 use engine::{EngineInput, RunClock};
-use hosts::{HostExit, HostProcess};
+use hosts::HostProcess;
 use sampler::Targets;
 
 /// How soon a command that found no host listening is sent again.
@@ -231,7 +231,7 @@ impl Workbench {
         };
         let targets = Targets::default();
         targets.set_nats(managed.as_ref().and_then(ManagedServer::pid));
-        serve_link(
+        link::serve_link(
             &control,
             &subjects,
             spec,
@@ -265,7 +265,7 @@ impl Workbench {
 
         let expected_exits = Arc::new(Mutex::new(BTreeSet::new()));
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
-        tokio::spawn(watch_exits(
+        tokio::spawn(link::watch_exits(
             exits_rx,
             engine_tx.clone(),
             targets.clone(),
@@ -644,93 +644,4 @@ pub(crate) fn live_hosts(hosts: &[HostProcess]) -> Vec<u32> {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Serve spec requests, publish `alive` every second, and forward host events and telemetry.
-async fn serve_link(
-    control: &async_nats::Client,
-    subjects: &Subjects,
-    spec: HostSpec,
-    engine: mpsc::UnboundedSender<EngineInput>,
-    targets: Targets,
-    cancel: CancellationToken,
-) -> Result<(), AppError> {
-    let subscribe = |subject: String| {
-        let control = control.clone();
-        async move {
-            control
-                .subscribe(subject)
-                .await
-                .map_err(AppError::could_not_run)
-        }
-    };
-    let mut spec_requests = subscribe(subjects.spec()).await?;
-    let mut events = subscribe(subjects.all_events()).await?;
-    let mut telemetry = subscribe(subjects.all_telemetry()).await?;
-    control.flush().await.map_err(AppError::could_not_run)?;
-    let body = serde_json::to_vec(&spec).map_err(AppError::could_not_run)?;
-    let (link, stop) = (control.clone(), cancel.clone());
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                Some(request) = spec_requests.next() => {
-                    if let Some(reply) = request.reply {
-                        let _ = link.publish(reply, body.clone().into()).await;
-                    }
-                }
-            }
-        }
-    });
-    let (link, stop, alive) = (control.clone(), cancel.clone(), subjects.alive());
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticker.tick() => { let _ = link.publish(alive.clone(), bytes::Bytes::new()).await; }
-            }
-        }
-    });
-    let (stop, forward) = (cancel.clone(), engine.clone());
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                Some(message) = events.next() => {
-                    if let Ok(event) = serde_json::from_slice(&message.payload) {
-                        let _ = forward.send(EngineInput::HostEvent(event));
-                    }
-                }
-                Some(message) = telemetry.next() => {
-                    if let Ok(report) = serde_json::from_slice::<crate::control::HostTelemetry>(&message.payload) {
-                        targets.telemetry(&report);
-                        let _ = forward.send(EngineInput::Telemetry(report));
-                    }
-                }
-            }
-        }
-    });
-    Ok(())
-}
-
-/// Turn host exits into engine inputs.
-async fn watch_exits(
-    mut exits: mpsc::UnboundedReceiver<HostExit>,
-    engine: mpsc::UnboundedSender<EngineInput>,
-    targets: Targets,
-    expected: Arc<Mutex<BTreeSet<u32>>>,
-) {
-    while let Some(exit) = exits.recv().await {
-        targets.set_host(exit.host, None);
-        let expected = expected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&exit.host);
-        let _ = engine.send(EngineInput::HostGone {
-            host: exit.host,
-            how: exit.how,
-            expected,
-        });
-    }
 }
