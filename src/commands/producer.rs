@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::cli::ProducerArgs;
 use crate::control::Subjects;
 use crate::error::AppError;
-use crate::host::controlled::{Silence, read_bootstrap};
+use crate::host::controlled::{Silence, die_with_controller, read_bootstrap};
 use crate::load::producer::{Producer, ProducerJob};
 use crate::load::report::{Reporter, ReporterOptions, ledger_subject, unique_reporter_id};
 use crate::load::stream::ensure_work_stream;
@@ -187,17 +187,4 @@ async fn sleep_until_opt(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// Die with the controller even if it is killed with SIGKILL (as controlled hosts do).
-fn die_with_controller(controller_pid: u32) -> Result<(), AppError> {
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-        .map_err(AppError::could_not_run)?;
-    let parent = nix::unistd::getppid().as_raw();
-    if u32::try_from(parent).ok() != Some(controller_pid) {
-        return Err(AppError::could_not_run(format!(
-            "the controller (pid {controller_pid}) is gone; parent is now {parent}"
-        )));
-    }
-    Ok(())
 }

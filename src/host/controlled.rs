@@ -328,8 +328,9 @@ pub async fn run() -> Result<(), AppError> {
 
 /// Die with the controller even if it is killed with SIGKILL. The signal is SIGKILL: a host
 /// frozen by a pause when its controller dies would hold a SIGTERM pending forever (nobody is
-/// left to send SIGCONT). Its workers' keys then expire by their TTLs, as after a crash.
-fn die_with_controller(controller_pid: u32) -> Result<(), AppError> {
+/// left to send SIGCONT). Its workers' keys then expire by their TTLs, as after a crash. A
+/// producer process dies with its controller the same way.
+pub fn die_with_controller(controller_pid: u32) -> Result<(), AppError> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(AppError::could_not_run)?;
     let parent = nix::unistd::getppid().as_raw();
