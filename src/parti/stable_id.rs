@@ -31,8 +31,97 @@ fn timestamp() -> Bytes {
     Bytes::from(timefmt::rfc3339_seconds(&timefmt::now()))
 }
 
-/// Claim the lowest free ID in `min..=max`, in ascending order.
+/// Claim a free ID in `min..=max`: the lowest free one when nobody else is claiming.
+///
+/// One key listing tells which IDs are free; the claim then creates the lowest of them. Each
+/// create lost to a concurrent claimer doubles the window of low free IDs the next attempt
+/// picks from at random, so `n` workers starting together settle in about log2(n) rounds
+/// (O(n log n) creates in all) instead of racing through the same IDs one by one (O(n²)). A
+/// worker alone takes the lowest free ID in one create. When the listing fails or every listed
+/// ID was taken meanwhile, the claim falls back to the ascending scan (create, then get).
+/// Either way every claim is a create-if-absent on `<prefix>-<n>`, as Go's.
 pub async fn claim(
+    bucket: &Arc<dyn Bucket>,
+    prefix: &str,
+    min: u32,
+    max: u32,
+) -> Result<ClaimedId, Error> {
+    if let Ok(keys) = bucket.keys().await {
+        let mut free = free_ids(&keys, prefix, min, max);
+        let mut random = ClaimRandom::new(prefix, min);
+        let mut losses = 0u32;
+        while !free.is_empty() {
+            let n = free.remove(pick(free.len(), losses, random.next_u64()));
+            let key = format!("{prefix}-{n}");
+            match bucket.create(&key, timestamp()).await {
+                Ok(revision) => {
+                    return Ok(ClaimedId {
+                        worker_id: key,
+                        revision,
+                        unacked: None,
+                    });
+                }
+                Err(KvError::AlreadyExists) => losses = losses.saturating_add(1),
+                Err(err) => return Err(Error::kv(format!("claim {key}"), err)),
+            }
+        }
+    }
+    claim_ascending(bucket, prefix, min, max).await
+}
+
+/// The IDs in `min..=max` that `keys` does not hold, ascending.
+pub fn free_ids(keys: &[String], prefix: &str, min: u32, max: u32) -> Vec<u32> {
+    let taken: std::collections::HashSet<u32> = keys
+        .iter()
+        .filter_map(|key| key.strip_prefix(prefix)?.strip_prefix('-')?.parse().ok())
+        .collect();
+    (min..=max).filter(|n| !taken.contains(n)).collect()
+}
+
+/// Which of `free_len` ascending free IDs to try after `losses` lost creates: the lowest at
+/// first, then one of the lowest 2, 4, 8 … chosen by `random`.
+pub fn pick(free_len: usize, losses: u32, random: u64) -> usize {
+    let window = 1usize
+        .checked_shl(losses.min(usize::BITS - 1))
+        .unwrap_or(usize::MAX)
+        .min(free_len)
+        .max(1);
+    (random % window as u64) as usize
+}
+
+/// A small xorshift generator seeded from the clock, the process and the claimer, so that
+/// concurrent claimers spread apart.
+struct ClaimRandom(u64);
+
+impl ClaimRandom {
+    fn new(prefix: &str, min: u32) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write(prefix.as_bytes());
+        hasher.write_u32(min);
+        hasher.write_u32(std::process::id());
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        Self(hasher.finish() | 1)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+/// Go's claim: the lowest free ID in `min..=max`, in ascending order, a create and a get per
+/// taken ID.
+async fn claim_ascending(
     bucket: &Arc<dyn Bucket>,
     prefix: &str,
     min: u32,
@@ -155,6 +244,65 @@ mod tests {
             })
             .await
             .expect("bucket")
+    }
+
+    #[test]
+    fn free_ids_skip_held_keys_and_foreign_names() {
+        let keys: Vec<String> = ["worker-0", "worker-2", "worker-x", "other-1", "worker-10"]
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect();
+        assert_eq!(free_ids(&keys, "worker", 0, 4), vec![1, 3, 4]);
+        assert_eq!(free_ids(&keys, "worker", 9, 11), vec![9, 11]);
+    }
+
+    #[test]
+    fn the_pick_window_doubles_with_each_lost_create() {
+        // No loss: always the lowest free ID.
+        assert!((0..100).all(|r| pick(50, 0, r) == 0));
+        // After k losses, one of the lowest 2^k, and every one of them reachable.
+        for losses in 1..6u32 {
+            let window = 1usize << losses;
+            let picked: std::collections::BTreeSet<usize> =
+                (0..1000).map(|r| pick(50, losses, r)).collect();
+            assert_eq!(picked, (0..window).collect());
+        }
+        // Never past the free list, whatever the losses.
+        assert!((0..1000).all(|r| pick(3, 200, r) < 3));
+        assert_eq!(pick(1, 7, 12345), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_claimers_get_distinct_low_ids() {
+        let ids = bucket(0).await;
+        let claims = futures::future::join_all((0..64).map(|_| {
+            let ids = ids.clone();
+            async move { claim(&ids, "worker", 0, 999).await.expect("claim") }
+        }))
+        .await;
+        let names: std::collections::BTreeSet<String> =
+            claims.iter().map(|c| c.worker_id.clone()).collect();
+        assert_eq!(names.len(), 64, "every claimer got its own ID");
+        let highest = claims
+            .iter()
+            .filter_map(|c| c.worker_id.strip_prefix("worker-")?.parse::<u32>().ok())
+            .max()
+            .expect("ids");
+        assert!(highest < 256, "IDs stay low: highest worker-{highest}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_claimer_fills_the_lowest_gap() {
+        let ids = bucket(0).await;
+        let mut held = Vec::new();
+        for _ in 0..10 {
+            held.push(claim(&ids, "worker", 0, 99).await.expect("claim"));
+        }
+        held[6].release(&ids).await.expect("release");
+        assert_eq!(
+            claim(&ids, "worker", 0, 99).await.expect("again").worker_id,
+            "worker-6"
+        );
     }
 
     #[tokio::test(start_paused = true)]
