@@ -1,6 +1,7 @@
 //! The cost of drawing one dashboard frame: the sample model rendered into a `TestBackend`
 //! (layout, charts, tables, the diff against the previous frame), at 160×48 and 80×24, plus a
-//! two-hour run drawn over its whole length (full series, thinned to the chart's width).
+//! two-hour run drawn over its whole length (full series, thinned to the chart's width), and a
+//! cluster of 1,000 workers (the worker table scrolled to the middle).
 //! Goal: at most 2 ms per frame at 160×48.
 
 use std::hint::black_box;
@@ -54,6 +55,25 @@ fn long_run() -> Model {
     model
 }
 
+/// The sample model with 1,000 workers over 4 hosts, the 500th selected.
+fn thousand_workers() -> Model {
+    let mut model = sample_model();
+    let template = model.cluster.workers[0].clone();
+    model.cluster.workers = (0..1000u32)
+        .map(|n| {
+            let mut worker = template.clone();
+            worker.host = n % 4;
+            worker.slot = u64::from(n / 4);
+            worker.worker_id = Some(format!("worker-{n}"));
+            worker.is_leader = n == 0;
+            worker.partitions = 10;
+            worker
+        })
+        .collect();
+    model.selected = 500;
+    model
+}
+
 fn render_frames(c: &mut Criterion) {
     let model = sample_model();
     frame(c, "render: dashboard 160x48", &model, 160, 48);
@@ -62,6 +82,7 @@ fn render_frames(c: &mut Criterion) {
     findings.screen = Screen::Findings;
     frame(c, "render: findings 160x48", &findings, 160, 48);
     frame(c, "render: dashboard 160x48, 2 h run", &long_run(), 160, 48);
+    frame(c, "render: dashboard 160x48, 1000 workers", &thousand_workers(), 160, 48);
 }
 
 criterion_group!(benches, render_frames);

@@ -64,6 +64,28 @@ pub fn config_text(credentials: &Credentials, server_name: &str) -> String {
     )
 }
 
+/// The consumers a managed server allows per stream. nats-server 2.15 caps every stream at
+/// 1,000 consumers unless configured otherwise; a parti fleet holds one ordered consumer (the
+/// assignment watch) per worker on the assignment bucket's stream, so 1,000 workers would
+/// exceed it.
+pub const MANAGED_MAX_CONSUMERS_PER_STREAM: u32 = 100_000;
+
+/// The first nats-server release that caps consumers per stream by default (and knows the
+/// `default_max_consumers` setting).
+pub const DEFAULT_MAX_CONSUMERS_SINCE: (u32, u32) = (2, 15);
+
+/// The `jetstream {}` block raising the per-stream consumer cap, for servers of version
+/// `(major, minor)` that have one; empty for older servers, which have no cap.
+pub fn jetstream_limits_text(version: (u32, u32)) -> String {
+    if version >= DEFAULT_MAX_CONSUMERS_SINCE {
+        format!(
+            "jetstream {{\n  limits {{\n    default_max_consumers: {MANAGED_MAX_CONSUMERS_PER_STREAM}\n  }}\n}}\n"
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// What makes a managed server one node of a cluster: the `cluster {}` block of its config.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterNodeSpec {
@@ -219,6 +241,18 @@ mod tests {
         args.into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn the_consumer_cap_is_raised_only_where_servers_have_one() {
+        assert_eq!(jetstream_limits_text((2, 10)), "");
+        assert_eq!(jetstream_limits_text((2, 14)), "");
+        let text = jetstream_limits_text((2, 15));
+        assert!(
+            text.contains("limits {\n    default_max_consumers: 100000\n  }"),
+            "{text}"
+        );
+        assert!(!jetstream_limits_text((3, 0)).is_empty());
     }
 
     #[test]

@@ -156,6 +156,9 @@ impl ManagedServer {
                 .map_or_else(|| "parti-top".into(), |n| n.to_string_lossy().into_owned())
         });
         let mut config = args::config_text(&credentials, &server_name);
+        if let Some(version) = super::resolve::parse_version(&bin.version) {
+            config.push_str(&args::jetstream_limits_text((version.major, version.minor)));
+        }
         if let Some(cluster) = &opts.cluster {
             config.push_str(&args::cluster_config_text(cluster, &credentials));
         }
