@@ -433,3 +433,91 @@ async fn a_live_attach_measures_a_host_loss_from_kv_and_records_it_for_review() 
     staying.kill().expect("kill");
     staying.wait().expect("reaped");
 }
+
+/// `parti-top attach` (the dashboard) in a pseudo-terminal: it shows the attached cluster
+/// read-only, refuses a kill key with a notice, and quits on `q` with exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_attaches_read_only_and_quits_on_q() {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::{Read, Write};
+
+    let server = TestServer::start().await;
+    let mut cluster = host(&server, 2);
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            attach_once(&server).await.0 == Some(0)
+        })
+        .await,
+        "no valid cluster"
+    );
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols: 140,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let auth = server.auth();
+    let mut command = CommandBuilder::new(BIN);
+    command.args(["attach", "--server", server.url()]);
+    command.env("TERM", "xterm-256color");
+    command.env("NATS_USER", auth.user.expect("user"));
+    command.env("NATS_PASSWORD", auth.password.expect("password"));
+    command.env_remove("NATS_URL");
+    let child = Mutex::new(pty.slave.spawn_command(command).expect("spawn attach"));
+    drop(pty.slave);
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let mut reader = pty.master.try_clone_reader().expect("reader");
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().expect("output").extend_from_slice(&buffer[..n]);
+        }
+    });
+    let mut keys = pty.master.take_writer().expect("writer");
+    let screen = || String::from_utf8_lossy(&output.lock().expect("output")).into_owned();
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            let text = screen();
+            text.contains("ATTACH") && text.contains("valid") && text.contains("worker-1")
+        })
+        .await,
+        "{}",
+        screen()
+    );
+    keys.write_all(b"K").expect("press");
+    keys.flush().expect("flush");
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            screen().contains("(kill the selected worker) does nothing")
+        })
+        .await,
+        "{}",
+        screen()
+    );
+    keys.write_all(b"q").expect("press");
+    keys.flush().expect("flush");
+    let quit = wait_until(Duration::from_secs(5), || async {
+        child
+            .lock()
+            .expect("child")
+            .try_wait()
+            .expect("try_wait")
+            .is_some()
+    })
+    .await;
+    assert!(quit, "attach did not quit on q: {}", screen());
+    let status = child.lock().expect("child").wait().expect("status");
+    assert!(status.success(), "{status:?}: {}", screen());
+    // The cluster it watched is untouched: still valid, both workers live.
+    let (code, json, _) = attach_once(&server).await;
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["workers"].as_array().map(Vec::len), Some(2));
+    cluster.kill().expect("kill");
+    cluster.wait().expect("reaped");
+}

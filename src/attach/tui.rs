@@ -142,10 +142,11 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> bool {
         return false;
     }
     if let Some(command) = keymap::command(&key).filter(|c| acts(*c)) {
-        let what = keymap::binding(command).map_or("that key", |b| b.what);
+        let (keys, what) = keymap::binding(command)
+            .map_or_else(|| (String::new(), "that"), |b| (b.keys_text(), b.what));
         model.notice = Some(Notice {
             t_ms: model.now_ms,
-            text: format!("{READ_ONLY} ({what})"),
+            text: format!("read-only: {keys} ({what}) does nothing"),
             error: true,
         });
         return false;
@@ -605,7 +606,11 @@ mod tests {
             assert!(!on_key(&mut view.model, key(c)));
             assert!(view.model.prompt.is_none(), "{c} opened a prompt");
             let notice = view.model.notice.clone().expect("notice");
-            assert!(notice.text.starts_with(READ_ONLY), "{c}: {}", notice.text);
+            assert!(
+                notice.text.starts_with("read-only: ") && notice.text.ends_with(") does nothing"),
+                "{c}: {}",
+                notice.text
+            );
         }
         assert!(!on_key(&mut view.model, key('f')));
         assert_eq!(view.model.screen, Screen::Findings);
