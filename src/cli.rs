@@ -119,6 +119,47 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a recording's summary, and write it as a self-contained HTML page with --html.
     Report(ReportArgs),
+    /// Watch an existing parti cluster (Go or Rust workers) read-only, from its KV buckets
+    /// alone: the dashboard, line by line with --headless, or the state once with --once (exit
+    /// 0 valid, 1 invalid, 2 could not read).
+    Attach(AttachArgs),
+}
+
+/// `parti-top attach --server URL`.
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Read the buckets once, print the state and exit (0 valid, 1 invalid, 2 could not read).
+    #[arg(long)]
+    pub once: bool,
+    /// Print the state as JSON (with --once: one object; with --headless: one line per change).
+    #[arg(long)]
+    pub json: bool,
+    /// Print state changes, events and findings line by line until SIGINT, without the
+    /// dashboard (the default when there is no terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Record what the attach saw (a recording `parti-top review` opens).
+    #[arg(long, value_name = "OUT.ron")]
+    pub record: Option<PathBuf>,
+    /// Overwrite an existing --record file.
+    #[arg(long)]
+    pub force: bool,
+    /// The cluster runs partitions `partition-0` … `partition-<N-1>`: each must be owned (without
+    /// it, the partitions the assignments hold are the ones checked).
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<usize>,
+    /// Give up connecting after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// An event closes once no new version has appeared for this long after it stabilized.
+    #[arg(long, value_parser = parse_duration, default_value = "2s", value_name = "DURATION")]
+    pub quiet_period: Duration,
+    /// A problem lasting this long is reported as a finding (default: five heartbeat TTLs,
+    /// at least 10 s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub finding_after: Option<Duration>,
 }
 
 /// `parti-top diff A.ron B.ron`.

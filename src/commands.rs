@@ -1,5 +1,6 @@
 //! The subcommands: each turns parsed arguments into a run of the library and an exit code.
 
+pub mod attach;
 pub mod dashboard;
 pub mod diff;
 pub mod headless;

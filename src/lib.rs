@@ -5,6 +5,7 @@
 //! See `docs/ARCHITECTURE.md`.
 
 pub mod action;
+pub mod attach;
 pub mod cli;
 pub mod commands;
 pub mod control;

@@ -70,6 +70,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Review { recording }) => commands::review::run(&recording).await,
         Some(Command::Diff(args)) => commands::diff::run(&args),
         Some(Command::Report(args)) => commands::report::run(&args),
+        Some(Command::Attach(args)) => {
+            // `--once` prints only its verdict; the line printer logs warnings.
+            if !args.once && commands::attach::headless(&args) {
+                init_stderr_logging("warn,async_nats=off");
+            }
+            commands::attach::run(args).await
+        }
         None if cli.run.headless => {
             init_stderr_logging("warn,async_nats=error");
             commands::headless::run(cli.run).await

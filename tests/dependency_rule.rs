@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["report", "host", "workbench"],
     &["scenario", "preflight"],
     &["session"],
-    &["headless", "tui"],
+    &["headless", "tui", "attach"],
     &["cli", "commands", "testkit"],
 ];
 
