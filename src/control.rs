@@ -214,6 +214,18 @@ pub struct HostTelemetry {
     pub workers: Vec<WorkerView>,
     /// Events the host could not send.
     pub events_dropped: u64,
+    /// The host's own reading of its RSS and CPU, sent by a joined host only (the controller
+    /// reads a local host's from `/proc`, but cannot read another machine's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessReading>,
+}
+
+/// A process's resident memory and CPU, as it reads them itself.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessReading {
+    pub rss_bytes: u64,
+    /// Percent of one core since the previous report (`None` on the first).
+    pub cpu_percent: Option<f64>,
 }
 
 /// The version a joining host must run: the messages on the control subjects are this build's.

@@ -3,14 +3,15 @@
 //! through NATS. The hosts are started by the test from the command the controller printed,
 //! with the password only in their environment. A run reaches its verdict; a `kill -9` of a
 //! joined host is a `HostLost` from its silence, not a hang; too few joins end the run with
-//! exit 2 and say how many came; a join to a run nobody serves fails at once with one line.
+//! exit 2 and say how many came; a join to a run nobody serves fails at once with one line;
+//! `KillHost` of a joined host makes it exit at once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use parti_top::observation::ClusterEventKind;
+use parti_top::observation::{ClusterEventKind, ProcessKind};
 use parti_top::record::io::load;
 use parti_top::testkit::TestServer;
 
@@ -199,6 +200,18 @@ async fn hosts_started_by_hand_join_a_run_that_passes() {
             "no worker started on host {host}"
         );
     }
+    // Their own readings of RSS and CPU stand in for /proc, which cannot be read remotely.
+    for host in 0..2u32 {
+        assert!(
+            recording.samples.iter().any(|s| s
+                .processes
+                .iter()
+                .any(|p| p.process == ProcessKind::Host(host)
+                    && p.rss_bytes > 0
+                    && p.cpu_percent.is_some())),
+            "no process figures of host {host}"
+        );
+    }
     for host in hosts {
         let (output, log) = host.finish(Duration::from_secs(20));
         assert_eq!(output.status.code(), Some(0), "{log}");
@@ -296,4 +309,45 @@ async fn too_few_joins_end_the_run_with_exit_2_and_a_join_nobody_serves_fails_at
         last.contains("no controller serves run nobody-runs-this"),
         "{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_host_makes_a_joined_host_exit_at_once_and_the_run_passes() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = write_profile(
+        dir.path(),
+        2,
+        r#"ScaleTo(4), WaitStable(timeout: "20s"), KillHost(1), WaitStable(timeout: "20s"),
+           Hold("1s")"#,
+        0,
+    );
+    let record = dir.path().join("run.ron");
+    let mut run = controller(&server, &profile, &record, &["--run-id", "join-killhost"]);
+    let args = printed_join_args(&mut run);
+    let mut first = joining_host(&server, &args);
+    first.wait_line(Duration::from_secs(20), |l| l.contains("as host 0"));
+    let second = joining_host(&server, &args);
+
+    // Host 1 exits at once, as after kill -9: no graceful stop of its workers.
+    let (output, log) = second.finish(Duration::from_secs(40));
+    assert_eq!(output.status.code(), Some(137), "{log}");
+    assert!(log.contains("killed by the controller"), "{log}");
+    assert!(!log.contains("stopping"), "{log}");
+
+    let (output, stderr) = run.finish(Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(summary(&output, &stderr)["verdict"], "pass", "{stderr}");
+    let recording = load(&record).expect("recording");
+    let killed = recording
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            ClusterEventKind::HostLost { how } if e.host == Some(1) => Some(how.clone()),
+            _ => None,
+        })
+        .expect("a HostLost of host 1");
+    assert!(killed.contains("without cleanup"), "{killed}");
+    let (output, log) = first.finish(Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(0), "{log}");
 }

@@ -149,6 +149,18 @@ struct Host {
     pool: Pool,
     events_dropped: u64,
     done_tx: mpsc::UnboundedSender<Done>,
+    /// A joined host reads its own RSS and CPU for its telemetry.
+    own_meter: Option<procfs::CpuMeter>,
+}
+
+/// This process's RSS and CPU since the previous reading.
+fn read_own_process(meter: &mut procfs::CpuMeter) -> Option<crate::control::ProcessReading> {
+    let pid = std::process::id();
+    let reading = procfs::read(pid)?;
+    Some(crate::control::ProcessReading {
+        rss_bytes: reading.rss_bytes,
+        cpu_percent: meter.percent(pid, reading.cpu_ticks, std::time::Instant::now()),
+    })
 }
 
 /// Stdin of a host the controller started (its end of file means the controller is gone).
@@ -263,6 +275,7 @@ async fn serve(
         pool,
         events_dropped: 0,
         done_tx,
+        own_meter: stdin.is_none().then(procfs::CpuMeter::default),
     };
     info!("ready for run {}", host.subjects.run_id());
 
@@ -471,6 +484,7 @@ impl Host {
                 .num_alive_tasks() as u64,
             workers: self.views(),
             events_dropped: self.events_dropped,
+            process: self.own_meter.as_mut().and_then(read_own_process),
         };
         if let Ok(body) = serde_json::to_vec(&telemetry) {
             let _ = self

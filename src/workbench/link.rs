@@ -298,14 +298,22 @@ async fn send_shutdown(
     subjects: &Subjects,
     host: u32,
 ) -> Result<(), String> {
-    let body = serde_json::to_vec(&crate::control::HostCommand::Shutdown)
-        .map_err(|err| err.to_string())?;
-    let request = control.request(subjects.command(host), body.into());
-    tokio::time::timeout(Duration::from_secs(2), request)
-        .await
-        .map_err(|_| format!("host {host} did not answer"))?
-        .map(|_| ())
-        .map_err(|err| err.to_string())
+    let body: bytes::Bytes = serde_json::to_vec(&crate::control::HostCommand::Shutdown)
+        .map_err(|err| err.to_string())?
+        .into();
+    // A host that has just joined may not listen for commands yet: ask again for a while.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let request = control.request(subjects.command(host), body.clone());
+        match tokio::time::timeout_at(deadline, request).await {
+            Err(_) => return Err(format!("host {host} did not answer")),
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(err)) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(Err(err)) => return Err(err.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]
