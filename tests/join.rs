@@ -229,7 +229,7 @@ async fn a_joined_host_killed_with_kill_9_is_lost_from_its_silence_and_the_run_e
     let profile = write_profile(
         dir.path(),
         2,
-        r#"ScaleTo(4), WaitStable(timeout: "20s"), Hold("8s")"#,
+        r#"ScaleTo(4), WaitStable(timeout: "20s"), Hold("6s")"#,
         1,
     );
     let record = dir.path().join("run.ron");
@@ -238,7 +238,7 @@ async fn a_joined_host_killed_with_kill_9_is_lost_from_its_silence_and_the_run_e
     let mut first = joining_host(&server, &args);
     first.wait_line(Duration::from_secs(20), |l| l.contains("as host 0"));
     let second = joining_host(&server, &args);
-    run.wait_line(Duration::from_secs(30), |l| l.contains(": hold 8s"));
+    run.wait_line(Duration::from_secs(30), |l| l.contains(": hold 6s"));
     first.child.kill().expect("kill -9");
     let killed_at = Instant::now();
     first.child.wait().expect("reaped");
