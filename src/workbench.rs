@@ -289,34 +289,24 @@ impl Workbench {
             targets.clone(),
             expected_exits.clone(),
         ));
-        let mut hosts = Vec::new();
-        let mut join_hints = Vec::new();
-        if let Some(timeout) = options.join {
-            let mut joins =
-                link::serve_joins(&control, &subjects, profile.cluster.hosts, cancel.clone())
-                    .await?;
-            join_hints =
-                link::join_hint_lines(&run_id, &url, &auth, profile.cluster.hosts, timeout);
-            for line in &join_hints {
-                eprintln!("parti-top: {line}");
-                info!("{line}");
+        let (mut hosts, join_hints) = match options.join {
+            Some(timeout) => {
+                link::join_hosts(link::JoinWait {
+                    control: &control,
+                    subjects: &subjects,
+                    url: &url,
+                    auth: &auth,
+                    expected: profile.cluster.hosts,
+                    timeout,
+                    heard: &heard,
+                    silence_limit,
+                    exits: exits_tx.clone(),
+                    cancel: cancel.clone(),
+                })
+                .await?
             }
-            let wait = link::JoinWait {
-                control: &control,
-                subjects: &subjects,
-                expected: profile.cluster.hosts,
-                timeout,
-                heard: &heard,
-                silence_limit,
-                exits: exits_tx.clone(),
-            };
-            hosts = link::accept_joins(wait, &mut joins)
-                .await
-                .inspect_err(|_| {
-                    cancel.cancel();
-                })?;
-            join_hints = link::joined_lines(&run_id, &url, &auth, &hosts);
-        }
+            None => (Vec::new(), Vec::new()),
+        };
         for host in (0..profile.cluster.hosts).filter(|_| options.join.is_none()) {
             let bootstrap = Bootstrap {
                 run_id: run_id.clone(),

@@ -239,30 +239,59 @@ pub(super) async fn serve_joins(
     Ok(joined)
 }
 
-/// Everything [`accept_joins`] needs to turn joins into hosts.
+/// Everything [`join_hosts`] needs to turn joins into hosts.
 pub(super) struct JoinWait<'a> {
     pub control: &'a async_nats::Client,
     pub subjects: &'a Subjects,
+    /// The controller's server list and credentials, named in the printed join command.
+    pub url: &'a str,
+    pub auth: &'a ClientAuth,
     pub expected: u32,
     pub timeout: Duration,
     pub heard: &'a Heard,
     pub silence_limit: Duration,
     pub exits: mpsc::UnboundedSender<HostExit>,
+    /// Cancelled when the run ends (or the wait fails): stops taking joins.
+    pub cancel: CancellationToken,
+}
+
+/// Take joins, print (and log) the command to run on each machine, and wait until the run has
+/// its hosts; returns them with the lines the dashboard shows about them.
+pub(super) async fn join_hosts(
+    wait: JoinWait<'_>,
+) -> Result<(Vec<HostProcess>, Vec<String>), AppError> {
+    let run_id = wait.subjects.run_id();
+    let mut joins = serve_joins(
+        wait.control,
+        wait.subjects,
+        wait.expected,
+        wait.cancel.clone(),
+    )
+    .await?;
+    for line in join_hint_lines(run_id, wait.url, wait.auth, wait.expected, wait.timeout) {
+        eprintln!("parti-top: {line}");
+        info!("{line}");
+    }
+    let cancel = wait.cancel.clone();
+    let hosts = accept_joins(&wait, &mut joins)
+        .await
+        .inspect_err(|_| cancel.cancel())?;
+    let lines = joined_lines(run_id, wait.url, wait.auth, &hosts);
+    Ok((hosts, lines))
 }
 
 /// Wait until `expected` hosts have joined (each one becomes a [`HostProcess`] watched for
 /// silence), or fail after the timeout, telling the hosts that did join to leave.
-pub(super) async fn accept_joins(
-    wait: JoinWait<'_>,
+async fn accept_joins(
+    wait: &JoinWait<'_>,
     joined: &mut mpsc::UnboundedReceiver<Joined>,
 ) -> Result<Vec<HostProcess>, AppError> {
     let deadline = tokio::time::Instant::now() + wait.timeout;
-    let mut hosts = Vec::new();
+    let mut hosts: Vec<HostProcess> = Vec::new();
     while hosts.len() < wait.expected as usize {
         let next = tokio::time::timeout_at(deadline, joined.recv()).await;
         let Ok(Some(Joined { host, request })) = next else {
             for process in &hosts {
-                let process: &HostProcess = process;
                 let _ = send_shutdown(wait.control, wait.subjects, process.host).await;
             }
             return Err(AppError::could_not_run(format!(
