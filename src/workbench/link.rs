@@ -177,10 +177,15 @@ pub fn joined_lines(
     auth: &ClientAuth,
     hosts: &[HostProcess],
 ) -> Vec<String> {
-    let mut lines: Vec<String> = hosts
-        .iter()
-        .map(|h| format!("host {} joined from {}", h.host, h.origin().unwrap_or("?")))
-        .collect();
+    let mut lines = vec![format!(
+        "run {run_id}: {} joined from other machines",
+        plural(hosts.len() as u64, "host")
+    )];
+    lines.extend(
+        hosts
+            .iter()
+            .map(|h| format!("host {} joined from {}", h.host, h.origin().unwrap_or("?"))),
+    );
     lines.push(format!("joined with: {}", join_command(run_id, url, auth)));
     lines
 }
