@@ -44,6 +44,33 @@ pub struct RunArgs {
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub cluster: ClusterOverrides,
+    #[command(flatten)]
+    pub join: JoinArgs,
+}
+
+/// Hosts started by hand on other machines (docs/scaling.md).
+#[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Hosts on other machines")]
+pub struct JoinArgs {
+    /// Start no host processes: print the `parti-top host --join` command to run on each
+    /// machine and wait until the profile's `cluster.hosts` hosts have joined (needs
+    /// `--server`).
+    #[arg(long)]
+    pub join_hosts: bool,
+    /// How long to wait for the hosts to join (then exit 2).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "5m")]
+    pub join_timeout: Duration,
+    /// The run id (letters, digits, '-', '_'; default random): lets scripts start the joining
+    /// hosts with a known `--join` value.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+impl JoinArgs {
+    /// The join mode, when asked for.
+    pub fn join(&self) -> Option<Duration> {
+        self.join_hosts.then_some(self.join_timeout)
+    }
 }
 
 /// The cluster of a run, set on the command line: without `--profile` they change the built-in
@@ -297,6 +324,15 @@ pub struct HostArgs {
     /// commands over NATS. Set by parti-top itself.
     #[arg(long, hide = true)]
     pub controlled: bool,
+    /// Join run RUN of a controller on another machine (`--join-hosts`): take a host number
+    /// and the worker specification from it over NATS (`--server`, with this machine's own
+    /// credentials) and run its share of the workers until the run ends (docs/scaling.md).
+    #[arg(
+        long,
+        value_name = "RUN",
+        conflicts_with_all = ["controlled", "workers", "partitions"]
+    )]
+    pub join: Option<String>,
 }
 
 /// `parti-top producer`.

@@ -20,6 +20,8 @@ pub fn workbench_options(
         auth: connection.auth(),
         server_url: connection.server.clone(),
         host_env: Vec::new(),
+        join: None,
+        run_id: None,
     }
 }
 

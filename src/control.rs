@@ -3,15 +3,22 @@
 //!
 //! | Subject | Direction | Body |
 //! |---|---|---|
+//! | `parti-top.<run>.controller.join` | joining host → controller, request/reply | [`JoinRequest`] → [`JoinReply`] |
 //! | `parti-top.<run>.controller.spec` | host → controller, request/reply | [`SpecRequest`] → [`HostSpec`] |
 //! | `parti-top.<run>.controller.alive` | controller → hosts, every second | empty |
 //! | `parti-top.<run>.host.<n>.cmd` | controller → host, request/reply | [`HostCommand`] → [`HostReply`] |
 //! | `parti-top.<run>.host.<n>.events` | host → controller, as they happen | [`HostEvent`] |
 //! | `parti-top.<run>.host.<n>.telemetry` | host → controller, every sample interval | [`HostTelemetry`] |
+//!
+//! A host the controller started learns its number from its [`Bootstrap`]; a host started by
+//! hand elsewhere (`parti-top host --join <run>`) asks for one on the join subject, and the
+//! controller gives numbers in join order ([`Admissions`]). A joined host has no parent to die
+//! with: it is judged lost when it stays silent for [`host_silence_limit`] ([`Silence`]).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 use crate::observation::{ClusterEventKind, WorkerView};
 use crate::parti::config::Config;
@@ -32,6 +39,9 @@ impl Subjects {
     }
     pub fn run_id(&self) -> &str {
         &self.run
+    }
+    pub fn join(&self) -> String {
+        format!("parti-top.{}.controller.join", self.run)
     }
     pub fn spec(&self) -> String {
         format!("parti-top.{}.controller.spec", self.run)
@@ -163,6 +173,9 @@ pub enum HostCommand {
     Kill { worker_id: String },
     /// Report the workers.
     Status,
+    /// Exit at once without stopping the workers (a joined host's `kill -9`: its workers'
+    /// keys expire by their TTLs, as after a crash).
+    Abort,
     /// Stop every worker gracefully, then exit.
     Shutdown,
 }
@@ -201,6 +214,158 @@ pub struct HostTelemetry {
     pub workers: Vec<WorkerView>,
     /// Events the host could not send.
     pub events_dropped: u64,
+    /// The host's own reading of its RSS and CPU, sent by a joined host only (the controller
+    /// reads a local host's from `/proc`, but cannot read another machine's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessReading>,
+}
+
+/// A process's resident memory and CPU, as it reads them itself.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessReading {
+    pub rss_bytes: u64,
+    /// Percent of one core since the previous report (`None` on the first).
+    pub cpu_percent: Option<f64>,
+}
+
+/// The version a joining host must run: the messages on the control subjects are this build's.
+pub const PROTOCOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Whether `run_id` can name a run: it becomes one token of a NATS subject.
+pub fn check_run_id(run_id: &str) -> Result<(), String> {
+    let valid = !run_id.is_empty()
+        && run_id.len() <= 64
+        && run_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "run id {run_id:?}: use 1 to 64 letters, digits, '-' or '_'"
+        ))
+    }
+}
+
+/// A host started by hand asks to join a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// Unique per host process: a repeated request (a lost reply) gets the same number.
+    pub nonce: String,
+    /// The joining machine's name, for the controller's log.
+    pub hostname: String,
+    pub pid: u32,
+    /// The host's parti-top version ([`PROTOCOL_VERSION`]).
+    pub version: String,
+}
+
+impl JoinRequest {
+    /// Where the host runs, for messages: `machine-b pid 4242`.
+    pub fn origin(&self) -> String {
+        format!("{} pid {}", self.hostname, self.pid)
+    }
+}
+
+/// The controller's answer to a [`JoinRequest`]: a host number, or why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinReply {
+    Accepted { host: u32 },
+    Refused { reason: String },
+}
+
+/// The controller's book of joined hosts: numbers in join order, up to the number the run
+/// needs, the same number again for a repeated request.
+#[derive(Clone, Debug)]
+pub struct Admissions {
+    expected: u32,
+    version: String,
+    joined: Vec<JoinRequest>,
+}
+
+impl Admissions {
+    pub fn new(expected: u32, version: &str) -> Self {
+        Self {
+            expected,
+            version: version.to_owned(),
+            joined: Vec::new(),
+        }
+    }
+
+    /// Admit `request`: its host number and whether it is new, or why it is refused.
+    pub fn admit(&mut self, request: &JoinRequest) -> Result<(u32, bool), String> {
+        let number = |index: usize| u32::try_from(index).unwrap_or(u32::MAX);
+        if let Some(index) = self.joined.iter().position(|j| j.nonce == request.nonce) {
+            return Ok((number(index), false));
+        }
+        if request.version != self.version {
+            return Err(format!(
+                "version mismatch: the controller runs parti-top {}, this host {}",
+                self.version, request.version
+            ));
+        }
+        if self.joined.len() >= self.expected as usize {
+            return Err(format!(
+                "the run already has its {} (joins are taken until the run starts)",
+                crate::text::plural(u64::from(self.expected), "host")
+            ));
+        }
+        self.joined.push(request.clone());
+        Ok((number(self.joined.len() - 1), true))
+    }
+
+    /// Hosts joined so far.
+    pub fn joined(&self) -> usize {
+        self.joined.len()
+    }
+}
+
+/// How long a joined host may stay silent (no telemetry, no event) before the controller
+/// counts it lost: three sample intervals, and never less than 3 s.
+pub fn host_silence_limit(sample_interval: Duration) -> Duration {
+    (3 * sample_interval).max(Duration::from_secs(3))
+}
+
+/// How long a peer has been silent, counting only time in which it could have been heard:
+/// each watchdog tick adds the time since the previous one, but never more than two periods (a
+/// longer gap means the listening process was frozen by SIGSTOP or starved, and could not
+/// listen), and nothing while the listener's connection is down.
+#[derive(Clone, Copy, Debug)]
+pub struct Silence {
+    silent: Duration,
+    last_tick: Instant,
+    period: Duration,
+}
+
+impl Silence {
+    /// A silence clock ticked every 250 ms.
+    pub fn new(now: Instant) -> Self {
+        Self::with_period(now, Duration::from_millis(250))
+    }
+
+    /// A silence clock ticked every `period`.
+    pub fn with_period(now: Instant, period: Duration) -> Self {
+        Self {
+            silent: Duration::ZERO,
+            last_tick: now,
+            period,
+        }
+    }
+
+    /// The peer was heard at `now`.
+    pub fn heard(&mut self, now: Instant) {
+        self.silent = Duration::ZERO;
+        self.last_tick = now;
+    }
+
+    /// A watchdog tick at `now`; returns the silence counted so far.
+    pub fn tick(&mut self, now: Instant, connected: bool) -> Duration {
+        let step = now.saturating_duration_since(self.last_tick);
+        self.last_tick = now;
+        if connected {
+            self.silent += step.min(2 * self.period);
+        }
+        self.silent
+    }
 }
 
 /// Microseconds since the Unix epoch, the clock hosts and controller share on one machine.
@@ -221,6 +386,95 @@ mod tests {
         assert_eq!(subjects.host_of("parti-top.r1.host.3.events"), Some(3));
         assert_eq!(subjects.host_of("parti-top.r2.host.3.events"), None);
         assert_eq!(subjects.all_telemetry(), "parti-top.r1.host.*.telemetry");
+    }
+
+    fn request(nonce: &str, version: &str) -> JoinRequest {
+        JoinRequest {
+            nonce: nonce.into(),
+            hostname: "machine-b".into(),
+            pid: 7,
+            version: version.into(),
+        }
+    }
+
+    #[test]
+    fn joins_get_numbers_in_join_order_up_to_the_hosts_the_run_needs() {
+        let mut book = Admissions::new(2, "1.0");
+        assert_eq!(book.admit(&request("a", "1.0")), Ok((0, true)));
+        assert_eq!(book.admit(&request("b", "1.0")), Ok((1, true)));
+        // A repeated request (its reply was lost) gets its number again.
+        assert_eq!(book.admit(&request("a", "1.0")), Ok((0, false)));
+        let refused = book.admit(&request("c", "1.0")).expect_err("full");
+        assert!(refused.contains("already has its 2 hosts"), "{refused}");
+        assert_eq!(book.joined(), 2);
+        let mut book = Admissions::new(2, "1.0");
+        let refused = book.admit(&request("a", "0.9")).expect_err("version");
+        assert!(
+            refused.contains("1.0") && refused.contains("0.9"),
+            "{refused}"
+        );
+        assert_eq!(book.joined(), 0);
+    }
+
+    #[test]
+    fn run_ids_are_one_subject_token() {
+        assert!(check_run_id("lab-run_7").is_ok());
+        for bad in ["", "a.b", "a b", "a*", "a>", &"x".repeat(65)] {
+            assert!(check_run_id(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Subjects::new("r1").join(), "parti-top.r1.controller.join");
+    }
+
+    #[test]
+    fn a_joined_host_is_lost_after_three_sample_intervals_and_never_under_3_s() {
+        assert_eq!(
+            host_silence_limit(Duration::from_millis(250)),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            host_silence_limit(Duration::from_secs(2)),
+            Duration::from_secs(6)
+        );
+    }
+
+    #[test]
+    fn silence_counts_only_time_the_listener_could_listen() {
+        let start = Instant::now();
+        let mut silence = Silence::new(start);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // Regular ticks add up.
+        for ms in (250..=5_000).step_by(250) {
+            silence.tick(at(ms), true);
+        }
+        assert_eq!(silence.tick(at(5_250), true), Duration::from_millis(5_250));
+        silence.heard(at(5_300));
+        assert_eq!(silence.tick(at(5_550), true), Duration::from_millis(250));
+        // Frozen for 10 s (SIGSTOP): the first tick after SIGCONT adds at most two periods.
+        assert_eq!(silence.tick(at(15_550), true), Duration::from_millis(750));
+        // Disconnected: nothing counts, and the gap does not carry over.
+        assert_eq!(silence.tick(at(25_000), false), Duration::from_millis(750));
+        assert_eq!(silence.tick(at(25_250), true), Duration::from_millis(1_000));
+    }
+
+    #[test]
+    fn join_messages_round_trip_as_json() {
+        for reply in [
+            JoinReply::Accepted { host: 2 },
+            JoinReply::Refused {
+                reason: "full".into(),
+            },
+        ] {
+            let json = serde_json::to_string(&reply).expect("json");
+            assert_eq!(
+                serde_json::from_str::<JoinReply>(&json).expect("parse"),
+                reply
+            );
+        }
+        let json = serde_json::to_string(&HostCommand::Abort).expect("json");
+        assert_eq!(
+            serde_json::from_str::<HostCommand>(&json).expect("parse"),
+            HostCommand::Abort
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::nats::client::{self, ClientAuth};
 use crate::parti::Error as PartiError;
 
 pub mod controlled;
+pub mod join;
 pub mod work;
 use crate::parti::events::{WorkerEvent, WorkerStatus};
 use crate::parti::nats_kv::NatsStore;

@@ -56,6 +56,11 @@ pub struct WorkbenchOptions {
     pub server_url: Option<String>,
     /// Extra environment for host processes.
     pub host_env: Vec<(String, String)>,
+    /// Start no host: wait this long for the profile's hosts to join from other machines
+    /// (`parti-top host --join`, docs/scaling.md).
+    pub join: Option<Duration>,
+    /// The run id, instead of a random one.
+    pub run_id: Option<String>,
 }
 
 /// A running workbench. It is shared (`&self` everywhere): the TUI and a profile's scenario can
@@ -107,6 +112,8 @@ pub struct Shared {
     capacity: crate::limits::Capacity,
     /// How other NATS tools reach a managed server.
     connect_info: Option<crate::nats::connect_info::ConnectInfo>,
+    /// How hosts on other machines join the run (empty when the controller started them).
+    join_hints: Vec<String>,
 }
 
 /// The part of a workbench that actions change.
@@ -151,6 +158,14 @@ impl Workbench {
             (Some(url), _) => NatsSetup::External { url: url.clone() },
             (None, setup) => setup.clone(),
         };
+        if options.join.is_some() && !matches!(setup, NatsSetup::External { .. }) {
+            return Err(AppError::could_not_run(
+                "--join-hosts needs --server URL: a NATS the other machines reach",
+            ));
+        }
+        if let Some(id) = &options.run_id {
+            crate::control::check_run_id(id).map_err(AppError::could_not_run)?;
+        }
         let (managed, cluster, servers, auth) = match setup {
             NatsSetup::External { url } => (None, None, vec![url], options.auth.clone()),
             NatsSetup::Managed => {
@@ -179,7 +194,7 @@ impl Workbench {
         } else {
             None
         };
-        let run_id = run_id();
+        let run_id = options.run_id.clone().unwrap_or_else(run_id);
         let subjects = Subjects::new(&run_id);
         let control = client::connect(&url, &auth, "parti-top-controller")
             .await
@@ -231,12 +246,15 @@ impl Workbench {
         };
         let targets = Targets::default();
         targets.set_nats(managed.as_ref().and_then(ManagedServer::pid));
+        let heard = hosts::Heard::default();
+        let silence_limit = crate::control::host_silence_limit(spec.sample_interval());
         link::serve_link(
             &control,
             &subjects,
             spec,
             engine_tx.clone(),
             targets.clone(),
+            heard.clone(),
             cancel.clone(),
         )
         .await?;
@@ -271,8 +289,25 @@ impl Workbench {
             targets.clone(),
             expected_exits.clone(),
         ));
-        let mut hosts = Vec::new();
-        for host in 0..profile.cluster.hosts {
+        let (mut hosts, join_hints) = match options.join {
+            Some(timeout) => {
+                link::join_hosts(link::JoinWait {
+                    control: &control,
+                    subjects: &subjects,
+                    url: &url,
+                    auth: &auth,
+                    expected: profile.cluster.hosts,
+                    timeout,
+                    heard: &heard,
+                    silence_limit,
+                    exits: exits_tx.clone(),
+                    cancel: cancel.clone(),
+                })
+                .await?
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        for host in (0..profile.cluster.hosts).filter(|_| options.join.is_none()) {
             let bootstrap = Bootstrap {
                 run_id: run_id.clone(),
                 host,
@@ -287,7 +322,7 @@ impl Workbench {
                 .map_err(|err| {
                     AppError::could_not_run(format!("cannot start host {host}: {err}"))
                 })?;
-            targets.set_host(host, Some(process.pid()));
+            targets.set_host(host, process.pid());
             hosts.push(process);
         }
         let host_count = hosts.len();
@@ -319,6 +354,7 @@ impl Workbench {
             cluster: cluster.map(|c| Arc::new(tokio::sync::Mutex::new(c))),
             capacity: crate::limits::capacity(),
             connect_info: managed.as_ref().map(|m| m.connect_info().clone()),
+            join_hints,
         });
         let mut mutable = Mutable {
             managed,
@@ -491,12 +527,13 @@ impl Shared {
     }
 
     /// How to point the nats CLI, nats-top and the checker at the managed server (no password:
-    /// it is in 0600 files the lines name); empty for an external server.
+    /// it is in 0600 files the lines name); for hosts that joined from other machines, who
+    /// they are and the join command; else empty.
     pub fn connect_hints(&self) -> Vec<String> {
         use crate::nats::connect_info::{ClusterShape, hint_lines};
         use crate::profile::TimingSetup;
         let Some(info) = &self.connect_info else {
-            return Vec::new();
+            return self.join_hints.clone();
         };
         let cluster = &self.profile.cluster;
         let shape = match &cluster.timing {

@@ -34,7 +34,11 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         scenario: Scenario::Profile,
         mode: RunMode::Interactive,
         record: args.outputs.record.clone(),
-        workbench: super::workbench_options(&args.connection),
+        workbench: crate::workbench::WorkbenchOptions {
+            join: args.join.join(),
+            run_id: args.join.run_id.clone(),
+            ..super::workbench_options(&args.connection)
+        },
     })
     .await?;
     match finished.saved {

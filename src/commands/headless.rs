@@ -8,12 +8,14 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     let Some(profile) = args.profile.clone() else {
         return Err(AppError::could_not_run("--headless needs --profile P.ron"));
     };
-    headless::run(HeadlessOptions {
+    let mut options = HeadlessOptions {
         profile,
         overrides: args.cluster.overrides(),
         baseline: args.baseline.clone(),
         repeats: args.repeats,
         ..super::headless_options(&args.outputs, &args.connection)
-    })
-    .await
+    };
+    options.workbench.join = args.join.join();
+    options.workbench.run_id = args.join.run_id.clone();
+    headless::run(options).await
 }

@@ -1,5 +1,6 @@
 //! `parti-top host`: run workers until a signal, against `--server` or a managed nats-server
-//! (whose connection hints it logs at start), and stop them gracefully, saying so.
+//! (whose connection hints it logs at start), and stop them gracefully, saying so; or, with
+//! `--join RUN`, join a controller's run from this machine (docs/scaling.md).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,6 +22,14 @@ use crate::text::plural;
 
 /// Run the host command to completion.
 pub async fn run(args: HostArgs) -> Result<(), AppError> {
+    if let Some(run_id) = &args.join {
+        let Some(url) = &args.connection.server else {
+            return Err(AppError::could_not_run(
+                "--join needs --server URL (the NATS the run's controller uses)",
+            ));
+        };
+        return crate::host::join::run(run_id, url, args.connection.auth()).await;
+    }
     check_args(&args)?;
     // Raise the open-file limit as servers do, and refuse what cannot fit before starting.
     let managed = args.connection.server.is_none();

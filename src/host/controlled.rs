@@ -1,7 +1,10 @@
 //! A host started by a controller (`parti-top host --controlled`): it reads a [`Bootstrap`] line
 //! from stdin (credentials never appear on a command line), asks the controller for its worker
 //! specification, then serves commands, forwards worker events as they happen and publishes
-//! telemetry every sample interval.
+//! telemetry every sample interval. A host that joined a run from another machine
+//! (`parti-top host --join`, [`run_joined`]) does the same without stdin or a parent: it leaves
+//! when the controller's `alive` beat stops or the run ends, and exits at once (no worker
+//! stopped) on an `Abort`, the controller's `kill -9` of a host it cannot signal.
 //!
 //! It exits — stopping its workers gracefully first — on SIGTERM/SIGINT, on a `Shutdown`
 //! command, when stdin reaches end of file (the controller's end of the pipe closed, which also
@@ -22,6 +25,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{Pool, SlotEvent, stop_slots};
+pub use crate::control::Silence;
 use crate::control::{
     Bootstrap, HostCommand, HostEvent, HostReply, HostSpec, HostTelemetry, SpecRequest, Subjects,
     unix_us,
@@ -40,43 +44,12 @@ const SHUTDOWN_STOP_BUDGET: Duration = Duration::from_secs(10);
 /// writes can only time out).
 const ORPHANED_STOP_BUDGET: Duration = Duration::from_secs(3);
 
+/// A joined host leaves when it could not reach NATS for this long (it cannot hear whether its
+/// controller still runs).
+const JOINED_UNREACHABLE_LIMIT: Duration = Duration::from_secs(60);
+
 /// How often the host checks how long the controller has been silent.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
-
-/// How long the controller has been silent, counting only time in which the host could have
-/// heard it: each watchdog tick adds the time since the previous one, but never more than two
-/// periods (a longer gap means the process was frozen by SIGSTOP or starved, and could not
-/// listen), and nothing while the connection is down (no controller can be heard then).
-#[derive(Clone, Copy, Debug)]
-pub struct Silence {
-    silent: Duration,
-    last_tick: Instant,
-}
-
-impl Silence {
-    pub fn new(now: Instant) -> Self {
-        Self {
-            silent: Duration::ZERO,
-            last_tick: now,
-        }
-    }
-
-    /// The controller was heard at `now`.
-    pub fn heard(&mut self, now: Instant) {
-        self.silent = Duration::ZERO;
-        self.last_tick = now;
-    }
-
-    /// A watchdog tick at `now`; returns the silence counted so far.
-    pub fn tick(&mut self, now: Instant, connected: bool) -> Duration {
-        let step = now.saturating_duration_since(self.last_tick);
-        self.last_tick = now;
-        if connected {
-            self.silent += step.min(2 * WATCHDOG_PERIOD);
-        }
-        self.silent
-    }
-}
 
 /// Read the bootstrap line from stdin.
 pub async fn read_bootstrap(
@@ -144,16 +117,22 @@ enum Exit {
     StdinClosed,
     ControllerSilent,
     ControlConnectionLost,
+    Unreachable(Duration),
 }
 
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Exit::Signal(signal) => write!(f, "{signal}"),
-            Exit::Shutdown => f.write_str("shutdown requested"),
+            Exit::Shutdown => f.write_str("the run ended (the controller asked the host to leave)"),
             Exit::StdinClosed => f.write_str("the controller closed stdin"),
-            Exit::ControllerSilent => f.write_str("the controller went silent"),
+            Exit::ControllerSilent => f.write_str("the controller's alive beat stopped"),
             Exit::ControlConnectionLost => f.write_str("the control connection closed"),
+            Exit::Unreachable(limit) => write!(
+                f,
+                "NATS was unreachable for {}",
+                crate::parti::duration::Human(*limit)
+            ),
         }
     }
 }
@@ -170,21 +149,29 @@ struct Host {
     pool: Pool,
     events_dropped: u64,
     done_tx: mpsc::UnboundedSender<Done>,
+    /// A joined host reads its own RSS and CPU for its telemetry.
+    own_meter: Option<procfs::CpuMeter>,
 }
+
+/// This process's RSS and CPU since the previous reading.
+fn read_own_process(meter: &mut procfs::CpuMeter) -> Option<crate::control::ProcessReading> {
+    let pid = std::process::id();
+    let reading = procfs::read(pid)?;
+    Some(crate::control::ProcessReading {
+        rss_bytes: reading.rss_bytes,
+        cpu_percent: meter.percent(pid, reading.cpu_ticks, std::time::Instant::now()),
+    })
+}
+
+/// Stdin of a host the controller started (its end of file means the controller is gone).
+type StdinLines = tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>;
 
 /// Run a controlled host to completion.
 pub async fn run() -> Result<(), AppError> {
-    let mut signals = crate::signals::Signals::new().map_err(AppError::could_not_run)?;
+    let signals = crate::signals::Signals::new().map_err(AppError::could_not_run)?;
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let bootstrap = read_bootstrap(&mut stdin).await?;
     die_with_controller(bootstrap.controller_pid)?;
-    let _ballast = match procfs::ballast_from_env().map_err(AppError::could_not_run)? {
-        Some(mib) => {
-            info!("holding {mib} MiB of ballast ({})", procfs::BALLAST_ENV);
-            Some(procfs::ballast(mib))
-        }
-        None => None,
-    };
     let auth = ClientAuth {
         user: bootstrap.user.clone(),
         password: bootstrap.password.clone(),
@@ -194,6 +181,43 @@ pub async fn run() -> Result<(), AppError> {
     let control = client::connect(&bootstrap.server_url, &auth, &name)
         .await
         .map_err(AppError::could_not_run)?;
+    serve(bootstrap, auth, control, Some(stdin), signals).await
+}
+
+/// Run a host that joined a run from another machine (`parti-top host --join`): the same as a
+/// controlled host once it has its number, but with no parent and no stdin to watch; it leaves
+/// when the controller's `alive` beat stops or the run ends.
+pub async fn run_joined(
+    bootstrap: Bootstrap,
+    auth: ClientAuth,
+    control: async_nats::Client,
+    signals: crate::signals::Signals,
+) -> Result<(), AppError> {
+    serve(bootstrap, auth, control, None, signals).await
+}
+
+/// The next stdin line, or never when there is no stdin to watch.
+async fn next_line(stdin: &mut Option<StdinLines>) -> std::io::Result<Option<String>> {
+    match stdin {
+        Some(lines) => lines.next_line().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn serve(
+    bootstrap: Bootstrap,
+    auth: ClientAuth,
+    control: async_nats::Client,
+    mut stdin: Option<StdinLines>,
+    mut signals: crate::signals::Signals,
+) -> Result<(), AppError> {
+    let _ballast = match procfs::ballast_from_env().map_err(AppError::could_not_run)? {
+        Some(mib) => {
+            info!("holding {mib} MiB of ballast ({})", procfs::BALLAST_ENV);
+            Some(procfs::ballast(mib))
+        }
+        None => None,
+    };
     let subjects = Subjects::new(&bootstrap.run_id);
     let spec = request_spec(&control, &subjects, bootstrap.host).await?;
     let mut commands = control
@@ -251,6 +275,7 @@ pub async fn run() -> Result<(), AppError> {
         pool,
         events_dropped: 0,
         done_tx,
+        own_meter: stdin.is_none().then(procfs::CpuMeter::default),
     };
     info!("ready for run {}", host.subjects.run_id());
 
@@ -259,12 +284,16 @@ pub async fn run() -> Result<(), AppError> {
     let mut watchdog = tokio::time::interval(WATCHDOG_PERIOD);
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reap = tokio::time::interval(Duration::from_secs(1));
-    let mut silence = Silence::new(Instant::now());
+    let mut silence = Silence::with_period(Instant::now(), WATCHDOG_PERIOD);
     let timeout = spec.controller_timeout();
+    // A joined host has no parent whose death would end it: it also leaves when it could not
+    // reach NATS at all for this long.
+    let unreachable_limit = stdin.is_none().then_some(JOINED_UNREACHABLE_LIMIT);
+    let mut disconnected_since: Option<Instant> = None;
     let exit = loop {
         tokio::select! {
             signal = signals.next() => break Exit::Signal(signal),
-            line = stdin.next_line() => {
+            line = next_line(&mut stdin) => {
                 if !matches!(line, Ok(Some(_))) {
                     break Exit::StdinClosed;
                 }
@@ -295,13 +324,24 @@ pub async fn run() -> Result<(), AppError> {
                 // silence clock is held.
                 let connected =
                     host.control.connection_state() == async_nats::connection::State::Connected;
-                if silence.tick(Instant::now(), connected) > timeout {
+                let now = Instant::now();
+                if silence.tick(now, connected) > timeout {
                     break Exit::ControllerSilent;
+                }
+                disconnected_since = if connected { None } else { disconnected_since.or(Some(now)) };
+                if let (Some(since), Some(limit)) = (disconnected_since, unreachable_limit)
+                    && now.duration_since(since) > limit
+                {
+                    break Exit::Unreachable(limit);
                 }
             }
         }
     };
-    info!("leaving: {exit}");
+    info!(
+        "leaving run {}: {exit}; stopping {}",
+        host.subjects.run_id(),
+        crate::text::plural(host.pool.len() as u64, "worker")
+    );
     let budget = match exit {
         Exit::Shutdown => SHUTDOWN_STOP_BUDGET,
         _ => ORPHANED_STOP_BUDGET,
@@ -324,6 +364,12 @@ pub async fn run() -> Result<(), AppError> {
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), host.control.flush()).await;
     Ok(())
+}
+
+/// Exit at once, as `kill -9` would end the process: no worker is stopped, nothing is flushed
+/// (the kernel closes the connections).
+fn abort_now() -> ! {
+    std::process::exit(137)
 }
 
 /// Die with the controller even if it is killed with SIGKILL. The signal is SIGKILL: a host
@@ -438,6 +484,7 @@ impl Host {
                 .num_alive_tasks() as u64,
             workers: self.views(),
             events_dropped: self.events_dropped,
+            process: self.own_meter.as_mut().and_then(read_own_process),
         };
         if let Ok(body) = serde_json::to_vec(&telemetry) {
             let _ = self
@@ -541,6 +588,19 @@ impl Host {
             },
             Ok(HostCommand::Status) => {}
             Ok(HostCommand::Shutdown) => shutdown = true,
+            Ok(HostCommand::Abort) => {
+                if let Some(subject) = message.reply
+                    && let Ok(body) = serde_json::to_vec(&reply)
+                {
+                    let _ = self.control.publish(subject, body.into()).await;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), self.control.flush()).await;
+                warn!(
+                    "killed by the controller of run {}: exiting at once, workers left to expire",
+                    self.subjects.run_id()
+                );
+                abort_now();
+            }
         }
         reply.workers = self.views();
         if let (Some(subject), Ok(body)) = (message.reply, serde_json::to_vec(&reply)) {
@@ -558,29 +618,5 @@ impl Host {
         tokio::spawn(async move {
             let _ = done.send(Done::Stopped(stop_slots(slots).await));
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn silence_counts_only_time_the_host_could_listen() {
-        let start = Instant::now();
-        let mut silence = Silence::new(start);
-        let at = |ms: u64| start + Duration::from_millis(ms);
-        // Regular ticks add up.
-        for ms in (250..=5_000).step_by(250) {
-            silence.tick(at(ms), true);
-        }
-        assert_eq!(silence.tick(at(5_250), true), Duration::from_millis(5_250));
-        silence.heard(at(5_300));
-        assert_eq!(silence.tick(at(5_550), true), Duration::from_millis(250));
-        // Frozen for 10 s (SIGSTOP): the first tick after SIGCONT adds at most two periods.
-        assert_eq!(silence.tick(at(15_550), true), Duration::from_millis(750));
-        // Disconnected: nothing counts, and the gap does not carry over.
-        assert_eq!(silence.tick(at(25_000), false), Duration::from_millis(750));
-        assert_eq!(silence.tick(at(25_250), true), Duration::from_millis(1_000));
     }
 }

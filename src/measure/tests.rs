@@ -754,6 +754,7 @@ fn telemetry(workers: &[(u64, &str)]) -> crate::control::HostTelemetry {
             })
             .collect(),
         events_dropped: 0,
+        process: None,
     }
 }
 

@@ -126,6 +126,11 @@ impl Acting<'_> {
                 let Some(process) = self.s.hosts.get(index).filter(|p| !p.has_exited()) else {
                     return Err(format!("host {host} is not running"));
                 };
+                if process.is_joined() {
+                    return Err(format!(
+                        "host {host} joined from another machine: it cannot be paused from here"
+                    ));
+                }
                 let signaller = process.signaller();
                 process.pause();
                 let t_ms = self.wb.now_ms();

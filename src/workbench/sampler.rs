@@ -1,6 +1,7 @@
 //! The sampler: every sample interval, read RSS and CPU of every host, of nats-server and of
 //! the controller itself from `/proc`, join each host's latest telemetry (live heap, tasks,
-//! workers), and publish one [`Sample`]. It is also where a managed nats-server's death is
+//! workers), and publish one [`Sample`]. A host joined from another machine has no pid here:
+//! its RSS and CPU come from its own reading in its telemetry. It is also where a managed nats-server's death is
 //! noticed (its pid can no longer be read): the engine hears of it at once, as expected (a
 //! `RestartNats` under way) or not.
 
@@ -31,6 +32,8 @@ struct TargetsInner {
     /// An action is stopping and starting nats-server: it being down is expected.
     nats_restarting: bool,
     reports: HashMap<u32, HostReport>,
+    /// Hosts that exited: a late report of theirs is not sampled.
+    gone: std::collections::BTreeSet<u32>,
 }
 
 /// What a sample takes from a host's latest telemetry.
@@ -39,6 +42,9 @@ struct HostReport {
     live_heap_bytes: u64,
     tasks: u64,
     workers: Option<u32>,
+    /// A joined host's own reading (its pid is on another machine).
+    pid: u32,
+    process: Option<crate::control::ProcessReading>,
 }
 
 fn lock(targets: &Targets) -> std::sync::MutexGuard<'_, TargetsInner> {
@@ -53,7 +59,10 @@ impl Targets {
         let mut inner = lock(self);
         match pid {
             Some(pid) => inner.hosts.insert(host, pid),
-            None => inner.hosts.remove(&host),
+            None => {
+                inner.gone.insert(host);
+                inner.hosts.remove(&host)
+            }
         };
     }
 
@@ -79,6 +88,8 @@ impl Targets {
             live_heap_bytes: telemetry.live_heap_bytes,
             tasks: telemetry.tasks,
             workers: u32::try_from(telemetry.workers.len()).ok(),
+            pid: telemetry.pid,
+            process: telemetry.process,
         };
         lock(self).reports.insert(telemetry.host, report);
     }
@@ -86,7 +97,7 @@ impl Targets {
 
 /// Read every target once.
 pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
-    let (hosts, nats_pid) = {
+    let (hosts, nats_pid, joined) = {
         let inner = lock(targets);
         let mut hosts: Vec<(u32, u32)> = inner.hosts.iter().map(|(h, p)| (*h, *p)).collect();
         hosts.sort_unstable();
@@ -94,7 +105,7 @@ pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
             .into_iter()
             .map(|(host, pid)| (host, pid, inner.reports.get(&host).copied()))
             .collect();
-        (hosts, inner.nats_pid)
+        (hosts, inner.nats_pid, joined_reports(&inner))
     };
     let now = std::time::Instant::now();
     let mut processes = Vec::new();
@@ -119,6 +130,7 @@ pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
             processes.push(sample);
         }
     }
+    processes.extend(joined);
     if let Some(pid) = nats_pid {
         processes.extend(read(ProcessKind::NatsServer, pid, meter));
     }
@@ -132,6 +144,30 @@ pub fn sample(targets: &Targets, meter: &mut CpuMeter, t_ms: u64) -> Sample {
         processes,
         load: None,
     }
+}
+
+/// Samples of the hosts that report their own process figures (joined from other machines)
+/// and have no local pid to read, from their latest telemetry.
+fn joined_reports(inner: &TargetsInner) -> Vec<ProcessSample> {
+    let mut samples: Vec<ProcessSample> = inner
+        .reports
+        .iter()
+        .filter(|(host, _)| !inner.hosts.contains_key(host) && !inner.gone.contains(host))
+        .filter_map(|(host, report)| {
+            let process = report.process?;
+            Some(ProcessSample {
+                process: ProcessKind::Host(*host),
+                pid: report.pid,
+                rss_bytes: process.rss_bytes,
+                live_heap_bytes: Some(report.live_heap_bytes),
+                tasks: Some(report.tasks),
+                workers: report.workers,
+                cpu_percent: process.cpu_percent,
+            })
+        })
+        .collect();
+    samples.sort_by_key(|s| s.process);
+    samples
 }
 
 /// The managed nats-server's pid and whether a restart is under way.
@@ -199,5 +235,43 @@ pub async fn run(
             }
         }
         let _ = observations.send(Observation::Sample(sample));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn telemetry(host: u32, rss_bytes: Option<u64>) -> HostTelemetry {
+        HostTelemetry {
+            t_unix_us: 0,
+            host,
+            pid: 4242,
+            live_heap_bytes: 1_000,
+            tasks: 7,
+            workers: Vec::new(),
+            events_dropped: 0,
+            process: rss_bytes.map(|rss_bytes| crate::control::ProcessReading {
+                rss_bytes,
+                cpu_percent: Some(12.5),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_joined_host_is_sampled_from_its_own_reading_until_it_is_gone() {
+        let targets = Targets::default();
+        targets.telemetry(&telemetry(1, Some(9_000_000)));
+        // A local host reports no reading of its own: the controller reads /proc.
+        targets.telemetry(&telemetry(0, None));
+        let joined = joined_reports(&lock(&targets));
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].process, ProcessKind::Host(1));
+        assert_eq!(joined[0].rss_bytes, 9_000_000);
+        assert_eq!(joined[0].cpu_percent, Some(12.5));
+        assert_eq!(joined[0].tasks, Some(7));
+        targets.set_host(1, None);
+        targets.telemetry(&telemetry(1, Some(9_000_000)));
+        assert!(joined_reports(&lock(&targets)).is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! The connect screen: how to point other NATS tools (the nats CLI, nats-top,
 //! `tools/check-cluster.py`) at the run's server, as `RunFacts::connect` gives it. The lines
 //! name 0600 files that hold the generated credentials; the password itself is never shown.
+//! For a run whose hosts joined from other machines, the lines name those hosts and the join
+//! command instead.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -35,11 +37,15 @@ pub fn lines(model: &Model) -> Vec<Line<'static>> {
         out.push(Line::from(Span::styled(text.clone(), style)));
     }
     out.push(Line::raw(""));
-    out.push(Line::styled(
+    // An external server's lines are about the hosts that joined from other machines.
+    let note = if facts.managed {
         "The files live in the server's private directory and go when it stops; a restart \
-         (N) keeps them.",
-        theme::DIM,
-    ));
+         (N) keeps them."
+    } else {
+        "Each machine joins with its own credentials (docs/scaling.md); parti-top did not \
+         start this server."
+    };
+    out.push(Line::styled(note, theme::DIM));
     out
 }
 
@@ -75,5 +81,30 @@ mod tests {
             text[1],
             "  nats CLI:  nats --context /tmp/x/nats-context.json kv ls"
         );
+    }
+
+    #[test]
+    fn hosts_joined_to_an_external_server_are_listed_without_the_managed_files_note() {
+        let mut model = Model::default();
+        model.facts.managed = false;
+        model.facts.connect = vec![
+            "run lab1: 2 hosts joined from other machines".into(),
+            "host 0 joined from machine-b pid 4242".into(),
+        ];
+        let text = lines(&model)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(text.contains("host 0 joined from machine-b"), "{text}");
+        assert!(text.contains("its own credentials"), "{text}");
+        assert!(!text.contains("private directory"), "{text}");
+        model.facts.managed = true;
+        let text = lines(&model)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(text.contains("private directory"), "{text}");
     }
 }
