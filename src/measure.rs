@@ -239,14 +239,16 @@ impl Measure {
         self.model.unstable_reason(open.map(|o| o.expected_live))
     }
 
-    /// Whether an input can be skipped because it changes nothing (a heartbeat refresh, unless
-    /// an event is waiting for fresh heartbeats after a fault).
+    /// Whether an input can be skipped because it changes nothing: a heartbeat refresh (unless
+    /// an event is waiting for fresh heartbeats after a fault) or a stable-ID write, which the
+    /// model does not follow.
     pub fn is_noop(&self, input: &Input<'_>) -> bool {
         let awaiting_heartbeats = self.open.as_ref().is_some_and(|o| {
             o.stabilized_at_ms.is_none() && o.fault.as_ref().is_some_and(|f| f.cleared)
         });
         !awaiting_heartbeats
-            && matches!(input, Input::Kv(change) if self.model.is_heartbeat_refresh(change))
+            && matches!(input, Input::Kv(change)
+                if self.model.is_heartbeat_refresh(change) || change.role == model::BucketRole::StableId)
     }
 
     /// Feed one input at `t_ms`.

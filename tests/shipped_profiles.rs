@@ -24,7 +24,8 @@ const SHORT: [&str; 9] = [
 ];
 
 /// The rest of `profiles/`.
-const LONG: [&str; 18] = [
+const LONG: [&str; 19] = [
+    "scale-500",
     "recovery",
     "failover-load",
     "partition",

@@ -5,7 +5,7 @@
 //! died). Ownership, versions and the leader come from KV only.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::control::{HostEvent, HostTelemetry};
 use crate::observation::{ClusterEventKind, WorkerView};
@@ -161,12 +161,12 @@ impl ClusterModel {
 
     /// Apply a host's event at `t_ms` (run time).
     pub fn apply_event(&mut self, t_ms: u64, event: &HostEvent) -> Vec<Note> {
-        self.coverage.take();
         let Some(slot) = event.slot else {
             return Vec::new();
         };
         let key = (event.host, slot);
         if let ClusterEventKind::WorkerEnded { how } = &event.kind {
+            self.coverage.take();
             self.ended.insert(key);
             return match self.workers.remove(&key) {
                 Some(record) => vec![Note::WorkerEnded {
@@ -185,8 +185,10 @@ impl ClusterModel {
             .workers
             .entry(key)
             .or_insert_with(|| WorkerRecord::new(event.host, slot, State::Init, t_ms));
-        if event.worker_id.is_some() {
+        if event.worker_id.is_some() && record.worker_id != event.worker_id {
             record.worker_id.clone_from(&event.worker_id);
+            // Coverage counts the owners among running workers' IDs.
+            self.coverage.take();
         }
         match &event.kind {
             ClusterEventKind::StateChanged { to, .. } => record.state = *to,
@@ -203,7 +205,6 @@ impl ClusterModel {
 
     /// Apply a host's periodic report: refresh the state of the workers it lists.
     pub fn apply_telemetry(&mut self, t_ms: u64, telemetry: &HostTelemetry) {
-        self.coverage.take();
         for view in &telemetry.workers {
             if self.ended.contains(&(view.host, view.slot)) || self.gone_hosts.contains(&view.host)
             {
@@ -213,7 +214,10 @@ impl ClusterModel {
                 .workers
                 .entry((view.host, view.slot))
                 .or_insert_with(|| WorkerRecord::new(view.host, view.slot, view.state, t_ms));
-            record.worker_id.clone_from(&view.worker_id);
+            if record.worker_id != view.worker_id {
+                record.worker_id.clone_from(&view.worker_id);
+                self.coverage.take();
+            }
             record.state = view.state;
             record.is_leader = view.is_leader;
             if view.version > record.version && record.first_assignment_ms.is_none() {
@@ -257,7 +261,11 @@ impl ClusterModel {
 
     /// Apply a KV change seen by the observer.
     pub fn apply_kv(&mut self, change: &KvChange) -> Vec<Note> {
-        self.coverage.take();
+        // Coverage depends on the assignments and the running workers only: a heartbeat or an
+        // ID renewal (most of the changes, hundreds a second in a large fleet) keeps it.
+        if change.role == BucketRole::Assignment {
+            self.coverage.take();
+        }
         let mut notes = Vec::new();
         match change.role {
             BucketRole::StableId => {}
@@ -315,9 +323,9 @@ impl ClusterModel {
     }
 
     /// Partition → owners among running workers, from KV.
-    fn owners(&self) -> BTreeMap<&[String], Vec<&str>> {
+    fn owners(&self) -> HashMap<&[String], Vec<&str>> {
         let live = self.live_ids();
-        let mut owners: BTreeMap<&[String], Vec<&str>> = BTreeMap::new();
+        let mut owners: HashMap<&[String], Vec<&str>> = HashMap::new();
         for (worker, assignment) in &self.assignments {
             if live.contains(worker) {
                 for partition in &assignment.partitions {
@@ -356,9 +364,14 @@ impl ClusterModel {
                 )),
             }
         }
-        let known: BTreeSet<&[String]> =
-            self.partitions.iter().map(|p| p.keys.as_slice()).collect();
-        for keys in owners.keys().filter(|k| !known.contains(*k)) {
+        let known: HashSet<&[String]> = self.partitions.iter().map(|p| p.keys.as_slice()).collect();
+        let mut unknown: Vec<&[String]> = owners
+            .keys()
+            .filter(|k| !known.contains(*k))
+            .copied()
+            .collect();
+        unknown.sort_unstable();
+        for keys in unknown {
             problems.push(format!("unknown partition {} is assigned", keys.join("-")));
         }
         problems
