@@ -107,6 +107,28 @@ pub struct Shared {
     capacity: crate::limits::Capacity,
     /// How other NATS tools reach a managed server.
     connect_info: Option<crate::nats::connect_info::ConnectInfo>,
+    /// When the observer last saw each worker's heartbeat key written.
+    heartbeats: HeartbeatsSeen,
+}
+
+/// When the observer last saw each worker ID's heartbeat key written (a delete forgets it).
+type HeartbeatsSeen = Arc<Mutex<std::collections::HashMap<String, tokio::time::Instant>>>;
+
+fn note_heartbeat(seen: &HeartbeatsSeen, change: &crate::measure::model::KvChange) {
+    if change.role != crate::measure::model::BucketRole::Heartbeat {
+        return;
+    }
+    let Some(worker) = crate::parti::heartbeat::worker_of(&change.key) else {
+        return;
+    };
+    let mut seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if change.value.is_some() {
+        seen.insert(worker.to_owned(), tokio::time::Instant::now());
+    } else {
+        seen.remove(worker);
+    }
 }
 
 /// The part of a workbench that actions change.
@@ -252,8 +274,11 @@ impl Workbench {
             })?;
         let forward = engine_tx.clone();
         let owners = load.clone();
+        let heartbeats = HeartbeatsSeen::default();
+        let seen = heartbeats.clone();
         tokio::spawn(async move {
             while let Some(change) = kv_rx.recv().await {
+                note_heartbeat(&seen, &change);
                 if let Some(load) = &owners {
                     load.note(&change);
                 }
@@ -319,6 +344,7 @@ impl Workbench {
             cluster: cluster.map(|c| Arc::new(tokio::sync::Mutex::new(c))),
             capacity: crate::limits::capacity(),
             connect_info: managed.as_ref().map(|m| m.connect_info().clone()),
+            heartbeats,
         });
         let mut mutable = Mutable {
             managed,
@@ -520,6 +546,18 @@ impl Shared {
 
     pub fn observations(&self) -> &broadcast::Sender<Observation> {
         &self.observations
+    }
+
+    /// Each worker ID's time since the observer last saw its heartbeat key written.
+    pub fn heartbeat_ages(&self) -> std::collections::BTreeMap<String, Duration> {
+        let now = tokio::time::Instant::now();
+        let seen = self
+            .heartbeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.iter()
+            .map(|(id, at)| (id.clone(), now.saturating_duration_since(*at)))
+            .collect()
     }
 
     pub fn state(&self) -> watch::Receiver<ClusterState> {

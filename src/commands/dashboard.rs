@@ -35,6 +35,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         mode: RunMode::Interactive,
         record: args.outputs.record.clone(),
         workbench: super::workbench_options(&args.connection),
+        metrics: args.outputs.metrics,
     })
     .await?;
     match finished.saved {
