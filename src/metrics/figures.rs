@@ -154,8 +154,11 @@ pub struct RunTally {
     pub leaders: LeaderTracker,
     findings: BTreeMap<String, u64>,
     events: EventFigures,
-    /// Per process: the latest sample and the CPU seconds accumulated up to it.
-    processes: BTreeMap<ProcessKind, (ProcessSample, f64)>,
+    /// The processes of the latest sample.
+    processes: BTreeMap<ProcessKind, ProcessSample>,
+    /// CPU seconds per process over the whole run (kept when a process misses a sample, so
+    /// the counter never goes back).
+    cpu_seconds: BTreeMap<ProcessKind, f64>,
     last_sample_ms: Option<u64>,
 }
 
@@ -185,15 +188,14 @@ impl RunTally {
                     .last_sample_ms
                     .map_or(0.0, |last| sample.t_ms.saturating_sub(last) as f64 / 1000.0);
                 self.last_sample_ms = Some(sample.t_ms);
-                let previous = std::mem::take(&mut self.processes);
+                self.processes.clear();
                 for process in &sample.processes {
-                    let before = previous.get(&process.process).map_or(0.0, |(_, s)| *s);
                     let used = process
                         .cpu_percent
                         .filter(|p| p.is_finite() && *p >= 0.0)
                         .map_or(0.0, |p| p / 100.0 * interval_s);
-                    self.processes
-                        .insert(process.process, (process.clone(), before + used));
+                    *self.cpu_seconds.entry(process.process).or_default() += used;
+                    self.processes.insert(process.process, process.clone());
                 }
             }
             Observation::Action(_) | Observation::Cluster(_) | Observation::Step(_) => {}
@@ -245,13 +247,13 @@ impl RunTally {
             processes: self
                 .processes
                 .iter()
-                .map(|(kind, (sample, cpu_seconds))| ProcessFigures {
+                .map(|(kind, sample)| ProcessFigures {
                     process: process_label(*kind),
                     rss_bytes: sample.rss_bytes,
                     live_heap_bytes: sample.live_heap_bytes,
                     tasks: sample.tasks,
                     workers: sample.workers,
-                    cpu_seconds: Some(*cpu_seconds),
+                    cpu_seconds: self.cpu_seconds.get(kind).copied(),
                 })
                 .collect(),
         }
@@ -323,6 +325,19 @@ mod tests {
         tally.observe(&sample(1000, Some(50.0)));
         tally.observe(&sample(3000, Some(25.0)));
         tally.observe(&sample(4000, Some(f64::NAN)));
+        // A sample without the host (nats-server restarting, say) does not reset its count.
+        tally.observe(&Observation::Sample(Sample {
+            t_ms: 5000,
+            processes: Vec::new(),
+            load: None,
+        }));
+        assert!(
+            tally
+                .figures("headless", "r", &ClusterState::default(), &BTreeMap::new())
+                .processes
+                .is_empty()
+        );
+        tally.observe(&sample(6000, Some(0.0)));
         let figures = tally.figures("headless", "r", &ClusterState::default(), &BTreeMap::new());
         let host = &figures.processes[0];
         assert_eq!(host.process, "host-0");

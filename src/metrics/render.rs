@@ -35,9 +35,9 @@ impl Out {
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        let Some(value) = number(value) else {
+        if !value.is_finite() {
             return;
-        };
+        }
         self.text.push_str(name);
         if !labels.is_empty() {
             self.text.push('{');
@@ -53,21 +53,19 @@ impl Out {
             self.text.push('}');
         }
         self.text.push(' ');
-        self.text.push_str(&value);
+        write_number(&mut self.text, value);
         self.text.push('\n');
     }
 }
 
-/// A sample value as text: integers without a fraction, `None` for NaN and infinities.
-fn number(value: f64) -> Option<String> {
-    if !value.is_finite() {
-        return None;
-    }
+/// A finite sample value as text: integers without a fraction.
+fn write_number(out: &mut String, value: f64) {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         // Exact: the value is an integer well inside i64's range.
-        return Some(format!("{}", value as i64));
+        let _ = write!(out, "{}", value as i64);
+    } else {
+        let _ = write!(out, "{value}");
     }
-    Some(format!("{value}"))
 }
 
 /// A label value with `\`, `"` and line feeds escaped.
