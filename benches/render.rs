@@ -82,7 +82,13 @@ fn render_frames(c: &mut Criterion) {
     findings.screen = Screen::Findings;
     frame(c, "render: findings 160x48", &findings, 160, 48);
     frame(c, "render: dashboard 160x48, 2 h run", &long_run(), 160, 48);
-    frame(c, "render: dashboard 160x48, 1000 workers", &thousand_workers(), 160, 48);
+    frame(
+        c,
+        "render: dashboard 160x48, 1000 workers",
+        &thousand_workers(),
+        160,
+        48,
+    );
 }
 
 criterion_group!(benches, render_frames);

@@ -257,6 +257,10 @@ pub struct OutputArgs {
     /// incomplete, and overwrite an existing --record file.
     #[arg(long)]
     pub force: bool,
+    /// Serve the live figures for Prometheus at http://ADDR/metrics (port 0: any free port;
+    /// the address is printed on stderr). See docs/metrics.md.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// How to reach NATS, following the NATS tools' conventions.

@@ -36,6 +36,7 @@ pub fn headless_options(
         junit: outputs.junit.clone(),
         html: outputs.html.clone(),
         force: outputs.force,
+        metrics: outputs.metrics,
         workbench: workbench_options(connection),
         ..crate::headless::HeadlessOptions::default()
     }

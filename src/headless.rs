@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use tracing::info;
 
 use crate::error::AppError;
+use crate::metrics::{Live, RunSource};
 use crate::preflight::{self, Existing};
 use crate::profile::{self, Profile, Tolerances};
 use crate::record::format::{Recording, RunMode};
@@ -41,6 +42,8 @@ pub struct HeadlessOptions {
     pub overrides: profile::Overrides,
     /// `--repeats N`: overrides the profile's `repeats`.
     pub repeats: Option<u32>,
+    /// `--metrics ADDR`: serve the live figures for Prometheus (docs/metrics.md).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 fn resolve_baseline(
@@ -121,6 +124,7 @@ pub async fn run(options: HeadlessOptions) -> Result<(), AppError> {
 /// Run a prepared scenario headless to its verdict.
 pub async fn run_prepared(options: &HeadlessOptions, prepared: Prepared) -> Result<(), AppError> {
     let mut signals = Signals::new().map_err(AppError::could_not_run)?;
+    let metrics = Live::start(options.metrics, RunSource::mode_name(&prepared.mode)).await?;
     let session_options = SessionOptions {
         mode: prepared.mode.clone(),
         record: options.record.clone(),
@@ -136,6 +140,16 @@ pub async fn run_prepared(options: &HeadlessOptions, prepared: Prepared) -> Resu
         signal = signals.next() => return Err(AppError::could_not_run(format!("{signal} during start-up"))),
     };
     let workbench = session.workbench().clone();
+    if let Some(metrics) = &metrics {
+        let ages = workbench.clone();
+        metrics.follow_run(RunSource::new(
+            &prepared.mode,
+            workbench.run_id(),
+            workbench.state(),
+            workbench.subscribe(),
+            move || ages.heartbeat_ages(),
+        ));
+    }
     for line in workbench.connect_hints() {
         eprintln!("{line}");
     }

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod load;
 pub mod logging;
 pub mod measure;
+pub mod metrics;
 pub mod nats;
 pub mod netfault;
 pub mod observation;

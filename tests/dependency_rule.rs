@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
         "text", "logging", "procfs", "signals", "action", "nats", "netfault", "load",
     ],
     &["error", "observation", "control", "profile", "limits"],
-    &["measure", "observer", "record"],
+    &["measure", "observer", "record", "metrics"],
     &["report", "host", "workbench"],
     &["scenario", "preflight"],
     &["session"],

@@ -39,6 +39,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             run_id: args.join.run_id.clone(),
             ..super::workbench_options(&args.connection)
         },
+        metrics: args.outputs.metrics,
     })
     .await?;
     match finished.saved {

@@ -78,6 +78,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), AppError> {
         mode: prepared.mode.clone(),
         record: options.record.clone(),
         workbench: options.workbench.clone(),
+        metrics: options.metrics,
     })
     .await?;
     headless::verdict(&options, &prepared, finished, None)

@@ -17,6 +17,7 @@ use super::update::{Effect, Msg, update};
 use super::view;
 use crate::action::{Action, ActionSource};
 use crate::error::AppError;
+use crate::metrics::{Live, RunSource};
 use crate::profile::{self, Profile};
 use crate::record::format::RunMode;
 use crate::session::{Finished, Scenario, Session, SessionOptions};
@@ -44,6 +45,8 @@ pub struct TuiOptions {
     pub mode: RunMode,
     pub record: Option<PathBuf>,
     pub workbench: WorkbenchOptions,
+    /// `--metrics ADDR`: serve the live figures for Prometheus (docs/metrics.md).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Load the profile to run: the given file, or the built-in default.
@@ -92,9 +95,11 @@ pub async fn run(options: TuiOptions) -> Result<Finished, AppError> {
         mode,
         record,
         workbench,
+        metrics,
     } = options;
     let mut signals = Signals::new().map_err(AppError::could_not_run)?;
     init_logging();
+    let metrics = Live::start(metrics, RunSource::mode_name(&mode)).await?;
     eprintln!(
         "parti-top: starting {} (nats-server, {} host process(es))…",
         profile.name, profile.cluster.hosts
@@ -110,6 +115,16 @@ pub async fn run(options: TuiOptions) -> Result<Finished, AppError> {
         signal = signals.next() => return Err(AppError::could_not_run(format!("{signal} during start-up"))),
     };
     let workbench = session.workbench().clone();
+    if let Some(metrics) = &metrics {
+        let ages = workbench.clone();
+        metrics.follow_run(RunSource::new(
+            &mode,
+            workbench.run_id(),
+            workbench.state(),
+            workbench.subscribe(),
+            move || ages.heartbeat_ages(),
+        ));
+    }
     let facts = RunFacts {
         run_id: workbench.run_id().to_owned(),
         profile: match &mode {
