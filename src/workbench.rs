@@ -6,6 +6,7 @@
 pub mod act;
 mod actor;
 pub mod engine;
+mod heartbeats;
 pub mod hosts;
 pub mod link;
 pub mod links;
@@ -115,27 +116,7 @@ pub struct Shared {
     /// How hosts on other machines join the run (empty when the controller started them).
     join_hints: Vec<String>,
     /// When the observer last saw each worker's heartbeat key written.
-    heartbeats: HeartbeatsSeen,
-}
-
-/// When the observer last saw each worker ID's heartbeat key written (a delete forgets it).
-type HeartbeatsSeen = Arc<Mutex<std::collections::HashMap<String, tokio::time::Instant>>>;
-
-fn note_heartbeat(seen: &HeartbeatsSeen, change: &crate::measure::model::KvChange) {
-    if change.role != crate::measure::model::BucketRole::Heartbeat {
-        return;
-    }
-    let Some(worker) = crate::parti::heartbeat::worker_of(&change.key) else {
-        return;
-    };
-    let mut seen = seen
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if change.value.is_some() {
-        seen.insert(worker.to_owned(), tokio::time::Instant::now());
-    } else {
-        seen.remove(worker);
-    }
+    heartbeats: heartbeats::HeartbeatsSeen,
 }
 
 /// The part of a workbench that actions change.
@@ -292,11 +273,11 @@ impl Workbench {
             })?;
         let forward = engine_tx.clone();
         let owners = load.clone();
-        let heartbeats = HeartbeatsSeen::default();
+        let heartbeats = heartbeats::HeartbeatsSeen::default();
         let seen = heartbeats.clone();
         tokio::spawn(async move {
             while let Some(change) = kv_rx.recv().await {
-                note_heartbeat(&seen, &change);
+                heartbeats::note(&seen, &change);
                 if let Some(load) = &owners {
                     load.note(&change);
                 }
@@ -587,14 +568,7 @@ impl Shared {
 
     /// Each worker ID's time since the observer last saw its heartbeat key written.
     pub fn heartbeat_ages(&self) -> std::collections::BTreeMap<String, Duration> {
-        let now = tokio::time::Instant::now();
-        let seen = self
-            .heartbeats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.iter()
-            .map(|(id, at)| (id.clone(), now.saturating_duration_since(*at)))
-            .collect()
+        heartbeats::ages(&self.heartbeats)
     }
 
     pub fn state(&self) -> watch::Receiver<ClusterState> {
