@@ -9,6 +9,7 @@
 pub mod events;
 pub mod judge;
 pub mod live;
+pub mod metrics;
 pub mod read;
 pub mod record;
 pub mod text;

@@ -187,6 +187,10 @@ pub struct AttachArgs {
     /// at least 10 s).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub finding_after: Option<Duration>,
+    /// Serve the live figures in the Prometheus text format at http://ADDR/metrics (port 0
+    /// takes any free port; the address is printed). Not with --once.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `parti-top diff A.ron B.ron`.

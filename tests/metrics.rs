@@ -314,3 +314,107 @@ async fn a_port_in_use_stops_the_run_before_it_starts_with_exit_2() {
     assert!(!dir.path().join("run.ron").exists());
     drop(taken);
 }
+
+/// `parti-top host` with `workers` workers, `PARTITIONS` partitions, fast timing.
+fn spawn_host(url: &str, user: &str, password: &str, workers: usize) -> Running {
+    Running(
+        Command::new(BIN)
+            .args(["host", "--server", url, "--timing", "fast"])
+            .args(["--partitions", &PARTITIONS.to_string()])
+            .args(["--workers", &workers.to_string()])
+            .env("NATS_USER", user)
+            .env("NATS_PASSWORD", password)
+            .env("PARTI_TOP_LOG", "warn")
+            .env_remove("NATS_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn host"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_metrics_agree_with_the_kv_buckets_of_a_cluster_it_did_not_start() {
+    let server = TestServer::start().await;
+    let auth = server.auth();
+    let (user, password) = (auth.user.expect("user"), auth.password.expect("password"));
+    let _host = spawn_host(server.url(), &user, &password, WORKERS);
+    let reader = NatsStore::new(server.client().await);
+    // Attach needs the buckets: wait for the cluster to create them.
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            snapshot(&reader)
+                .await
+                .is_some_and(|s| s.live().len() == WORKERS)
+        })
+        .await,
+        "the hand-started cluster never showed {WORKERS} heartbeats"
+    );
+    let mut attach = Running(
+        Command::new(BIN)
+            .args(["attach", "--headless", "--server", server.url()])
+            .args(["--metrics", "127.0.0.1:0"])
+            .env("NATS_USER", &user)
+            .env("NATS_PASSWORD", &password)
+            .env_remove("NATS_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn attach"),
+    );
+    let (addresses, log) = follow_stderr(&mut attach.0);
+    let addr = tokio::task::spawn_blocking(move || addresses.recv_timeout(Duration::from_secs(10)))
+        .await
+        .expect("join")
+        .unwrap_or_else(|_| panic!("no metrics address:\n{}", log.lock().expect("log")));
+
+    // Poll until the exporter and the buckets agree on a settled cluster.
+    let last = Arc::new(Mutex::new(String::new()));
+    let agreed = wait_until(Duration::from_secs(25), || {
+        let reader = &reader;
+        let last = last.clone();
+        async move {
+            let (Ok(body), Some(kv)) = (scrape(addr).await, snapshot(reader).await) else {
+                return false;
+            };
+            let Ok(samples) = parse(&body) else {
+                *last.lock().expect("last") = body;
+                return false;
+            };
+            *last.lock().expect("last") = body;
+            let partitions: BTreeMap<String, f64> = kv
+                .assignments
+                .iter()
+                .map(|(id, a)| (id.clone(), a.partitions.len() as f64))
+                .collect();
+            let leaders: Vec<String> = per_worker(&samples, "parti_is_leader")
+                .into_iter()
+                .filter(|(_, v)| *v == 1.0)
+                .map(|(id, _)| id)
+                .collect();
+            let newest = kv.assignments.values().map(|a| a.version).max();
+            value(&samples, "parti_top_cluster_stable", &[]) == Some(1.0)
+                && samples
+                    .iter()
+                    .any(|s| s.name == "parti_top_info" && s.labels["mode"] == "attach")
+                && per_worker(&samples, "parti_assigned_partitions") == partitions
+                && partitions.len() == WORKERS
+                && kv.leader_id().is_some_and(|l| leaders == [l.to_owned()])
+                && value(&samples, "parti_assignment_version", &[]) == newest.map(|v| v as f64)
+                && per_worker(&samples, "parti_heartbeat_age_seconds")
+                    .keys()
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    == kv.live()
+        }
+    })
+    .await;
+    assert!(
+        agreed,
+        "attach's /metrics never agreed with the buckets:\n{}",
+        last.lock().expect("last")
+    );
+    drop(attach);
+}

@@ -36,8 +36,15 @@ pub async fn run(args: AttachArgs) -> Result<(), AppError> {
             "--record records a live attach: leave out --once",
         ));
     }
+    if args.once && args.metrics.is_some() {
+        return Err(AppError::could_not_run(
+            "--metrics serves a live attach: leave out --once",
+        ));
+    }
     crate::preflight::recording_output(args.record.as_deref(), args.force)
         .map_err(AppError::could_not_run)?;
+    // Bind before connecting: a port in use is known at once.
+    let exporter = crate::metrics::Live::start(args.metrics, "attach").await?;
     let client = read::connect(&url, &args.connection.auth(), args.connect_timeout)
         .await
         .map_err(AppError::could_not_run)?;
@@ -76,9 +83,12 @@ pub async fn run(args: AttachArgs) -> Result<(), AppError> {
         ),
         None => None,
     };
-    let live = live::start(cluster, options)
+    let mut live = live::start(cluster, options)
         .await
         .map_err(AppError::could_not_run)?;
+    if let Some(exporter) = exporter {
+        crate::attach::metrics::follow(&mut live, exporter);
+    }
     if headless {
         print_lines(live, recorder, args.json).await
     } else {

@@ -202,6 +202,16 @@ impl RunTally {
         }
     }
 
+    /// Findings counted so far, by check name.
+    pub fn findings(&self) -> &BTreeMap<String, u64> {
+        &self.findings
+    }
+
+    /// Events counted so far, by outcome, and the last one's stabilization.
+    pub fn events(&self) -> &EventFigures {
+        &self.events
+    }
+
     /// The figures of a run: its cluster state, the heartbeat age of each worker ID, and what
     /// the tally counted. Findings the engine counted but the tally missed (a lagging
     /// subscription) are shown under `check="unknown"`, so the total is always the engine's.
