@@ -320,12 +320,15 @@ impl ConnectionArgs {
 pub struct HostArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Number of workers to run, each with its own NATS connection.
+    /// Number of workers to run.
     #[arg(short = 'w', long, default_value_t = 1)]
     pub workers: usize,
     /// Number of partitions: single-key partitions `partition-0` … `partition-<P-1>`, weight 100.
     #[arg(short = 'p', long, default_value_t = 100)]
     pub partitions: usize,
+    /// NATS connections: one per worker, or one shared by all the host's workers.
+    #[arg(long = "connection", default_value = "per-worker", value_name = "MODE")]
+    pub connection_mode: crate::control::ConnectionMode,
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Run under a controller: read the bootstrap (credentials, run id) from stdin and take

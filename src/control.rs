@@ -125,6 +125,50 @@ pub struct HostSpec {
     /// The message load its workers consume, when the profile has one.
     #[serde(default)]
     pub work: Option<HostWork>,
+    /// One NATS connection per worker, or one shared by all the host's workers.
+    #[serde(default)]
+    pub connection: ConnectionMode,
+}
+
+/// How a host connects its workers to NATS (docs/profiles.md, `cluster.connection`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectionMode {
+    /// Each worker has its own connection (a killed worker's connection drops with it).
+    #[default]
+    PerWorker,
+    /// All workers of a host share one connection, as several Go Managers over one
+    /// `nats.Conn` would.
+    PerHost,
+}
+
+impl ConnectionMode {
+    /// The command-line spelling: `per-worker` or `per-host`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionMode::PerWorker => "per-worker",
+            ConnectionMode::PerHost => "per-host",
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ConnectionMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "per-worker" => Ok(ConnectionMode::PerWorker),
+            "per-host" => Ok(ConnectionMode::PerHost),
+            other => Err(format!(
+                "unknown connection mode {other:?} (expected per-worker or per-host)"
+            )),
+        }
+    }
 }
 
 /// What a host's workers need to consume the load: the work stream, the load's settings and

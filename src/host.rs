@@ -1,5 +1,6 @@
 //! `parti-top host`: a process that runs parti workers as tokio tasks, each with its own NATS
-//! connection, and stops them gracefully on SIGTERM/SIGINT.
+//! connection or all over one shared connection ([`ConnectionMode`]), and stops them
+//! gracefully on SIGTERM/SIGINT.
 //!
 //! [`Pool`] owns the worker slots and can scale, stop and kill them. `parti-top host` by hand
 //! uses it directly (`commands::host`); a host started by a controller runs [`controlled`].
@@ -11,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+pub use crate::control::ConnectionMode;
 use crate::nats::client::{self, ClientAuth};
 use crate::parti::Error as PartiError;
 
@@ -18,11 +20,12 @@ pub mod controlled;
 pub mod join;
 pub mod work;
 use crate::parti::events::{WorkerEvent, WorkerStatus};
+use crate::parti::kv::Store;
 use crate::parti::nats_kv::NatsStore;
 use crate::parti::worker::{EventSink, Worker, WorkerSpec};
 use crate::text::plural;
 
-/// One running worker and the connection it owns.
+/// One running worker and its connection (its own, or a handle on the host's shared one).
 pub struct Slot {
     /// The host-local slot number (stable for the slot's life, never reused).
     pub slot: u64,
@@ -77,6 +80,11 @@ pub struct Pool {
     connection_name: String,
     /// The message load each new worker consumes, if any.
     work: Option<Arc<work::Work>>,
+    mode: ConnectionMode,
+    /// The one connection of a [`ConnectionMode::PerHost`] pool, opened by the first start.
+    shared: Arc<tokio::sync::OnceCell<async_nats::Client>>,
+    /// The one store (and so one set of bucket handles) of a per-host pool.
+    shared_store: Option<Arc<dyn Store>>,
 }
 
 impl Pool {
@@ -97,7 +105,22 @@ impl Pool {
             events,
             connection_name,
             work: None,
+            mode: ConnectionMode::PerWorker,
+            shared: Arc::new(tokio::sync::OnceCell::new()),
+            shared_store: None,
         }
+    }
+
+    /// Run the workers started from now on over one connection each (the default) or over
+    /// the pool's one shared connection.
+    pub fn with_connection(mut self, mode: ConnectionMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// How the workers connect.
+    pub fn connection_mode(&self) -> ConnectionMode {
+        self.mode
     }
 
     /// Give every worker started from now on a consumer of the message load.
@@ -136,21 +159,34 @@ impl Pool {
             .collect()
     }
 
-    /// A future that opens one connection per reserved slot, concurrently. It borrows nothing
-    /// from the pool, so it can run in another task.
+    /// A future that opens one connection per reserved slot, concurrently, or for a per-host
+    /// pool gives every slot a handle on the shared connection (opened by the first start; a
+    /// failed open is tried again by the next slot). It borrows nothing from the pool, so it
+    /// can run in another task.
     pub fn connector(
         &self,
         reserved: Vec<(u64, String)>,
     ) -> impl Future<Output = Connected> + Send + 'static {
         let (url, auth, pinned) = (self.url.clone(), self.auth.clone(), self.pinned);
+        let shared = (self.mode == ConnectionMode::PerHost).then(|| self.shared.clone());
+        let shared_name = format!("{}-shared", self.connection_name);
         async move {
             let connects = reserved.iter().map(|(_, name)| {
-                let (url, auth) = (&url, &auth);
+                let (url, auth, shared, shared_name) = (&url, &auth, &shared, &shared_name);
                 async move {
-                    if pinned {
-                        client::connect_pinned(url, auth, name).await
-                    } else {
-                        client::connect(url, auth, name).await
+                    let connect = |name: &str| {
+                        let name = name.to_owned();
+                        async move {
+                            if pinned {
+                                client::connect_pinned(url, auth, &name).await
+                            } else {
+                                client::connect(url, auth, &name).await
+                            }
+                        }
+                    };
+                    match shared {
+                        Some(cell) => cell.get_or_try_init(|| connect(shared_name)).await.cloned(),
+                        None => connect(name).await,
                     }
                 }
             });
@@ -163,7 +199,8 @@ impl Pool {
         }
     }
 
-    /// Start `count` workers at once (parallel start); each gets its own connection.
+    /// Start `count` workers at once (parallel start), each with its own connection or on the
+    /// shared one.
     pub async fn add(&mut self, count: usize) -> Result<Vec<u64>, client::ConnectError> {
         let reserved = self.reserve(count);
         let connected = self.connector(reserved).await;
@@ -192,7 +229,15 @@ impl Pool {
 
     /// Start a worker on an open connection in a reserved slot.
     pub fn spawn_worker(&mut self, slot: u64, client: async_nats::Client) {
-        let store = Arc::new(NatsStore::new(client.clone()));
+        let store = match self.mode {
+            ConnectionMode::PerWorker => Arc::new(NatsStore::new(client.clone())) as Arc<dyn Store>,
+            ConnectionMode::PerHost => self
+                .shared_store
+                .get_or_insert_with(|| {
+                    Arc::new(NatsStore::new(client.clone()).sharing_buckets()) as Arc<dyn Store>
+                })
+                .clone(),
+        };
         let sink = SlotSink {
             slot,
             events: self.events.clone(),
@@ -254,7 +299,9 @@ impl Pool {
             .map(|(_, result)| result)
     }
 
-    /// Crash one worker: abort its tasks and drop its connection, no cleanup.
+    /// Crash one worker: abort its tasks and drop its connection, no cleanup. On a per-host
+    /// pool the shared connection stays up: the worker's keys expire by their TTLs, as after
+    /// `kill -9` of a process whose connection the server has not yet noticed gone.
     pub fn kill_slot(&mut self, slot: u64) -> bool {
         let Some(index) = self.slots.iter().position(|s| s.slot == slot) else {
             return false;

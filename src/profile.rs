@@ -123,6 +123,9 @@ pub struct ClusterSetup {
     pub timing: TimingSetup,
     #[serde(default)]
     pub start_mode: StartMode,
+    /// One NATS connection per worker (the default) or one per host.
+    #[serde(default)]
+    pub connection: crate::control::ConnectionMode,
     /// Host processes; workers are spread over them evenly.
     #[serde(default = "one")]
     pub hosts: u32,

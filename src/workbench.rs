@@ -155,6 +155,7 @@ impl Workbench {
             sample_interval_ms: millis(profile.sample_interval),
             controller_timeout_ms: 5_000,
             work: None,
+            connection: profile.cluster.connection,
         };
         let config = spec.config();
         let setup = match (&options.server_url, &profile.nats) {

@@ -67,13 +67,15 @@ pub async fn run(args: HostArgs) -> Result<(), AppError> {
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let name = format!("parti-top-host-{}", std::process::id());
-    let mut pool = Pool::new(url.clone(), auth, spec, name, events_tx);
+    let mut pool =
+        Pool::new(url.clone(), auth, spec, name, events_tx).with_connection(args.connection_mode);
     info!(
-        "starting {} on {url} ({}, {} timing, {} strategy)",
+        "starting {} on {url} ({}, {} timing, {} strategy, connection {})",
         plural(args.workers as u64, "worker"),
         plural(args.partitions as u64, "partition"),
         args.cluster.timing,
-        args.cluster.strategy
+        args.cluster.strategy,
+        args.connection_mode
     );
     let outcome = tokio::select! {
         result = pool.add(args.workers) => result.map(|_| ()).map_err(AppError::could_not_run),

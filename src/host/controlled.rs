@@ -266,7 +266,8 @@ async fn serve(
     let pool = match &work {
         Some(work) => pool.with_work(work.clone()),
         None => pool,
-    };
+    }
+    .with_connection(spec.connection);
     let (done_tx, mut done) = mpsc::unbounded_channel();
     let mut host = Host {
         bootstrap,

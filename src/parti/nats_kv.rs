@@ -7,9 +7,14 @@ use async_nats::jetstream::{
     self, context::PublishErrorKind, kv, message::PublishMessage, stream::StorageType,
 };
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
 
 use super::kv::{Bucket, BucketSpec, KvEntry, KvError, KvFuture, KvOp, KvWatch, Store};
+
+mod listing;
+mod watch;
+
+/// Bucket handles a store hands out again instead of opening new ones.
+type BucketCache = Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<dyn Bucket>>>>;
 
 /// Opens parti's buckets on one NATS connection.
 #[derive(Clone)]
@@ -17,6 +22,8 @@ pub struct NatsStore {
     client: async_nats::Client,
     jetstream: jetstream::Context,
     replicas: usize,
+    /// Set when several workers share this store: they share its bucket handles too.
+    shared: Option<BucketCache>,
 }
 
 impl NatsStore {
@@ -27,7 +34,17 @@ impl NatsStore {
             client,
             jetstream,
             replicas: 1,
+            shared: None,
         }
+    }
+
+    /// For a store shared by several workers (one connection per host): every worker still
+    /// ensures each bucket (the same JetStream calls as a Go Manager makes), but all get the
+    /// same bucket handle, so a host keeps one set of handles (and one bucket-info copy for
+    /// watches) instead of one per worker.
+    pub fn sharing_buckets(mut self) -> Self {
+        self.shared = Some(BucketCache::default());
+        self
     }
 
     /// Buckets this store creates get `replicas` copies (for a clustered JetStream; at least
@@ -92,7 +109,6 @@ impl NatsStore {
             prefix: format!("$KV.{name}."),
             jetstream: self.jetstream.clone(),
             stream,
-            store: tokio::sync::OnceCell::new(),
             client: self.client.clone(),
         }))
     }
@@ -117,7 +133,24 @@ impl Store for NatsStore {
                         )
                     })?;
             }
-            self.bucket(&spec.name).await
+            let Some(cache) = &self.shared else {
+                return self.bucket(&spec.name).await;
+            };
+            let cached = cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&spec.name)
+                .cloned();
+            if let Some(bucket) = cached {
+                return Ok(bucket);
+            }
+            let bucket = self.bucket(&spec.name).await?;
+            Ok(cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(spec.name.clone())
+                .or_insert(bucket)
+                .clone())
         })
     }
 
@@ -127,15 +160,14 @@ impl Store for NatsStore {
 }
 
 /// One JetStream KV bucket. Writes are JetStream publishes to `$KV.<bucket>.<key>` with the
-/// headers nats.go uses, reads are direct gets; the `kv::Store` handle (which carries a copy of
-/// the stream's info, a few KiB per bucket and worker) is opened only for watches and key
-/// listings.
+/// headers nats.go uses, reads are direct gets, watches and key listings are the consumers
+/// nats.go creates for them, made on the stream directly (no `kv::Store` handle, which would
+/// fetch and keep a copy of the stream's info per bucket and worker).
 pub struct NatsBucket {
     name: String,
     prefix: String,
     jetstream: jetstream::Context,
     stream: jetstream::stream::Stream<()>,
-    store: tokio::sync::OnceCell<kv::Store>,
     client: async_nats::Client,
 }
 
@@ -151,37 +183,24 @@ fn classify(client: &async_nats::Client, text: String) -> KvError {
     }
 }
 
-fn entry_of(entry: kv::Entry) -> KvEntry {
-    let op = match entry.operation {
-        kv::Operation::Put => KvOp::Put,
-        kv::Operation::Delete => KvOp::Delete,
-        kv::Operation::Purge => KvOp::Purge,
-    };
-    KvEntry {
-        key: entry.key,
-        value: entry.value,
-        revision: entry.revision,
-        op,
-    }
-}
-
 /// The header that marks deletes and purges.
 const KV_OPERATION: &str = "KV-Operation";
 
-impl NatsBucket {
-    async fn store(&self) -> Result<&kv::Store, KvError> {
-        self.store
-            .get_or_try_init(|| async {
-                self.jetstream
-                    .get_key_value(&self.name)
-                    .await
-                    .map_err(|err| {
-                        classify(&self.client, format!("open bucket {}: {err}", self.name))
-                    })
-            })
-            .await
+/// What kind of write a message's headers say it is (a server's expiry marker counts as a
+/// purge).
+fn op_of(headers: Option<&async_nats::HeaderMap>) -> KvOp {
+    let Some(headers) = headers else {
+        return KvOp::Put;
+    };
+    match headers.get(KV_OPERATION).map(|v| v.as_str()) {
+        Some("DEL") => KvOp::Delete,
+        Some("PURGE") => KvOp::Purge,
+        _ if headers.get("Nats-Marker-Reason").is_some() => KvOp::Purge,
+        _ => KvOp::Put,
     }
+}
 
+impl NatsBucket {
     async fn publish(&self, key: &str, message: PublishMessage) -> Result<u64, KvError> {
         let subject = format!("{}{key}", self.prefix);
         let map = |err: jetstream::context::PublishError| match err.kind() {
@@ -205,12 +224,7 @@ impl NatsBucket {
             .await
         {
             Ok(message) => {
-                let op = match message.headers.get(KV_OPERATION).map(|v| v.as_str()) {
-                    Some("DEL") => KvOp::Delete,
-                    Some("PURGE") => KvOp::Purge,
-                    _ if message.headers.get("Nats-Marker-Reason").is_some() => KvOp::Purge,
-                    _ => KvOp::Put,
-                };
+                let op = op_of(Some(&message.headers));
                 Ok(Some(KvEntry {
                     key: key.to_owned(),
                     value: message.payload,
@@ -305,35 +319,11 @@ impl Bucket for NatsBucket {
     }
 
     fn keys(&self) -> KvFuture<'_, Vec<String>> {
-        Box::pin(async move {
-            let keys = self
-                .store()
-                .await?
-                .keys()
-                .await
-                .map_err(|err| classify(&self.client, format!("list keys: {err}")))?;
-            keys.try_collect()
-                .await
-                .map_err(|err| classify(&self.client, format!("list keys: {err}")))
-        })
+        Box::pin(self.list_keys())
     }
 
     fn watch<'a>(&'a self, pattern: &'a str) -> KvFuture<'a, KvWatch> {
-        Box::pin(async move {
-            let watch = self
-                .store()
-                .await?
-                .watch_with_history(pattern)
-                .await
-                .map_err(|err| classify(&self.client, format!("watch {pattern}: {err}")))?;
-            let stream: KvWatch = watch
-                .map(|item| {
-                    item.map(entry_of)
-                        .map_err(|err| KvError::Other(err.to_string()))
-                })
-                .boxed();
-            Ok(stream)
-        })
+        Box::pin(self.watch_ordered(pattern))
     }
 }
 

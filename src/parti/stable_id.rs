@@ -1,14 +1,19 @@
-//! Stable worker IDs (parti-protocol.md §3): claim the lowest free `<prefix>-<n>` with
+//! Stable worker IDs (parti-protocol.md §3): claim a free `<prefix>-<n>` with
 //! create-if-absent, renew it, detect losing it, and release it.
 //!
 //! Differences from Go, none of which changes the wire format (recorded in docs/protocol.md):
+//! - Go walks the IDs upwards with a create (and a Get) on every taken key. Here one key
+//!   listing skips the taken ones, and a claim that loses a race to another worker picks among
+//!   more of the lowest free IDs, so a fleet starting together does not race for one ID at a
+//!   time ([`claim`]). Uncontended, the lowest free ID is claimed, as in Go.
 //! - After a failed Get in the claim loop, Go does an unconditional Put, which can steal an ID
-//!   that another worker has just created. Here the retry is a second create-if-absent.
+//!   that another worker has just created. Here every attempt is a create-if-absent.
 //! - Go renews with a blind Put and never notices losing the ID. Here renewal is a
 //!   compare-and-set on the revision this worker last wrote. If the key was overwritten or
 //!   expired, the worker tries to take it back with create-if-absent; if another process holds
 //!   it, the loss is reported and the worker stops rather than share an ID.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,129 +36,68 @@ fn timestamp() -> Bytes {
     Bytes::from(timefmt::rfc3339_seconds(&timefmt::now()))
 }
 
-/// Claim a free ID in `min..=max`: the lowest free one when nobody else is claiming.
+/// After `failures` lost races a claim picks among this many of the lowest untried free IDs:
+/// the lowest (as Go) for the first [`STRICT_RACES`] races, so a few workers starting together
+/// still get consecutive IDs; then 2, 4, 8 … at most 1,024.
+pub fn spread(failures: u32) -> usize {
+    if failures < STRICT_RACES {
+        1
+    } else {
+        1usize << (failures - STRICT_RACES + 1).min(10)
+    }
+}
+
+/// Lost races after which a claim still takes the lowest free ID.
+pub const STRICT_RACES: u32 = 4;
+
+/// Claim a free ID in `min..=max`: the lowest one while uncontended (as Go), spreading out
+/// among the lowest free ones when other workers claim at the same time.
 ///
-/// One key listing tells which IDs are free; the claim then creates the lowest of them. Each
-/// create lost to a concurrent claimer doubles the window of low free IDs the next attempt
-/// picks from at random, so `n` workers starting together settle in about log2(n) rounds
-/// (O(n log n) creates in all) instead of racing through the same IDs one by one (O(n²)). A
-/// worker alone takes the lowest free ID in one create. When the listing fails or every listed
-/// ID was taken meanwhile, the claim falls back to the ascending scan (create, then get).
-/// Either way every claim is a create-if-absent on `<prefix>-<n>`, as Go's.
+/// One key listing first tells which IDs are taken, so a worker joining a large fleet does not
+/// write to every taken key in turn (that was O(n²) writes over a fleet starting together).
+/// Every attempt is a create-if-absent on `<prefix>-<n>`, as in Go; an attempt that loses to
+/// another worker widens the choice ([`spread`]) so that hundreds of workers starting at once
+/// do not all race for the same lowest ID, and every [`RELIST_AFTER`] lost races the listing
+/// is taken again. IDs the listing showed taken are tried last, in ascending order (they may
+/// have expired or been released meanwhile).
 pub async fn claim(
     bucket: &Arc<dyn Bucket>,
     prefix: &str,
     min: u32,
     max: u32,
 ) -> Result<ClaimedId, Error> {
-    if let Ok(keys) = bucket.keys().await {
-        let mut free = free_ids(&keys, prefix, min, max);
-        let mut random = ClaimRandom::new(prefix, min);
-        let mut losses = 0u32;
-        while !free.is_empty() {
-            let n = free.remove(pick(free.len(), losses, random.next_u64()));
-            let key = format!("{prefix}-{n}");
-            match bucket.create(&key, timestamp()).await {
-                Ok(revision) => {
-                    return Ok(ClaimedId {
-                        worker_id: key,
-                        revision,
-                        unacked: None,
-                    });
-                }
-                Err(KvError::AlreadyExists) => losses = losses.saturating_add(1),
-                Err(err) => return Err(Error::kv(format!("claim {key}"), err)),
+    let mut taken = taken_ids(bucket, prefix, min, max)
+        .await
+        .unwrap_or_default();
+    let mut tried: HashSet<u32> = HashSet::new();
+    let mut random = Jitter::new();
+    let mut failures = 0u32;
+    loop {
+        if failures > 0 && failures.is_multiple_of(RELIST_AFTER) {
+            // Many lost races: the listing is stale; take a fresh one.
+            if let Some(fresh) = taken_ids(bucket, prefix, min, max).await {
+                taken = fresh;
+                tried.clear();
             }
         }
-    }
-    claim_ascending(bucket, prefix, min, max).await
-}
-
-/// The IDs in `min..=max` that `keys` does not hold, ascending.
-pub fn free_ids(keys: &[String], prefix: &str, min: u32, max: u32) -> Vec<u32> {
-    let taken: std::collections::HashSet<u32> = keys
-        .iter()
-        .filter_map(|key| key.strip_prefix(prefix)?.strip_prefix('-')?.parse().ok())
-        .collect();
-    (min..=max).filter(|n| !taken.contains(n)).collect()
-}
-
-/// Which of `free_len` ascending free IDs to try after `losses` lost creates: the lowest at
-/// first, then one of the lowest 2, 4, 8 … chosen by `random`.
-pub fn pick(free_len: usize, losses: u32, random: u64) -> usize {
-    let window = 1usize
-        .checked_shl(losses.min(usize::BITS - 1))
-        .unwrap_or(usize::MAX)
-        .min(free_len)
-        .max(1);
-    (random % window as u64) as usize
-}
-
-/// A small xorshift generator seeded from the clock, the process and the claimer, so that
-/// concurrent claimers spread apart.
-struct ClaimRandom(u64);
-
-impl ClaimRandom {
-    fn new(prefix: &str, min: u32) -> Self {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write(prefix.as_bytes());
-        hasher.write_u32(min);
-        hasher.write_u32(std::process::id());
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        Self(hasher.finish() | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
-
-/// Go's claim: the lowest free ID in `min..=max`, in ascending order, a create and a get per
-/// taken ID.
-async fn claim_ascending(
-    bucket: &Arc<dyn Bucket>,
-    prefix: &str,
-    min: u32,
-    max: u32,
-) -> Result<ClaimedId, Error> {
-    for n in min..=max {
-        let key = format!("{prefix}-{n}");
-        let value = timestamp();
-        match bucket.create(&key, value.clone()).await {
-            Ok(revision) => {
-                return Ok(ClaimedId {
-                    worker_id: key,
-                    revision,
-                    unacked: None,
-                });
-            }
-            Err(KvError::AlreadyExists) => {}
-            Err(err) => return Err(Error::kv(format!("claim {key}"), err)),
+        let choices: Vec<u32> = (min..=max)
+            .filter(|n| !taken.contains(n) && !tried.contains(n))
+            .take(spread(failures))
+            .collect();
+        let Some(&n) = choices.get(random.below(choices.len())) else {
+            break;
+        };
+        tried.insert(n);
+        if let Some(claimed) = try_create(bucket, prefix, n).await? {
+            return Ok(claimed);
         }
-        match bucket.get(&key).await {
-            Ok(Some(_)) => continue,
-            // Vanished between create and get: try create once more instead of Go's blind Put.
-            Ok(None) | Err(_) => match bucket.create(&key, value.clone()).await {
-                Ok(revision) => {
-                    return Ok(ClaimedId {
-                        worker_id: key,
-                        revision,
-                        unacked: None,
-                    });
-                }
-                Err(_) => continue,
-            },
+        failures += 1;
+    }
+    let mut listed: Vec<u32> = taken.into_iter().collect();
+    listed.sort_unstable();
+    for n in listed {
+        if let Some(claimed) = try_create(bucket, prefix, n).await? {
+            return Ok(claimed);
         }
     }
     Err(Error::NoFreeId {
@@ -161,6 +105,79 @@ async fn claim_ascending(
         min,
         max,
     })
+}
+
+/// A claim that lost this many races in a row lists the taken IDs again.
+const RELIST_AFTER: u32 = 8;
+
+/// The IDs in `min..=max` whose keys hold a live value, from one key listing (`None` if the
+/// listing failed: the claim then finds the taken IDs by trying them).
+async fn taken_ids(
+    bucket: &Arc<dyn Bucket>,
+    prefix: &str,
+    min: u32,
+    max: u32,
+) -> Option<HashSet<u32>> {
+    let keys = bucket.keys().await.ok()?;
+    Some(
+        keys.iter()
+            .filter_map(|key| id_number(prefix, key))
+            .filter(|n| (min..=max).contains(n))
+            .collect(),
+    )
+}
+
+/// One create-if-absent of `<prefix>-<n>`: the claimed ID, or `None` if the key is live.
+async fn try_create(
+    bucket: &Arc<dyn Bucket>,
+    prefix: &str,
+    n: u32,
+) -> Result<Option<ClaimedId>, Error> {
+    let key = format!("{prefix}-{n}");
+    match bucket.create(&key, timestamp()).await {
+        Ok(revision) => Ok(Some(ClaimedId {
+            worker_id: key,
+            revision,
+            unacked: None,
+        })),
+        Err(KvError::AlreadyExists) => Ok(None),
+        Err(err) => Err(Error::kv(format!("claim {key}"), err)),
+    }
+}
+
+/// The number of a `<prefix>-<n>` key.
+fn id_number(prefix: &str, key: &str) -> Option<u32> {
+    key.strip_prefix(prefix)?.strip_prefix('-')?.parse().ok()
+}
+
+/// A small per-claim random source (SplitMix64 seeded from the process's hash keys and the
+/// clock); only spreads contending claims, nothing depends on its quality.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        Self(hasher.finish())
+    }
+
+    /// Uniform enough in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        usize::try_from(z % n as u64).unwrap_or(0)
+    }
 }
 
 /// The result of one renewal attempt.
@@ -232,7 +249,7 @@ impl ClaimedId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parti::kv::{BucketSpec, Store};
+    use crate::parti::kv::{BucketSpec, KvEntry, KvFuture, KvWatch, Store};
     use crate::parti::mem_kv::MemStore;
     use std::time::Duration;
 
@@ -244,65 +261,6 @@ mod tests {
             })
             .await
             .expect("bucket")
-    }
-
-    #[test]
-    fn free_ids_skip_held_keys_and_foreign_names() {
-        let keys: Vec<String> = ["worker-0", "worker-2", "worker-x", "other-1", "worker-10"]
-            .iter()
-            .map(|k| (*k).to_owned())
-            .collect();
-        assert_eq!(free_ids(&keys, "worker", 0, 4), vec![1, 3, 4]);
-        assert_eq!(free_ids(&keys, "worker", 9, 11), vec![9, 11]);
-    }
-
-    #[test]
-    fn the_pick_window_doubles_with_each_lost_create() {
-        // No loss: always the lowest free ID.
-        assert!((0..100).all(|r| pick(50, 0, r) == 0));
-        // After k losses, one of the lowest 2^k, and every one of them reachable.
-        for losses in 1..6u32 {
-            let window = 1usize << losses;
-            let picked: std::collections::BTreeSet<usize> =
-                (0..1000).map(|r| pick(50, losses, r)).collect();
-            assert_eq!(picked, (0..window).collect());
-        }
-        // Never past the free list, whatever the losses.
-        assert!((0..1000).all(|r| pick(3, 200, r) < 3));
-        assert_eq!(pick(1, 7, 12345), 0);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn concurrent_claimers_get_distinct_low_ids() {
-        let ids = bucket(0).await;
-        let claims = futures::future::join_all((0..64).map(|_| {
-            let ids = ids.clone();
-            async move { claim(&ids, "worker", 0, 999).await.expect("claim") }
-        }))
-        .await;
-        let names: std::collections::BTreeSet<String> =
-            claims.iter().map(|c| c.worker_id.clone()).collect();
-        assert_eq!(names.len(), 64, "every claimer got its own ID");
-        let highest = claims
-            .iter()
-            .filter_map(|c| c.worker_id.strip_prefix("worker-")?.parse::<u32>().ok())
-            .max()
-            .expect("ids");
-        assert!(highest < 256, "IDs stay low: highest worker-{highest}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_lone_claimer_fills_the_lowest_gap() {
-        let ids = bucket(0).await;
-        let mut held = Vec::new();
-        for _ in 0..10 {
-            held.push(claim(&ids, "worker", 0, 99).await.expect("claim"));
-        }
-        held[6].release(&ids).await.expect("release");
-        assert_eq!(
-            claim(&ids, "worker", 0, 99).await.expect("again").worker_id,
-            "worker-6"
-        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -322,6 +280,111 @@ mod tests {
         claim(&ids, "worker", 0, 2).await.expect("c");
         let err = claim(&ids, "worker", 0, 2).await.expect_err("exhausted");
         assert!(err.to_string().contains("no available worker ID"), "{err}");
+    }
+
+    /// Counts the creates made through it.
+    struct Counting {
+        inner: Arc<dyn Bucket>,
+        creates: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Bucket for Counting {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        fn create<'a>(&'a self, key: &'a str, value: Bytes) -> KvFuture<'a, u64> {
+            self.creates
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.create(key, value)
+        }
+        fn update<'a>(&'a self, key: &'a str, value: Bytes, revision: u64) -> KvFuture<'a, u64> {
+            self.inner.update(key, value, revision)
+        }
+        fn put<'a>(&'a self, key: &'a str, value: Bytes) -> KvFuture<'a, u64> {
+            self.inner.put(key, value)
+        }
+        fn get<'a>(&'a self, key: &'a str) -> KvFuture<'a, Option<KvEntry>> {
+            self.inner.get(key)
+        }
+        fn entry<'a>(&'a self, key: &'a str) -> KvFuture<'a, Option<KvEntry>> {
+            self.inner.entry(key)
+        }
+        fn delete<'a>(&'a self, key: &'a str) -> KvFuture<'a, ()> {
+            self.inner.delete(key)
+        }
+        fn keys(&self) -> KvFuture<'_, Vec<String>> {
+            self.inner.keys()
+        }
+        fn watch<'a>(&'a self, pattern: &'a str) -> KvFuture<'a, KvWatch> {
+            self.inner.watch(pattern)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_joiner_skips_taken_ids_with_one_create() {
+        let ids = bucket(0).await;
+        for n in 0..50 {
+            claim(&ids, "worker", 0, 99).await.expect("fleet");
+            assert!(
+                ids.get(&format!("worker-{n}"))
+                    .await
+                    .expect("get")
+                    .is_some()
+            );
+        }
+        // A released ID in the middle is the lowest free one again.
+        ids.delete("worker-7").await.expect("release");
+        let counter = Arc::new(Counting {
+            inner: ids.clone(),
+            creates: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let counting: Arc<dyn Bucket> = counter.clone();
+        let late = claim(&counting, "worker", 0, 99).await.expect("late");
+        assert_eq!(late.worker_id, "worker-7");
+        let next = claim(&counting, "worker", 0, 99).await.expect("next");
+        assert_eq!(next.worker_id, "worker-50");
+        assert_eq!(
+            counter.creates.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "one create per claim, none on the 49 taken keys below"
+        );
+        assert_eq!(
+            ids.keys().await.expect("keys").len(),
+            51,
+            "worker-7 and worker-50 taken again, nothing else written"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_get_distinct_ids_within_the_range() {
+        let ids = bucket(0).await;
+        let claims = (0..64).map(|_| {
+            let ids = ids.clone();
+            tokio::spawn(async move { claim(&ids, "worker", 0, 63).await })
+        });
+        let mut got: Vec<String> = futures::future::join_all(claims)
+            .await
+            .into_iter()
+            .map(|joined| joined.expect("task").expect("claim").worker_id)
+            .collect();
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 64, "64 claims, 64 distinct IDs in 0..=63");
+    }
+
+    #[test]
+    fn the_choice_widens_with_every_lost_race() {
+        assert_eq!(spread(0), 1, "uncontended: the lowest free ID, as Go");
+        assert_eq!(spread(STRICT_RACES - 1), 1);
+        assert_eq!(spread(STRICT_RACES), 2);
+        assert_eq!(spread(STRICT_RACES + 4), 32);
+        assert_eq!(spread(40), 1024);
+        assert_eq!(id_number("worker", "worker-12"), Some(12));
+        assert_eq!(id_number("worker", "workers-12"), None);
+        assert_eq!(id_number("w", "w-x"), None);
+        let mut jitter = Jitter::new();
+        assert!((0..100).all(|_| jitter.below(3) < 3));
+        assert_eq!(jitter.below(0), 0);
     }
 
     #[tokio::test(start_paused = true)]

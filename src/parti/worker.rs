@@ -36,6 +36,8 @@ use super::stable_id::{self, ClaimedId, Renewal};
 use super::state::{State, mirror_calculator};
 use super::strategy::Strategy;
 
+/// Go's pause before a starting leader's calculator (parti-protocol.md §7.4 step 6).
+const FIRST_CALCULATOR_DELAY: Duration = Duration::from_millis(10);
 /// Time budget for a KV delete during the stop sequence.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Timeout of one heartbeat put.
@@ -268,6 +270,13 @@ impl Machine {
             leftover_revision,
         };
         if is_leader {
+            // Go sleeps about 10 ms before starting a new leader's calculator (§7.4 step 6),
+            // which gives workers starting beside it time to write their first heartbeat
+            // before the immediate rebalance lists the live set.
+            tokio::select! {
+                () = self.cancel.cancelled() => {}
+                () = tokio::time::sleep(FIRST_CALCULATOR_DELAY) => {}
+            }
             self.start_calculator(&mut running);
         }
         self.transition(State::WaitingAssignment);
