@@ -17,6 +17,8 @@
 
 use std::time::Duration;
 
+mod partitions;
+
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -117,6 +119,8 @@ pub struct HostSpec {
     pub worker_id_min: u32,
     pub worker_id_max: u32,
     pub timing: crate::parti::config::Timing,
+    /// Sent as a count when they are parti-top's numbered partitions (see [`partitions`]).
+    #[serde(with = "partitions")]
     pub partitions: Vec<Partition>,
     pub strategy: StrategyConfig,
     pub sample_interval_ms: u64,

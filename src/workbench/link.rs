@@ -46,6 +46,15 @@ pub(super) async fn serve_link(
     let mut telemetry = subscribe(subjects.all_telemetry()).await?;
     control.flush().await.map_err(AppError::could_not_run)?;
     let body = serde_json::to_vec(&spec).map_err(AppError::could_not_run)?;
+    let max_payload = control.server_info().max_payload;
+    if max_payload > 0 && body.len() > max_payload {
+        return Err(AppError::could_not_run(format!(
+            "the hosts' spec is {} bytes, more than the server's max_payload of {max_payload} \
+             bytes (a partition list that long does not fit in one NATS message; raise \
+             max_payload on the server or use numbered partitions)",
+            body.len()
+        )));
+    }
     let (link, stop) = (control.clone(), cancel.clone());
     tokio::spawn(async move {
         loop {
