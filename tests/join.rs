@@ -229,7 +229,9 @@ async fn a_joined_host_killed_with_kill_9_is_lost_from_its_silence_and_the_run_e
     let profile = write_profile(
         dir.path(),
         2,
-        r#"ScaleTo(4), WaitStable(timeout: "20s"), Hold("6s")"#,
+        // After the loss, ScaleTo(4) must start the lost host's workers on the other one.
+        r#"ScaleTo(4), WaitStable(timeout: "20s"), Hold("6s"), ScaleTo(4),
+           WaitStable(timeout: "20s")"#,
         1,
     );
     let record = dir.path().join("run.ron");
@@ -266,6 +268,12 @@ async fn a_joined_host_killed_with_kill_9_is_lost_from_its_silence_and_the_run_e
         killed_at.elapsed() < Duration::from_secs(40),
         "the run did not end in time after the kill"
     );
+    // The last event, the second ScaleTo(4), ended with 4 workers, all on host 1.
+    let summary = summary(&output, &stderr);
+    let events = summary["events"].as_array().expect("events");
+    let last = events.last().expect("an event");
+    assert_eq!(last["workers_after"], 4, "{summary}");
+    assert_eq!(last["outcome"], "stabilized", "{summary}");
     // The other host ran on and left at the end.
     let (output, log) = second.finish(Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(0), "{log}");

@@ -64,6 +64,18 @@ impl Acting<'_> {
         action: Action,
         source: ActionSource,
     ) -> Result<usize, String> {
+        // A host that is gone (killed by hand, or a joined host gone silent) runs nothing:
+        // its workers are no longer part of the count the next scale starts from.
+        for (host, planned) in self.s.planned.iter_mut().enumerate() {
+            if self
+                .s
+                .hosts
+                .get(host)
+                .is_none_or(super::hosts::HostProcess::has_exited)
+            {
+                *planned = 0;
+            }
+        }
         let target = self.s.planned.iter().sum::<usize>();
         match &action {
             Action::ScaleTo(n) if *n >= target => {
