@@ -220,6 +220,14 @@ pub fn setup_differences(current: &Profile, baseline: &Profile) -> Vec<String> {
             format!("{:?}", then.start_mode),
         );
     }
+    // A shared connection changes every host's memory and tasks per worker.
+    if now.connection != then.connection {
+        differ(
+            "connection",
+            format!("{:?}", now.connection),
+            format!("{:?}", then.connection),
+        );
+    }
     differences
 }
 

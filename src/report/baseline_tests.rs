@@ -154,6 +154,7 @@ fn mismatched_setups_are_refused_unless_forced() {
     let mut current = fixtures::recording(45);
     current.header.profile = fixtures::profile(500, 2);
     current.header.profile.cluster.start_mode = StartMode::Serial;
+    current.header.profile.cluster.connection = crate::control::ConnectionMode::PerHost;
     let err = compare(&current, &baseline, &Tolerances::default(), false).expect_err("refused");
     assert!(err.contains("refusing to compare"), "{err}");
     assert!(
@@ -162,11 +163,15 @@ fn mismatched_setups_are_refused_unless_forced() {
     );
     assert!(err.contains("hosts: 2 here, 1 in the baseline"), "{err}");
     assert!(err.contains("start mode"), "{err}");
+    assert!(
+        err.contains("connection: PerHost here, PerWorker in the baseline"),
+        "{err}"
+    );
     assert!(err.contains("run-1"), "{err}");
 
     let forced = compare(&current, &baseline, &Tolerances::default(), true).expect("forced");
     assert!(forced.forced);
-    assert_eq!(forced.setup_differences.len(), 3);
+    assert_eq!(forced.setup_differences.len(), 4);
 }
 
 #[test]
