@@ -95,6 +95,10 @@ pub struct ClusterOverrides {
     /// Assignment strategy: consistent-hash, weighted-consistent-hash or round-robin.
     #[arg(long, value_name = "STRATEGY")]
     pub strategy: Option<StrategyKind>,
+    /// NATS connections of each host: per-worker (one each) or per-host (one shared by all
+    /// the host's workers).
+    #[arg(long, value_name = "MODE")]
+    pub connection: Option<crate::control::ConnectionMode>,
     /// Seed of every random choice (kill targets, chaos schedules): another seed, another
     /// schedule; the same seed, the same one.
     #[arg(long, value_name = "N")]
@@ -110,6 +114,7 @@ impl ClusterOverrides {
             timing: self.timing,
             hosts: self.hosts,
             strategy: self.strategy,
+            connection: self.connection,
             seed: self.seed,
         }
     }
@@ -534,6 +539,8 @@ mod tests {
             "2",
             "--strategy",
             "round-robin",
+            "--connection",
+            "per-host",
         ])
         .expect("parse");
         assert!(cli.command.is_none());
@@ -545,6 +552,7 @@ mod tests {
                 timing: Some(TimingPreset::Integration),
                 hosts: Some(2),
                 strategy: Some(StrategyKind::RoundRobin),
+                connection: Some(crate::control::ConnectionMode::PerHost),
                 seed: None,
             }
         );
@@ -560,6 +568,7 @@ mod tests {
             vec!["parti-top", "--timing", "warp"],
             vec!["parti-top", "--workers", "many"],
             vec!["parti-top", "--strategy", "random"],
+            vec!["parti-top", "--connection", "shared"],
         ] {
             let err = Cli::try_parse_from(&args).expect_err("rejected");
             assert!(err.to_string().contains(args[1]), "{err}");

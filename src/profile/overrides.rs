@@ -26,6 +26,7 @@ pub struct Overrides {
     pub timing: Option<TimingPreset>,
     pub hosts: Option<u32>,
     pub strategy: Option<StrategyKind>,
+    pub connection: Option<crate::control::ConnectionMode>,
     /// Replaces the profile's seed (targets of random picks, chaos schedules).
     pub seed: Option<u64>,
 }
@@ -46,6 +47,7 @@ impl fmt::Display for Overrides {
             self.timing.map(|t| format!("--timing {t}")),
             self.hosts.map(|n| format!("--hosts {n}")),
             self.strategy.map(|s| format!("--strategy {s}")),
+            self.connection.map(|c| format!("--connection {c}")),
             self.seed.map(|s| format!("--seed {s}")),
         ]
         .into_iter()
@@ -120,6 +122,9 @@ pub fn apply(
     }
     if let Some(kind) = overrides.strategy {
         profile.cluster.strategy = with_kind(&profile.cluster.strategy, kind);
+    }
+    if let Some(connection) = overrides.connection {
+        profile.cluster.connection = connection;
     }
     if let Some(seed) = overrides.seed {
         profile.seed = seed;
@@ -225,10 +230,15 @@ mod tests {
             timing: Some(TimingPreset::Fast),
             hosts: Some(3),
             strategy: Some(StrategyKind::RoundRobin),
+            connection: Some(crate::control::ConnectionMode::PerHost),
             seed: Some(9),
         })
         .expect("valid");
         assert_eq!(out.seed, 9);
+        assert_eq!(
+            out.cluster.connection,
+            crate::control::ConnectionMode::PerHost
+        );
         assert_eq!(out.cluster.partitions, PartitionsSetup::Count(20));
         assert_eq!(out.cluster.timing, TimingSetup::Preset(TimingPreset::Fast));
         assert_eq!(out.cluster.hosts, 3);
@@ -240,7 +250,7 @@ mod tests {
         assert_eq!(
             out.description,
             "a failover (command-line overrides: --workers 4 --partitions 20 --timing fast \
-             --hosts 3 --strategy round-robin --seed 9)"
+             --hosts 3 --strategy round-robin --connection per-host --seed 9)"
         );
     }
 
