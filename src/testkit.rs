@@ -1,6 +1,7 @@
 //! Test support shared by unit and integration tests: [`TestServer`], one real nats-server per
 //! test, [`wait_until`], the polling helper that replaces sleeps as synchronisation, and
-//! [`descendants`], the process tree a test checks for leftovers.
+//! [`descendants`], the process tree a test checks for leftovers, and [`snapshot`], the parti
+//! buckets read directly.
 //!
 //! The server binary is found once per process by the production resolver
 //! ([`crate::nats::resolve`], provisioning allowed), so `cargo test` works on a fresh machine.
@@ -152,6 +153,26 @@ pub fn still_alive_after(pids: &[u32], within: Duration) -> Vec<u32> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The four parti buckets (default names) read directly through `reader`; `None` before the
+/// workers have created them, or when a read fails.
+pub async fn snapshot(
+    reader: &crate::parti::nats_kv::NatsStore,
+) -> Option<crate::observer::snapshot::Snapshot> {
+    use crate::observer::snapshot::{Snapshot, SnapshotBuckets};
+    let names = crate::parti::config::BucketNames::default();
+    let stable_id = reader.open_bucket(&names.stable_id).await.ok()?;
+    let election = reader.open_bucket(&names.election).await.ok()?;
+    let heartbeat = reader.open_bucket(&names.heartbeat).await.ok()?;
+    let assignment = reader.open_bucket(&names.assignment).await.ok()?;
+    let buckets = SnapshotBuckets {
+        stable_id: stable_id.as_ref(),
+        election: election.as_ref(),
+        heartbeat: heartbeat.as_ref(),
+        assignment: assignment.as_ref(),
+    };
+    Snapshot::read(&buckets).await.ok()
 }
 
 #[cfg(test)]

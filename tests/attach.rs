@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use parti_top::observer::snapshot::{Snapshot, SnapshotBuckets};
+use parti_top::observer::snapshot::Snapshot;
 use parti_top::parti::nats_kv::NatsStore;
-use parti_top::testkit::{TestServer, wait_until};
+use parti_top::testkit::{TestServer, snapshot, wait_until};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
@@ -70,21 +70,6 @@ async fn attach_once(server: &TestServer) -> (Option<i32>, Value, String) {
         json,
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-/// The buckets read directly (`None` before the workers have created them).
-async fn snapshot(reader: &NatsStore) -> Option<Snapshot> {
-    let mut opened = Vec::new();
-    for name in BUCKETS {
-        opened.push(reader.open_bucket(name).await.ok()?);
-    }
-    let buckets = SnapshotBuckets {
-        stable_id: opened[0].as_ref(),
-        election: opened[1].as_ref(),
-        heartbeat: opened[2].as_ref(),
-        assignment: opened[3].as_ref(),
-    };
-    Snapshot::read(&buckets).await.ok()
 }
 
 /// What the buckets say directly: leader, highest version, partitions per live worker.

@@ -6,10 +6,10 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use parti_top::observer::snapshot::{Snapshot, SnapshotBuckets, settled_problems};
+use parti_top::observer::snapshot::{Snapshot, settled_problems};
 use parti_top::parti::nats_kv::NatsStore;
 use parti_top::parti::source::numbered_partitions;
-use parti_top::testkit::{TestServer, wait_until};
+use parti_top::testkit::{TestServer, snapshot, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
 
@@ -39,25 +39,6 @@ fn host_logging(server: &TestServer, workers: usize, log: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn host")
-}
-
-async fn snapshot(reader: &NatsStore) -> Option<Snapshot> {
-    let mut opened = Vec::new();
-    for name in [
-        "parti-stableid",
-        "parti-election",
-        "parti-heartbeat",
-        "parti-assignment",
-    ] {
-        opened.push(reader.open_bucket(name).await.ok()?);
-    }
-    let buckets = SnapshotBuckets {
-        stable_id: opened[0].as_ref(),
-        election: opened[1].as_ref(),
-        heartbeat: opened[2].as_ref(),
-        assignment: opened[3].as_ref(),
-    };
-    Snapshot::read(&buckets).await.ok()
 }
 
 async fn wait_valid(reader: &NatsStore, live: usize) -> Snapshot {

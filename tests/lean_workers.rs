@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parti_top::host::{ConnectionMode, Pool};
-use parti_top::observer::snapshot::{Snapshot, SnapshotBuckets, settled_problems};
-use parti_top::parti::config::{BucketNames, Config, Timing};
+use parti_top::observer::snapshot::settled_problems;
+use parti_top::parti::config::{Config, Timing};
 use parti_top::parti::kv::{Bucket, BucketSpec, KvEntry, KvFuture, KvWatch, Store};
 use parti_top::parti::nats_kv::NatsStore;
 use parti_top::parti::partition::Partition;
@@ -19,7 +19,7 @@ use parti_top::parti::stable_id;
 use parti_top::parti::state::State;
 use parti_top::parti::strategy::StrategyConfig;
 use parti_top::parti::worker::WorkerSpec;
-use parti_top::testkit::{TestServer, wait_until};
+use parti_top::testkit::{TestServer, snapshot, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -46,21 +46,6 @@ fn count(value: &serde_json::Value, field: &str) -> u64 {
     value[field]
         .as_u64()
         .unwrap_or_else(|| panic!("{field} in {value}"))
-}
-
-async fn snapshot(reader: &NatsStore) -> Option<Snapshot> {
-    let names = BucketNames::default();
-    let stable_id = reader.open_bucket(&names.stable_id).await.ok()?;
-    let election = reader.open_bucket(&names.election).await.ok()?;
-    let heartbeat = reader.open_bucket(&names.heartbeat).await.ok()?;
-    let assignment = reader.open_bucket(&names.assignment).await.ok()?;
-    let buckets = SnapshotBuckets {
-        stable_id: stable_id.as_ref(),
-        election: election.as_ref(),
-        heartbeat: heartbeat.as_ref(),
-        assignment: assignment.as_ref(),
-    };
-    Snapshot::read(&buckets).await.ok()
 }
 
 /// Every worker Stable, one leader, and the KV picture valid for exactly these workers.

@@ -16,9 +16,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use exposition_parser::{Sample, parse, value};
-use parti_top::observer::snapshot::{Snapshot, SnapshotBuckets};
 use parti_top::parti::nats_kv::NatsStore;
-use parti_top::testkit::{TestServer, wait_until};
+use parti_top::testkit::{TestServer, snapshot, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parti-top");
@@ -114,25 +113,6 @@ async fn scrape(addr: SocketAddr) -> Result<String, String> {
     tokio::time::timeout(Duration::from_secs(3), exchange)
         .await
         .map_err(|_| "no answer within 3 s".to_owned())?
-}
-
-async fn snapshot(reader: &NatsStore) -> Option<Snapshot> {
-    let mut opened = Vec::new();
-    for name in [
-        "parti-stableid",
-        "parti-election",
-        "parti-heartbeat",
-        "parti-assignment",
-    ] {
-        opened.push(reader.open_bucket(name).await.ok()?);
-    }
-    let buckets = SnapshotBuckets {
-        stable_id: opened[0].as_ref(),
-        election: opened[1].as_ref(),
-        heartbeat: opened[2].as_ref(),
-        assignment: opened[3].as_ref(),
-    };
-    Snapshot::read(&buckets).await.ok()
 }
 
 /// Worker ID → value, for one per-worker family.
